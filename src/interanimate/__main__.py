@@ -1,0 +1,3 @@
+from interanimate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The ``interanimate`` console script.
+
+Each subcommand lives in its own module under ``interanimate.cli`` and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to a callable taking the parsed ``argparse.Namespace`` and returning an exit code.
+Heavy imports (torch, diffusers) happen inside those callables so that ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from interanimate import __version__
+from interanimate.errors import UserError
+
+# Subcommand modules, in the order ``--help`` lists them. A module missing from the install is skipped.
+SUBCOMMAND_MODULES = (
+    "interanimate.cli.synth",
+    "interanimate.cli.train",
+    "interanimate.cli.animate",
+    "interanimate.cli.demo",
+    "interanimate.cli.evaluate",
+    "interanimate.cli.prepare",
+    "interanimate.cli.annotate",
+    "interanimate.cli.motion",
+    "interanimate.cli.watermark",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interanimate",
+        description="Hand-face interaction animation: data, training, generation and evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"interanimate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub, whatever the caller forgot
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"interanimate {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interanimate: interrupted", file=sys.stderr)
+        return 130
