@@ -1,0 +1,33 @@
+"""Pose encoder (CHOSEN, the MimicMotion/StableAnimator PoseNet pattern).
+
+Rendered pose frames (B·F, 3, 8h, 8w) in [-1, 1] -> features (B·F, C0, h, w) added to the output of the UNet's
+``conv_in``. Three stride-2 stages bring the frames to latent resolution (1/8); a zero-initialised 1×1 projection
+to the UNet's first width and a learnable scalar scale (init 2) make the encoder add exactly nothing at step 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+DOWNSAMPLE_FACTOR = 8  # 3 stride-2 stages
+
+
+class PoseEncoder(nn.Module):
+    def __init__(self, out_channels: int, channels: tuple[int, ...] = (16, 32, 64, 128), scale_init: float = 2.0):
+        super().__init__()
+        if len(channels) != 4:
+            raise ValueError(f"pose channels need 4 widths (stem + 3 stride-2 stages), got {channels}")
+        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 3, padding=1), nn.SiLU()]
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            layers += [nn.Conv2d(c_in, c_in, 4, stride=2, padding=1), nn.SiLU(),
+                       nn.Conv2d(c_in, c_out, 3, padding=1), nn.SiLU()]
+        self.convs = nn.Sequential(*layers)
+        self.final_proj = nn.Conv2d(channels[-1], out_channels, 1)
+        nn.init.zeros_(self.final_proj.weight)
+        nn.init.zeros_(self.final_proj.bias)
+        self.scale = nn.Parameter(torch.tensor(float(scale_init)))
+
+    def forward(self, pose: Tensor) -> Tensor:
+        """pose (N, 3, 8h, 8w) in [-1, 1] -> (N, out_channels, h, w)."""
+        return self.final_proj(self.convs(pose)) * self.scale

@@ -1,0 +1,262 @@
+"""InterAnimateUNet: diffusers' SVD UNet plus pose encoder, region-aware interaction system and ID preserver.
+
+A thin subclass of ``diffusers.UNetSpatioTemporalConditionModel`` (no forked code): the parent's forward runs
+unchanged; the new modules are attached with PyTorch forward hooks registered in ``__init__``:
+
+* ``conv_in`` hook: adds the pose encoder's features (B·F, C0, h, w) to conv_in's output;
+* one hook per ``TransformerSpatioTemporalModel`` (16 in SVD): adds H_r (region attention block) and H_id (ID
+  cross-attention), both computed from the transformer's *input*, i.e. in parallel: O = T(H) + H_r + H_id.
+
+The diffusers modules keep their names, so the state dict is the SVD state dict plus new keys under
+``pose_encoder.``, ``interaction_latents.``, ``region_blocks.``, ``id_projector.`` and ``id_blocks.``. Per-call
+conditioning (pose features, the hand ∪ face mask, identity tokens) lives in a ``_ForwardContext`` held on the
+instance for the duration of ``forward`` only.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+
+import torch
+from diffusers import UNetSpatioTemporalConditionModel
+from diffusers.configuration_utils import register_to_config
+from diffusers.models.transformers.transformer_temporal import (TransformerSpatioTemporalModel,
+                                                                TransformerTemporalModelOutput)
+from torch import Tensor, nn
+
+from interanimate.models.id_preserver import IDCrossAttention, IDTokenProjector
+from interanimate.models.interaction_latents import InteractionLatents
+from interanimate.models.loading import StrictLoadError, raise_on_key_mismatch, strict_load
+from interanimate.models.masking import resize_mask, union_mask
+from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder
+from interanimate.models.region_attention import RegionAttentionBlock
+
+# InterAnimate options (constructor arguments beside the diffusers UNet's), with their defaults (svd-xt values).
+INTERANIMATE_DEFAULTS: dict = dict(
+    use_pose=True, pose_channels=(16, 32, 64, 128), pose_scale_init=2.0,
+    use_ris=True, use_quantize=True, n_spatial_latents=512, n_temporal_latents=512, latent_dim=1024, tau=0.1,
+    branch_dim=128, branch_head_dim=64, spatial_self_attention=False, mixer_alpha=0.5,
+    use_id=True, id_embed_dim=512, num_id_tokens=4, id_token_dim=None,
+)
+# Prefixes of the state-dict keys the InterAnimate modules add; everything else is the diffusers UNet ("unet").
+MODULE_GROUPS = {"pose_encoder": ("pose_encoder.",), "interaction_latents": ("interaction_latents.",),
+                 "region": ("region_blocks.",), "id_preserver": ("id_projector.", "id_blocks.")}
+NEW_KEY_PREFIXES = tuple(p for prefixes in MODULE_GROUPS.values() for p in prefixes)
+
+
+@dataclass
+class _ForwardContext:
+    num_frames: int
+    pose_features: Tensor | None = None  # (B·F, C0, h, w)
+    region_mask: Tensor | None = None  # (B·F, 1, h_m, w_m), hand ∪ face at the caller's resolution
+    id_tokens: Tensor | None = None  # (B·F, T, D_tok)
+    _masks: dict = field(default_factory=dict)  # (h, w) -> (B·F, 1, h, w)
+
+    def mask_at(self, size: tuple[int, int]) -> Tensor:
+        size = tuple(size)
+        if size not in self._masks:
+            self._masks[size] = resize_mask(self.region_mask, size)
+        return self._masks[size]
+
+
+def _module_key(name: str) -> str:
+    return name.replace(".", "_")  # "down_blocks.0.attentions.1" -> "down_blocks_0_attentions_1"
+
+
+class InterAnimateUNet(UNetSpatioTemporalConditionModel):
+    r"""SVD UNet with InterAnimate's modules. All constructor arguments are saved to ``config.json``.
+
+    Diffusers arguments: as ``UNetSpatioTemporalConditionModel``. InterAnimate arguments:
+        use_pose, pose_channels, pose_scale_init: pose encoder (added after conv_in).
+        use_ris: region-aware interaction system on/off ("w/o RIS" ablation).
+        use_quantize: soft quantization on/off ("w/o quantize": cross-attention on raw hidden states).
+        n_spatial_latents, n_temporal_latents, latent_dim: L_s (n×d), L_t (m×d).
+        tau: soft-quantization temperature on L2-normalised vectors.
+        branch_dim, branch_head_dim: inner width w and head size of the region / ID attention (per-block maps C->w).
+        spatial_self_attention: add self-attention over the h·w tokens of each frame to the spatial operator
+            (off by default: it roughly doubles the system's FLOPs at high resolution).
+        mixer_alpha: initial mix factor of the learned spatial/temporal blend (SVD's AlphaBlender).
+        use_id, id_embed_dim, num_id_tokens, id_token_dim: ID preserver ("w/o ID" ablation); id_token_dim
+            defaults to cross_attention_dim.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int | None = None,
+        in_channels: int = 8,
+        out_channels: int = 4,
+        down_block_types: tuple[str, ...] = ("CrossAttnDownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal",
+                                             "CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types: tuple[str, ...] = ("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal",
+                                           "CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
+        addition_time_embed_dim: int = 256,
+        projection_class_embeddings_input_dim: int = 768,
+        layers_per_block: int | tuple[int] = 2,
+        cross_attention_dim: int | tuple[int] = 1024,
+        transformer_layers_per_block: int | tuple = 1,
+        num_attention_heads: int | tuple[int, ...] = (5, 10, 20, 20),
+        num_frames: int = 25,
+        # InterAnimate
+        use_pose: bool = True,
+        pose_channels: tuple[int, ...] = (16, 32, 64, 128),
+        pose_scale_init: float = 2.0,
+        use_ris: bool = True,
+        use_quantize: bool = True,
+        n_spatial_latents: int = 512,
+        n_temporal_latents: int = 512,
+        latent_dim: int = 1024,
+        tau: float = 0.1,
+        branch_dim: int = 128,
+        branch_head_dim: int = 64,
+        spatial_self_attention: bool = False,
+        mixer_alpha: float = 0.5,
+        use_id: bool = True,
+        id_embed_dim: int = 512,
+        num_id_tokens: int = 4,
+        id_token_dim: int | None = None,
+    ):
+        super().__init__(
+            sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
+            down_block_types=down_block_types, up_block_types=up_block_types, block_out_channels=block_out_channels,
+            addition_time_embed_dim=addition_time_embed_dim,
+            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
+            layers_per_block=layers_per_block, cross_attention_dim=cross_attention_dim,
+            transformer_layers_per_block=transformer_layers_per_block, num_attention_heads=num_attention_heads,
+            num_frames=num_frames,
+        )
+        self._context: _ForwardContext | None = None
+        transformers = {name: m for name, m in self.named_modules() if isinstance(m, TransformerSpatioTemporalModel)}
+        widths = {_module_key(name): m.in_channels for name, m in transformers.items()}
+
+        self.pose_encoder = PoseEncoder(block_out_channels[0], tuple(pose_channels), pose_scale_init) \
+            if use_pose else None
+        self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
+            if use_ris else None
+        self.region_blocks = nn.ModuleDict({
+            key: RegionAttentionBlock(c, latent_dim, branch_dim, branch_head_dim, tau, use_quantize,
+                                      spatial_self_attention, mixer_alpha)
+            for key, c in widths.items()}) if use_ris else None
+        if id_token_dim is None:
+            id_token_dim = cross_attention_dim if isinstance(cross_attention_dim, int) else cross_attention_dim[0]
+        self.id_projector = IDTokenProjector(id_embed_dim, id_token_dim, num_id_tokens) if use_id else None
+        self.id_blocks = nn.ModuleDict({
+            key: IDCrossAttention(c, id_token_dim, branch_dim, branch_head_dim)
+            for key, c in widths.items()}) if use_id else None
+
+        self.conv_in.register_forward_hook(self._add_pose_features)
+        for name, module in transformers.items():
+            module.register_forward_hook(functools.partial(self._add_branches, _module_key(name)), with_kwargs=True)
+
+    # ------------------------------------------------------------------ construction and loading
+    @classmethod
+    def from_svd_unet(cls, unet: UNetSpatioTemporalConditionModel, **interanimate_config) -> "InterAnimateUNet":
+        """A new InterAnimateUNet holding a copy of ``unet``'s weights plus freshly initialised modules."""
+        unknown = sorted(set(interanimate_config) - set(INTERANIMATE_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown InterAnimate option(s): {', '.join(unknown)}; known: "
+                            f"{', '.join(INTERANIMATE_DEFAULTS)}")
+        base_params = inspect.signature(UNetSpatioTemporalConditionModel.__init__).parameters
+        unet_config = {k: v for k, v in unet.config.items() if k in base_params and k != "self"}
+        param = next(unet.parameters())
+        with torch.device(param.device):
+            model = cls(**unet_config, **interanimate_config)
+        if param.dtype != torch.float32:
+            model.to(dtype=param.dtype)
+        missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
+        raise_on_key_mismatch([k for k in missing if not k.startswith(NEW_KEY_PREFIXES)], unexpected,
+                              "the given UNet", cls.__name__)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "InterAnimateUNet":
+        """Load a folder written by ``save_pretrained`` strictly (any missing or extra key raises)."""
+        return strict_load(super().from_pretrained, pretrained_model_name_or_path, cls.__name__, **kwargs)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, sample: Tensor, timestep: Tensor | float | int, encoder_hidden_states: Tensor,
+                added_time_ids: Tensor, return_dict: bool = True, *, pose_frames: Tensor | None = None,
+                hand_mask: Tensor | None = None, face_mask: Tensor | None = None,
+                id_embedding: Tensor | None = None):
+        """The diffusers SVD UNet forward plus InterAnimate's optional conditioning (None = branch off).
+
+        Args:
+            sample: (B, F, C_in, h, w) noisy latents (c_in-scaled) concatenated with the reference latents.
+            timestep, encoder_hidden_states (B, 1, D), added_time_ids (B, 3), return_dict: as diffusers.
+            pose_frames: (B, F, 3, 8h, 8w) rendered pose in [-1, 1].
+            hand_mask, face_mask: (B, F, 1, h_m, w_m) float in {0, 1} at any resolution (nearest-resized per block).
+            id_embedding: (B, id_embed_dim) identity embedding.
+        Returns:
+            ``UNetSpatioTemporalConditionOutput`` with ``.sample`` (B, F, C_out, h, w), or a 1-tuple.
+        """
+        b, f, _, h, w = sample.shape
+        ctx = _ForwardContext(num_frames=f)
+        if pose_frames is not None and self.pose_encoder is not None:
+            expected = (b, f, 3, DOWNSAMPLE_FACTOR * h, DOWNSAMPLE_FACTOR * w)
+            if tuple(pose_frames.shape) != expected:
+                raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
+                                 f"got {tuple(pose_frames.shape)}")
+            ctx.pose_features = self.pose_encoder(pose_frames.flatten(0, 1).to(sample.dtype))  # (B·F, C0, h, w)
+        mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
+        if mask is not None:
+            if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, f, 1):
+                raise ValueError(f"hand_mask / face_mask must be ({b}, {f}, 1, h, w), got {tuple(mask.shape)}")
+            ctx.region_mask = mask.flatten(0, 1).to(sample.dtype)  # (B·F, 1, h_m, w_m)
+        if id_embedding is not None and self.id_projector is not None:
+            tokens = self.id_projector(id_embedding.to(sample.dtype))  # (B, T, D_tok)
+            ctx.id_tokens = tokens.repeat_interleave(f, dim=0)  # (B·F, T, D_tok)
+        self._context = ctx
+        try:
+            return super().forward(sample, timestep, encoder_hidden_states, added_time_ids, return_dict=return_dict)
+        finally:
+            self._context = None
+
+    def _add_pose_features(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor | None:
+        ctx = self._context
+        if ctx is None or ctx.pose_features is None:
+            return None
+        return output + ctx.pose_features  # (B·F, C0, h, w)
+
+    def _add_branches(self, key: str, module: nn.Module, args: tuple, kwargs: dict, output):
+        ctx = self._context
+        if ctx is None:
+            return None
+        hidden = args[0] if args else kwargs["hidden_states"]  # (B·F, C, h, w): the transformer's input
+        extra = None
+        if ctx.region_mask is not None:
+            latents = self.interaction_latents
+            extra = _maybe_checkpoint(self.region_blocks[key], hidden, latents.spatial, latents.temporal,
+                                      ctx.mask_at(hidden.shape[-2:]), ctx.num_frames)  # (B·F, C, h, w)
+        if ctx.id_tokens is not None:
+            h_id = _maybe_checkpoint(self.id_blocks[key], hidden, ctx.id_tokens)  # (B·F, C, h, w)
+            extra = h_id if extra is None else extra + h_id
+        if extra is None:
+            return None
+        if isinstance(output, tuple):
+            return (output[0] + extra, *output[1:])
+        return TransformerTemporalModelOutput(sample=output.sample + extra)
+
+
+def _maybe_checkpoint(block: nn.Module, *args):
+    if torch.is_grad_enabled() and getattr(block, "gradient_checkpointing", False):
+        return block._gradient_checkpointing_func(block, *args)
+    return block(*args)
+
+
+def trainable_parameter_groups(model: InterAnimateUNet, named: bool = False) -> dict[str, list]:
+    """Parameters split into {"unet", "pose_encoder", "interaction_latents", "region", "id_preserver"}.
+
+    Every parameter lands in exactly one group; groups of disabled modules are empty lists. With ``named=True``
+    the lists hold ``(name, parameter)`` pairs.
+    """
+    groups: dict[str, list] = {"unet": [], **{g: [] for g in MODULE_GROUPS}}
+    for name, param in model.named_parameters():
+        group = next((g for g, prefixes in MODULE_GROUPS.items() if name.startswith(prefixes)), "unet")
+        groups[group].append((name, param) if named else param)
+    return groups
+
+
+__all__ = ["InterAnimateUNet", "INTERANIMATE_DEFAULTS", "StrictLoadError", "trainable_parameter_groups"]
