@@ -1,0 +1,12 @@
+"""InterAnimate's training objective as small pure functions (EDM/v-prediction as SVD uses)."""
+
+from interanimate.losses.edm import P_MEAN, P_STD, edm_loss_weight, edm_precondition, sample_sigmas
+from interanimate.losses.orthogonality import interaction_orthogonality_loss, orthogonality_loss
+from interanimate.losses.region import region_diffusion_loss, region_weight
+from interanimate.losses.training import diffusion_training_loss
+
+__all__ = [
+    "P_MEAN", "P_STD", "diffusion_training_loss", "edm_loss_weight", "edm_precondition",
+    "interaction_orthogonality_loss", "orthogonality_loss", "region_diffusion_loss", "region_weight",
+    "sample_sigmas",
+]

@@ -1,0 +1,121 @@
+import pytest
+import torch
+from diffusers import UNetSpatioTemporalConditionModel
+
+from interanimate.models import (InterAnimateUNet, build_svd_unet, get_model_config,
+                                 trainable_parameter_groups)
+
+ABLATIONS = {
+    "full": {},
+    "w/o RIS": dict(use_ris=False),
+    "w/o quantize": dict(use_quantize=False),
+    "w/o ID": dict(use_id=False),
+    "w/o pose": dict(use_pose=False),
+    "+spatial self-attention": dict(spatial_self_attention=True),
+}
+
+
+@pytest.fixture(scope="module")
+def plain_unet() -> UNetSpatioTemporalConditionModel:
+    torch.manual_seed(0)
+    return build_svd_unet("tiny").eval()
+
+
+def _wrap(unet, **options) -> InterAnimateUNet:
+    torch.manual_seed(1)
+    return InterAnimateUNet.from_svd_unet(unet, **get_model_config("tiny").with_options(**options).interanimate).eval()
+
+
+@pytest.mark.parametrize("ablation", list(ABLATIONS))
+def test_wrapped_unet_equals_plain_unet_at_init(plain_unet, make_inputs, ablation):
+    model = _wrap(plain_unet, **ABLATIONS[ablation])
+    args, extra = make_inputs()
+    with torch.no_grad():
+        expected = plain_unet(*args).sample
+        got = model(*args, **extra).sample
+        bare = model(*args).sample  # every branch off
+    assert got.shape == expected.shape == (2, 2, 4, 16, 16)
+    assert (got - expected).abs().max().item() <= 1e-5
+    assert (bare - expected).abs().max().item() <= 1e-5
+
+
+def _perturb_outputs(model: InterAnimateUNet) -> None:
+    """Make every zero-initialised output non-zero, so each branch changes the result."""
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("final_proj.weight", "proj_out.weight", "attn.to_out.weight")) and \
+                    name.startswith(("pose_encoder", "region_blocks", "id_blocks")):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+@pytest.mark.parametrize("branch", ["pose_frames", "id_embedding", "hand_mask"])
+def test_each_branch_changes_the_output_once_trained(plain_unet, make_inputs, branch):
+    model = _wrap(plain_unet)
+    _perturb_outputs(model)
+    args, extra = make_inputs()
+    with torch.no_grad():
+        base = model(*args).sample
+        with_branch = model(*args, **{branch: extra[branch]}).sample
+    assert (with_branch - base).abs().max() > 1e-4
+
+
+def test_region_branch_is_local_to_the_mask(plain_unet, make_inputs):
+    """At the first block the region contribution is zero where the mask is zero: the UNet output over a
+    mask that is empty everywhere equals the bare output exactly."""
+    model = _wrap(plain_unet, use_id=False, use_pose=False)
+    _perturb_outputs(model)
+    args, extra = make_inputs()
+    empty = torch.zeros_like(extra["hand_mask"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(*args, hand_mask=empty).sample, model(*args).sample)
+
+
+def test_gradients_reach_every_new_module(plain_unet, make_inputs):
+    model = _wrap(plain_unet).train()
+    _perturb_outputs(model)
+    args, extra = make_inputs()
+    model(*args, **extra).sample.square().mean().backward()
+    groups = trainable_parameter_groups(model, named=True)
+    for group in ("pose_encoder", "interaction_latents", "region", "id_preserver"):
+        assert groups[group], group
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for _, p in groups[group]), group
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(plain_unet, make_inputs):
+    args, extra = make_inputs()
+    grads = []
+    for checkpointing in (False, True):
+        model = _wrap(plain_unet).train()
+        _perturb_outputs(model)
+        if checkpointing:
+            model.enable_gradient_checkpointing()
+        model(*args, **extra).sample.square().mean().backward()
+        grads.append(model.interaction_latents.spatial.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_parameter_groups_partition_the_model(plain_unet):
+    model = _wrap(plain_unet)
+    groups = trainable_parameter_groups(model)
+    assert set(groups) == {"unet", "pose_encoder", "interaction_latents", "region", "id_preserver"}
+    ids = [id(p) for params in groups.values() for p in params]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    assert sum(p.numel() for p in groups["unet"]) == sum(p.numel() for p in plain_unet.parameters())
+    off = trainable_parameter_groups(_wrap(plain_unet, use_ris=False, use_id=False))
+    assert off["region"] == off["interaction_latents"] == off["id_preserver"] == []
+
+
+def test_attention_processors_are_the_plain_unets(plain_unet):
+    assert set(_wrap(plain_unet).attn_processors) == set(plain_unet.attn_processors)
+
+
+def test_bad_conditioning_shapes_raise(plain_unet, make_inputs):
+    model = _wrap(plain_unet)
+    args, extra = make_inputs()
+    with pytest.raises(ValueError, match="pose_frames"):
+        model(*args, pose_frames=extra["pose_frames"][..., :64, :64])
+    with pytest.raises(ValueError, match="hand_mask"):
+        model(*args, hand_mask=extra["hand_mask"][:, 0])
+    with pytest.raises(TypeError, match="not_an_option"):
+        InterAnimateUNet.from_svd_unet(plain_unet, not_an_option=1)
