@@ -1,0 +1,35 @@
+"""``interanimate train --config FILE [--resume latest] [--set key=value ...]``: train with the accelerate trainer.
+
+The same command runs on one process or several::
+
+    torchrun --standalone --nproc_per_node 2 -m interanimate train --config configs/train_tiny.yaml
+    accelerate launch --multi_gpu --num_processes 2 -m interanimate train --config ...   (CPU: device cpu)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train the model from a YAML run config",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True, help="YAML run config (see configs/train_*.yaml)")
+    parser.add_argument("--resume", default=None, metavar="latest|DIR",
+                        help="continue from the newest checkpoint in output_dir ('latest') or a checkpoint folder")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set max_steps=10 --set device=cuda (repeatable)")
+    parser.add_argument("--export", type=Path, default=None, metavar="DIR",
+                        help="after training, also write the pipeline (EMA weights, fp16) to DIR")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from interanimate.training.config import load_config
+    from interanimate.training.trainer import Trainer
+
+    config = load_config(args.config, args.overrides)
+    trainer = Trainer(config)
+    trainer.train(resume=args.resume, export_to=args.export)
+    return 0

@@ -1,0 +1,205 @@
+"""``InterAnimatePipeline``: reference image + pose sequence (+ hand/face masks, identity) -> video frames.
+
+The sampling follows SVD and MimicMotion: Euler discrete (v-prediction, Karras sigmas) with classifier-free
+guidance whose unconditional pass zeroes the image embedding and the reference latent and drops the pose, linear
+per-frame guidance from ``min_guidance_scale`` to ``max_guidance_scale``, and progressive latent fusion
+(:mod:`interanimate.pipelines.fusion`) for sequences longer than ``tile_size``.
+
+Components (``save_pretrained`` / ``from_pretrained`` write and read all of them, diffusers layout):
+``vae`` (``AutoencoderKLTemporalDecoder``), ``image_encoder`` (``CLIPVisionModelWithProjection``), ``unet``
+(``InterAnimateUNet``, or a plain ``UNetSpatioTemporalConditionModel``, which ignores poses, masks and identity),
+``scheduler`` (``EulerDiscreteScheduler``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from torch import Tensor
+
+from interanimate.pipelines.fusion import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, fuse_tiles
+from interanimate.training.first_stage import encode_image
+
+logger = logging.getLogger(__name__)
+INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding")
+
+
+@dataclass
+class InterAnimatePipelineOutput(BaseOutput):
+    frames: Tensor | np.ndarray  # see ``output_type``
+    latents: Tensor | None = None
+
+
+def svd_scheduler_config() -> dict:
+    """SVD's EulerDiscreteScheduler settings (``scheduler/scheduler_config.json`` of SVD-XT 1.1)."""
+    return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                prediction_type="v_prediction", interpolation_type="linear", use_karras_sigmas=True,
+                sigma_min=0.002, sigma_max=700.0, timestep_type="continuous", timestep_spacing="leading",
+                steps_offset=1)
+
+
+@dataclass
+class _Conditions:
+    """Everything the UNet sees besides the noisy latents, for the whole sequence."""
+    image_embeds: Tensor  # (B, 1, D)
+    ref_latents: Tensor  # (B, F, C, h, w)
+    time_ids: Tensor  # (B, 3)
+    extra: dict  # pose_frames (B, F, 3, H, W), hand_mask / face_mask (B, F, 1, H, W), id_embedding (B, D_id)
+
+
+class InterAnimatePipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "image_encoder->unet->vae"
+
+    def __init__(self, vae, image_encoder, unet, scheduler):
+        super().__init__()
+        self.register_modules(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler)
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def interaction_inputs(self) -> tuple[str, ...]:
+        """Which of pose/masks/identity the UNet's forward accepts (none for a plain diffusers UNet)."""
+        params = inspect.signature(self.unet.forward).parameters
+        return tuple(name for name in INTERACTION_INPUTS if name in params)
+
+    def _id_dim(self) -> int | None:
+        for key in ("id_embed_dim", "id_embedding_dim", "id_dim"):
+            if key in self.unet.config:
+                return int(self.unet.config[key])
+        return None
+
+    def _encode_reference(self, reference: Tensor, noise_aug_strength: float, num_frames: int,
+                          generator) -> tuple[Tensor, Tensor]:
+        """reference (B, 3, H, W) in [-1, 1] -> CLIP embeds (B, 1, D), latents (B, F, C, h, w) (unscaled, as SVD)."""
+        image_embeds = encode_image(self.image_encoder, reference.to(self.device))  # (B, 1, D)
+        noise = randn_tensor(reference.shape, generator=generator, device=self.device, dtype=reference.dtype)
+        noisy = reference.to(self.device) + noise_aug_strength * noise  # (B, 3, H, W)
+        latents = self.vae.encode(noisy.to(self.vae.dtype)).latent_dist.mode()  # (B, C, h, w)
+        latents = latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1)  # (B, F, C, h, w)
+        return image_embeds, latents
+
+    def _predict(self, latents: Tensor, t: Tensor, cond: _Conditions, indices: list[int],
+                 guidance: Tensor, do_cfg: bool) -> Tensor:
+        """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
+        idx = torch.tensor(indices, device=latents.device)
+        sample = self.scheduler.scale_model_input(latents[:, idx], t)  # (B, T, C, h, w)
+        ref = cond.ref_latents[:, idx]  # (B, T, C, h, w)
+        extra = {k: (v[:, idx] if k != "id_embedding" else v) for k, v in cond.extra.items()}
+        unet_dtype = self.unet.dtype
+        cast = {k: v.to(unet_dtype) for k, v in extra.items()}
+
+        def run(ref_latents, image_embeds, kwargs):
+            model_input = torch.cat([sample, ref_latents], dim=2).to(unet_dtype)  # (B, T, 2C, h, w)
+            return self.unet(model_input, t, encoder_hidden_states=image_embeds.to(unet_dtype),
+                             added_time_ids=cond.time_ids.to(unet_dtype), return_dict=False, **kwargs)[0].float()
+
+        pred = run(ref, cond.image_embeds, cast)
+        if not do_cfg:
+            return pred
+        uncond_kwargs = {k: v for k, v in cast.items() if k != "pose_frames"}  # the pose is dropped
+        pred_uncond = run(torch.zeros_like(ref), torch.zeros_like(cond.image_embeds), uncond_kwargs)
+        scale = guidance[idx].view(1, -1, 1, 1, 1)  # (1, T, 1, 1, 1)
+        return pred_uncond + scale * (pred - pred_uncond)
+
+    def decode_latents(self, latents: Tensor, decode_chunk_size: int = 8) -> Tensor:
+        """latents (B, F, C, h, w) -> frames (B, F, 3, H, W) in [-1, 1], decoding ``decode_chunk_size`` at a time."""
+        b, f = latents.shape[:2]
+        flat = (latents / self.vae.config.scaling_factor).flatten(0, 1)  # (B·F, C, h, w)
+        frames = []
+        for i in range(0, flat.shape[0], decode_chunk_size):
+            chunk = flat[i:i + decode_chunk_size].to(self.vae.dtype)
+            frames.append(self.vae.decode(chunk, num_frames=chunk.shape[0]).sample.float())
+        return torch.cat(frames).unflatten(0, (b, f))  # (B, F, 3, H, W)
+
+    # ---------------------------------------------------------------- call
+    @torch.no_grad()
+    def __call__(self, reference: Tensor, pose_frames: Tensor, hand_mask: Tensor | None = None,
+                 face_mask: Tensor | None = None, id_embedding: Tensor | None = None, num_inference_steps: int = 25,
+                 min_guidance_scale: float = 1.0, max_guidance_scale: float = 2.5, fps: int = 7,
+                 motion_bucket_id: int = 127, noise_aug_strength: float = 0.02,
+                 tile_size: int | None = DEFAULT_TILE_SIZE, tile_overlap: int = DEFAULT_OVERLAP,
+                 decode_chunk_size: int = 8, generator: torch.Generator | None = None, output_type: str = "pt",
+                 return_dict: bool = True, latents: Tensor | None = None):
+        """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1].
+
+        ``hand_mask``/``face_mask`` (B, F, 1, H, W) in {0, 1} default to the whole frame (the region branch then acts
+        everywhere; derive real masks from keypoints with :func:`interanimate.keypoints.masks.masks_for_sequence`).
+        ``id_embedding`` (B, D_id) defaults to zeros (no identity), as StableAnimator does when no face is found.
+        ``tile_size=None`` disables fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
+        in [-1, 1], ``"np"`` uint8 (B, F, H, W, 3), ``"latent"`` the final latents.
+        """
+        # 1. check inputs
+        if reference.ndim == 3:
+            reference = reference.unsqueeze(0)  # (1, 3, H, W)
+        if pose_frames.ndim == 4:
+            pose_frames = pose_frames.unsqueeze(0)  # (1, F, 3, H, W)
+        batch, num_frames, _, height, width = pose_frames.shape
+        if reference.shape[0] != batch or reference.shape[-2:] != (height, width):
+            raise ValueError(f"reference {tuple(reference.shape)} does not match pose frames {tuple(pose_frames.shape)}")
+        if height % self.vae_scale_factor or width % self.vae_scale_factor:
+            raise ValueError(f"height and width must be multiples of {self.vae_scale_factor}, got {height}x{width}")
+        if output_type not in ("pt", "np", "latent"):
+            raise ValueError(f"output_type must be 'pt', 'np' or 'latent', got {output_type!r}")
+        device, dtype = self.device, torch.float32
+        reference = reference.to(device, dtype)
+
+        # 2. encode the reference: CLIP embedding and (noise-augmented) VAE latent
+        image_embeds, ref_latents = self._encode_reference(reference, noise_aug_strength, num_frames, generator)
+
+        # 3. the UNet's other conditions: time ids, poses, masks, identity
+        time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], device=device).repeat(batch, 1)
+        full = torch.ones(batch, num_frames, 1, height, width, device=device)
+        given = {"pose_frames": pose_frames.to(device, dtype),
+                 "hand_mask": full if hand_mask is None else hand_mask.to(device, dtype),
+                 "face_mask": full if face_mask is None else face_mask.to(device, dtype),
+                 "id_embedding": id_embedding}
+        if given["id_embedding"] is None and "id_embedding" in self.interaction_inputs and self._id_dim():
+            given["id_embedding"] = torch.zeros(batch, self._id_dim(), device=device)
+        extra = {k: given[k].to(device, dtype) for k in self.interaction_inputs if given[k] is not None}
+        cond = _Conditions(image_embeds, ref_latents, time_ids, extra)
+
+        # 4. timesteps
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+
+        # 5. initial noise
+        shape = (batch, num_frames, self.vae.config.latent_channels, height // self.vae_scale_factor,
+                 width // self.vae_scale_factor)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma  # (B, F, C, h, w)
+
+        # 6. guidance scale per frame
+        guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, device=device)  # (F,)
+        do_cfg = max_guidance_scale > 1.0
+
+        # 7. denoising loop: fused tile predictions, one Euler step on the whole sequence
+        tile = tile_size if tile_size is not None else num_frames
+        with self.progress_bar(total=len(timesteps)) as progress:
+            for t in timesteps:
+                pred = fuse_tiles(lambda idx: self._predict(latents, t, cond, idx, guidance, do_cfg),
+                                  num_frames, tile, min(tile_overlap, max(tile - 2, 0)))
+                latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
+                progress.update()
+
+        # 8. decode
+        if output_type == "latent":
+            frames = latents
+        else:
+            frames = self.decode_latents(latents, decode_chunk_size).clamp(-1, 1)  # (B, F, 3, H, W)
+            if output_type == "np":
+                frames = ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 3, 4, 2).cpu().numpy()
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (frames,)
+        return InterAnimatePipelineOutput(frames=frames, latents=latents)

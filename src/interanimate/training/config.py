@@ -1,0 +1,278 @@
+"""Run configuration for ``interanimate train``: typed dataclasses loaded from YAML and validated at load time.
+
+Every YAML key maps to a dataclass field; an unknown key, a wrong type or a bad value fails with a message naming
+the key's full path (``optim.lr: expected a number, got 'fast'``). ``--set key.path=value`` overrides apply before
+validation, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from interanimate.errors import UserError
+
+
+class ConfigError(UserError):
+    """A bad training configuration; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    root: str = "data/synthhf"
+    synth: dict | None = None  # keyword arguments for interanimate.data.synth.write_dataset; None: root must exist
+    num_frames: int = 16  # clip length (paper: 16)
+    stride: int = 1
+    size: list[int] | None = None  # [height, width]; None keeps the stored size
+    reference: str = "random"  # paper: a random frame of the whole video
+    num_workers: int = 0
+    validation_split: str = "test"  # held-out identities for validation previews
+
+
+@dataclass
+class VAEConfig:
+    """The first stage. ``pretrained``: a diffusers folder (SVD's ``vae/``); else a small one trained here."""
+    pretrained: str | None = None
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
+    layers_per_block: int = 1
+    latent_channels: int = 4
+    train_steps: int = 0  # first-stage steps before diffusion training (0: use as is)
+    batch_size: int = 8  # clips per step
+    num_frames: int = 4  # frames per clip (the decoder is temporal)
+    lr: float = 1e-3
+    kl_weight: float = 1e-6
+    region_weight: float = 4.0  # reconstruction weight is (1 + region_weight * hand∪face mask)
+
+
+@dataclass
+class ImageEncoderConfig:
+    """``pretrained``: a diffusers folder (SVD's ``image_encoder/``); else a small CLIP vision tower built here."""
+    pretrained: str | None = None
+    hidden_size: int = 64
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    image_size: int = 64
+    patch_size: int = 8
+
+
+@dataclass
+class ModelConfig:
+    unet: str = "tiny"  # named config of interanimate.models (tiny, small, svd-xt) or a folder to load
+    unet_overrides: dict = field(default_factory=dict)  # constructor arguments changed from the named config
+    svd_unet: str | None = None  # SVD ``unet/`` folder whose weights initialise the base UNet
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+
+
+@dataclass
+class LossConfig:
+    p_mean: float = 0.7  # log-normal sigma sampling (EDM/SVD)
+    p_std: float = 1.6
+    alpha_hand: float = 1.0
+    alpha_face: float = 1.0
+    orthogonality_weight: float = 0.01
+
+
+@dataclass
+class ConditioningConfig:
+    drop_all: float = 0.1  # probability that a batch trains unconditionally (image, latents and pose all dropped)
+    drop_image: float = 0.05  # extra per-sample drop of the image embedding alone
+    drop_latents: float = 0.05  # extra per-sample drop of the reference latent alone
+    noise_aug_max: float = 0.1  # reference noise augmentation strength ~ U(0, noise_aug_max)
+    fps: int = 7
+    motion_bucket_id: int = 127
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    lr_warmup_steps: int = 0
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 1.0
+    group_lr: dict = field(default_factory=dict)  # per-group learning rates, e.g. {image_encoder: 3e-4}
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/tiny"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    mixed_precision: str = "no"  # no | fp16 | bf16 (ignored on CPU except bf16)
+    gradient_checkpointing: bool = False
+    max_steps: int = 100
+    batch_size: int = 1  # per process
+    gradient_accumulation_steps: int = 1
+    trainable: list[str] = field(default_factory=lambda: ["unet", "pose_encoder", "interaction_latents",
+                                                           "region", "id_preserver"])
+    ema_decay: float = 0.999  # 0 disables EMA
+    checkpoint_every: int = 500
+    checkpoints_keep: int = 2
+    log_every: int = 10
+    validate_every: int = 0  # 0: only at the end
+    validation_samples: int = 2
+    validation_steps: int = 10  # sampler steps for previews
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self):
+        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        _check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
+        _check_choice("data.reference", self.data.reference, ("random", "first"))
+        for key in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every", "log_every",
+                    "validation_steps", "checkpoints_keep"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
+        if self.data.size is not None and (len(self.data.size) != 2 or any(s % 8 for s in self.data.size)):
+            raise ConfigError(f"data.size: expected [height, width], multiples of 8, got {self.data.size}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay: must be in [0, 1), got {self.ema_decay}")
+        for key in ("drop_all", "drop_image", "drop_latents"):
+            value = getattr(self.conditioning, key)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"conditioning.{key}: must be a probability, got {value}")
+        unknown = sorted(set(self.trainable) - set(PARAMETER_GROUPS))
+        if unknown:
+            raise ConfigError(f"trainable: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
+        unknown = sorted(set(self.optim.group_lr) - set(PARAMETER_GROUPS))
+        if unknown:
+            raise ConfigError(f"optim.group_lr: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
+
+
+# Parameter groups that `trainable` may name (resolved to parameters in trainer.parameter_groups).
+PARAMETER_GROUPS = {
+    "unet": "the base SVD UNet (all of it)",
+    "unet_attention": "only the base UNet's attention blocks (low-memory fine-tuning, as StableAnimator)",
+    "pose_encoder": "the pose encoder",
+    "interaction_latents": "the spatial and temporal interaction latents L_s, L_t",
+    "region": "the region attention blocks (maps, cross-attentions, mixers)",
+    "id_preserver": "the ID preserver (projection and identity cross-attention)",
+    "image_encoder": "the image encoder (only sensible for the small one trained here)",
+}
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """Check ``value`` against the type hint ``hint``; build nested dataclasses. Raise naming ``key``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(hint, value, key + ".")
+    if origin is list or hint is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(hint) or (Any,)
+        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls, data: dict, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; "
+                          f"known under {prefix.rstrip('.') or 'the top level'}: {', '.join(sorted(names))}")
+    kwargs = {name: _convert(value, hints[name], prefix + name) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {err}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``'optim.lr=1e-3'`` -> (['train', 'lr'], 0.001), the value parsed as YAML."""
+    import yaml
+
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected key.path=value")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {part} is not a mapping")
+        node[path[-1]] = value
+    return data
+
+
+def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
+    data = apply_overrides(dict(data or {}), list(overrides))
+    return _build(TrainConfig, data)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return config_from_dict(data, overrides)
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)

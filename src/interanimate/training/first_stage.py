@@ -1,0 +1,117 @@
+"""The small model's own first stage: a small temporal VAE and a small CLIP image encoder.
+
+SVD's VAE and CLIP image encoder cannot be downloaded here, so the bundled small model brings its own, with the
+same classes and interfaces as SVD's so that one pipeline and one trainer serve both:
+
+* **VAE**: a small diffusers ``AutoencoderKLTemporalDecoder`` (SVD's own class: a 2-D encoder, a decoder with
+  temporal layers), downsampling by 8 like SVD's (the pose encoder's three stride-2 stages assume it), trained here
+  on SynthHF clips before the diffusion stage with an L1 + L2 reconstruction loss weighted up inside the hand∪face
+  region and a small KL term. Its ``scaling_factor`` is then set to 1 / std of the latents, as SD's 0.18215 was.
+* **Image encoder**: a small ``CLIPVisionModelWithProjection`` (random init; no CLIP weights exist offline) whose
+  projection width equals the UNet's ``cross_attention_dim``. It is trained jointly with the UNet (parameter
+  group ``image_encoder``) instead of being frozen, since a frozen random tower would only add noise. The VAE
+  latent of the reference, concatenated on channels, carries most of the appearance in any case.
+
+The full (``svd-xt``) configuration loads SVD's own ``vae/`` and ``image_encoder/`` instead and keeps them frozen.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def build_small_vae(block_out_channels=(32, 64, 128, 128), layers_per_block: int = 1, latent_channels: int = 4,
+                    sample_size: int = 128):
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    if len(block_out_channels) != 4:
+        raise ValueError(f"the VAE must downsample by 8 (4 blocks), got block_out_channels={block_out_channels}")
+    return AutoencoderKLTemporalDecoder(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * len(block_out_channels),
+        block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
+        latent_channels=latent_channels, sample_size=sample_size, scaling_factor=1.0, force_upcast=False)
+
+
+def build_small_image_encoder(projection_dim: int, hidden_size: int = 64, num_hidden_layers: int = 2,
+                              num_attention_heads: int = 4, image_size: int = 64, patch_size: int = 8):
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    config = CLIPVisionConfig(hidden_size=hidden_size, intermediate_size=4 * hidden_size,
+                              num_hidden_layers=num_hidden_layers, num_attention_heads=num_attention_heads,
+                              image_size=image_size, patch_size=patch_size, projection_dim=projection_dim)
+    return CLIPVisionModelWithProjection(config)
+
+
+def clip_preprocess(images: Tensor, image_size: int) -> Tensor:
+    """(N, 3, H, W) in [-1, 1] -> (N, 3, S, S) resized (antialiased bicubic) and CLIP-normalised."""
+    x = F.interpolate(images.float(), size=(image_size, image_size), mode="bicubic", align_corners=False,
+                      antialias=True)  # (N, 3, S, S)
+    x = (x.clamp(-1, 1) + 1.0) / 2.0
+    mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
+    return ((x - mean) / std).to(images.dtype)
+
+
+def encode_image(image_encoder, images: Tensor, image_size: int | None = None) -> Tensor:
+    """(B, 3, H, W) in [-1, 1] -> image embeddings (B, 1, D) for the UNet's cross-attention (as SVD).
+
+    ``image_size`` defaults to the encoder's config (give it when the encoder is wrapped, e.g. by DDP)."""
+    size = image_size or image_encoder.config.image_size
+    pixels = clip_preprocess(images, size).to(dtype=next(image_encoder.parameters()).dtype)
+    return image_encoder(pixel_values=pixels).image_embeds.unsqueeze(1)  # (B, 1, D)
+
+
+def vae_loss(vae, clips: Tensor, region: Tensor | None, kl_weight: float, region_weight: float,
+             generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
+    """clips (B, F, 3, H, W) in [-1, 1], region (B, F, 1, H, W) -> weighted reconstruction + KL loss."""
+    b, f = clips.shape[:2]
+    x = clips.flatten(0, 1)  # (B·F, 3, H, W)
+    posterior = vae.encode(x).latent_dist
+    z = posterior.sample(generator=generator)  # (B·F, C, h, w)
+    recon = vae.decode(z, num_frames=f).sample  # (B·F, 3, H, W)
+    weight = 1.0 if region is None else 1.0 + region_weight * region.flatten(0, 1)  # (B·F, 1, H, W)
+    err = (recon - x).abs() + (recon - x).square()
+    rec = (weight * err).mean()
+    kl = posterior.kl().mean() / (x.shape[-1] * x.shape[-2])
+    return rec + kl_weight * kl, {"rec": float(rec), "kl": float(kl)}
+
+
+@torch.no_grad()
+def latent_scaling_factor(vae, batches: list[Tensor]) -> float:
+    """1 / std of the VAE's latent means over ``batches`` of (N, 3, H, W) images: unit-variance diffusion latents."""
+    latents = torch.cat([vae.encode(x).latent_dist.mode().float().flatten() for x in batches])
+    return float(1.0 / latents.std().clamp_min(1e-6))
+
+
+def train_vae(vae, batches: Iterator[dict], steps: int, lr: float, kl_weight: float, region_weight: float,
+              device: torch.device, generator: torch.Generator,
+              log: Callable[[int, dict], None] | None = None, log_every: int = 50) -> None:
+    """Train the first stage for ``steps`` steps on batches with ``frames`` (B, F, 3, H, W), ``hand_mask``,
+    ``face_mask`` (B, F, 1, H, W). Adam with a cosine decay; gradient clipping at 1."""
+    vae.train().to(device)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    start = time.time()
+    for step in range(1, steps + 1):
+        batch = next(batches)
+        clips = batch["frames"].to(device)
+        region = torch.maximum(batch["hand_mask"], batch["face_mask"]).to(device)
+        loss, parts = vae_loss(vae, clips, region, kl_weight, region_weight, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        if log is not None and (step % log_every == 0 or step == steps):
+            log(step, {"vae_loss": float(loss), **{f"vae_{k}": v for k, v in parts.items()},
+                       "sec": time.time() - start})
+    vae.eval()

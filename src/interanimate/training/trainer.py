@@ -1,0 +1,631 @@
+"""One accelerate-based trainer for every stage and size; what differs between runs is the config.
+
+``Trainer(config).train(resume="latest")`` runs: ``build_models`` (first stage, UNet, parameter groups, EMA),
+``build_data`` (InterHF clips: a random reference frame + a 16-frame clip), then ``training_step`` per batch
+(SVD's EDM/v-prediction objective with the region-amplified loss and λ·orthogonality loss, CFG conditioning
+dropout, reference noise augmentation), with ``save`` (atomic checkpoints every N steps) and ``validate`` (preview
+grids from held-out identities). The same command runs under ``torchrun``/``accelerate launch`` on several
+processes; each process draws its own share of every global batch.
+
+Determinism: the data order is a function of (seed, step) and every random draw in a step comes from a generator
+seeded with (seed, rank, step), so a run resumed from a checkpoint repeats exactly what the uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from interanimate.training.config import TrainConfig, config_to_dict
+from interanimate.training.first_stage import (build_small_image_encoder, build_small_vae, encode_image,
+                                               latent_scaling_factor, train_vae)
+
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_PREFIX = "step-"
+FIRST_STAGE_DIR = "first_stage"
+FINAL_DIR = "final"
+
+
+# ----------------------------------------------------------------------------------------------- small helpers
+def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator that depends only on (seed, rank, step, stream): resumable without saving its state."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank, step, stream]).generate_state(1)[0]))
+
+
+def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    root = Path(output_dir) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX)
+             and p.name[len(CHECKPOINT_PREFIX):].isdigit() and (p / "trainer_state.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def resolve_resume(output_dir: str | os.PathLike, resume: str | None) -> Path | None:
+    """``None`` -> no resume; ``"latest"`` -> newest complete checkpoint (None when there is none); else a path."""
+    if not resume:
+        return None
+    if resume == "latest":
+        found = list_checkpoints(output_dir)
+        return found[-1] if found else None
+    path = Path(resume)
+    if not (path / "trainer_state.json").is_file():
+        from interanimate.errors import UserError
+        raise UserError(f"--resume {resume}: not a checkpoint folder (no trainer_state.json)")
+    return path
+
+
+class EMA:
+    """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``."""
+
+    def __init__(self, named_params: list[tuple[str, Tensor]], decay: float):
+        self.decay = decay
+        self.num_updates = 0
+        self.shadow = {name: p.detach().clone().float() for name, p in named_params}
+
+    @torch.no_grad()
+    def update(self, named_params: list[tuple[str, Tensor]]) -> None:
+        self.num_updates += 1
+        decay = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        for name, p in named_params:
+            self.shadow[name].lerp_(p.detach().float(), 1.0 - decay)
+
+    @torch.no_grad()
+    def swap(self, named_params: list[tuple[str, Tensor]]) -> None:
+        """Exchange the model's weights with the averages (call twice to restore)."""
+        for name, p in named_params:
+            current = p.detach().float().clone()
+            p.copy_(self.shadow[name].to(p.dtype))
+            self.shadow[name].copy_(current)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay, self.num_updates = state["decay"], state["num_updates"]
+        missing = set(self.shadow) ^ set(state["shadow"])
+        if missing:
+            raise KeyError(f"EMA state does not match the trainable parameters: {sorted(missing)[:5]}")
+        for name, value in state["shadow"].items():
+            self.shadow[name].copy_(value)
+
+
+class StepData(torch.utils.data.Dataset):
+    """Position ``p`` of an endless stream of epochs: epoch ``p // n`` visits a seeded permutation of the clips."""
+
+    def __init__(self, dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+        self._orders: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return 2 ** 62
+
+    def locate(self, position: int) -> tuple[int, int]:
+        epoch, offset = divmod(position, len(self.dataset))
+        if epoch not in self._orders:
+            self._orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))}
+        return epoch, int(self._orders[epoch][offset])
+
+    def __getitem__(self, position: int) -> dict:
+        epoch, index = self.locate(position)
+        self.dataset.set_epoch(epoch)  # which window and reference frame the clip draws
+        return self.dataset[index]
+
+
+class StepBatchSampler(torch.utils.data.Sampler):
+    """Batches of stream positions for one process: micro-batch ``m`` of process ``r`` is
+    ``[(m·W + r)·B, (m·W + r + 1)·B)``. Starts at ``start`` and stops after ``stop`` micro-batches."""
+
+    def __init__(self, batch_size: int, rank: int, world: int, start: int, stop: int):
+        self.batch_size, self.rank, self.world, self.start, self.stop = batch_size, rank, world, start, stop
+
+    def __iter__(self):
+        for micro in range(self.start, self.stop):
+            first = (micro * self.world + self.rank) * self.batch_size
+            yield list(range(first, first + self.batch_size))
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def collate(items: list[dict]) -> dict:
+    batch = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        batch[key] = torch.stack(values) if isinstance(values[0], Tensor) else values
+    return batch
+
+
+# ----------------------------------------------------------------------------------------------- the trainer
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        self.config = config
+        use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+        if config.device == "cuda" and not torch.cuda.is_available():
+            from interanimate.errors import UserError
+            raise UserError("device: cuda was asked for but torch sees no CUDA device")
+        precision = config.mixed_precision if (not use_cpu or config.mixed_precision == "bf16") else "no"
+        self.accelerator = Accelerator(
+            cpu=use_cpu, mixed_precision=precision,
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
+            # the pose encoder sits out unconditional batches: DDP must tolerate unused parameters
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        self.device = self.accelerator.device
+        self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        self.output_dir = Path(config.output_dir)
+        self.step = 0
+        self._log_file = None
+        self._tb = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def log(self, message: str) -> None:
+        if self.is_main:
+            print(f"[train] {message}", flush=True)
+
+    # ------------------------------------------------------------------------------------------ build_data
+    def build_data(self) -> None:
+        from interanimate.data.dataset import DatasetConfig, InterHFDataset
+
+        cfg = self.config.data
+        root = Path(cfg.root)
+        if not (root / "manifest.jsonl").is_file():
+            if cfg.synth is None:
+                from interanimate.errors import UserError
+                raise UserError(f"data.root {root} holds no dataset (manifest.jsonl) and data.synth is not set")
+            if self.is_main:
+                from interanimate.data.synth import write_dataset
+                self.log(f"rendering SynthHF into {root} ({cfg.synth})")
+                write_dataset(root, **cfg.synth)
+            self.accelerator.wait_for_everyone()
+        size = tuple(cfg.size) if cfg.size else None
+        ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
+                               seed=self.config.seed)
+        self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
+        if len(self.train_set) == 0:
+            from interanimate.errors import UserError
+            raise UserError(f"{root}: no training clips with >= {cfg.num_frames} frames")
+        val_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference="first",
+                                seed=self.config.seed)
+        self.val_set = InterHFDataset(root, split=cfg.validation_split, config=val_cfg)
+        self.log(f"data: {len(self.train_set)} training clips, {len(self.val_set)} held-out clips")
+
+    def _loader(self, dataset, batch_size: int, start: int, stop: int, seed: int):
+        sampler = StepBatchSampler(batch_size, self.rank, self.world, start, stop)
+        return torch.utils.data.DataLoader(StepData(dataset, seed), batch_sampler=sampler, collate_fn=collate,
+                                           num_workers=self.config.data.num_workers,
+                                           persistent_workers=self.config.data.num_workers > 0)
+
+    # ------------------------------------------------------------------------------------------ build_models
+    def build_models(self) -> None:
+        cfg = self.config.model
+        torch.manual_seed(self.config.seed)  # the same initial weights on every process and every run
+        self.vae = self._build_vae()
+        self.image_encoder = self._build_image_encoder()
+        self.unet = self._build_unet()
+        self.vae.requires_grad_(False).to(self.device).eval()
+        self.image_encoder.to(self.device)
+        self.unet.to(self.device)
+        if self.config.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()
+        groups = self.parameter_groups()
+        for module in (self.unet, self.image_encoder):
+            module.requires_grad_(False)
+        params = []
+        for name, named in groups.items():
+            for _, p in named:
+                p.requires_grad_(True)
+            if named:
+                lr = float(self.config.optim.group_lr.get(name, self.config.optim.lr))
+                params.append({"params": [p for _, p in named], "lr": lr, "name": name})
+        self.trainable_named = [(n, p) for named in groups.values() for n, p in named]
+        if not self.trainable_named:
+            from interanimate.errors import UserError
+            raise UserError(f"trainable: {self.config.trainable} selects no parameters of this model")
+        self.unet.train()
+        self.image_encoder.train("image_encoder" in self.config.trainable)
+        o = self.config.optim
+        self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        warmup = max(1, o.lr_warmup_steps)
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
+        self.ema = EMA(self.trainable_named, self.config.ema_decay) if self.config.ema_decay > 0 else None
+        n_train = sum(p.numel() for _, p in self.trainable_named)
+        n_all = sum(p.numel() for p in self.unet.parameters()) + sum(p.numel() for p in self.image_encoder.parameters())
+        self.log(f"model: unet {cfg.unet}, {n_all / 1e6:.2f}M parameters, {n_train / 1e6:.2f}M trainable "
+                 f"({', '.join(f'{k}: {sum(p.numel() for _, p in v) / 1e6:.2f}M' for k, v in groups.items())})")
+
+    def _first_stage_dir(self) -> Path:
+        return self.output_dir / FIRST_STAGE_DIR
+
+    def _build_vae(self):
+        from diffusers import AutoencoderKLTemporalDecoder
+
+        cfg = self.config.model.vae
+        if cfg.pretrained:
+            return AutoencoderKLTemporalDecoder.from_pretrained(cfg.pretrained)
+        trained = self._first_stage_dir() / "vae"
+        if (trained / "config.json").is_file():
+            self.log(f"first stage: loading the VAE trained earlier from {trained}")
+            return AutoencoderKLTemporalDecoder.from_pretrained(trained)
+        size = self.config.data.size[0] if self.config.data.size else 128
+        vae = build_small_vae(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels, size)
+        if cfg.train_steps > 0:
+            if self.is_main:
+                self._train_first_stage(vae, trained)
+            self.accelerator.wait_for_everyone()
+            return AutoencoderKLTemporalDecoder.from_pretrained(trained)
+        return vae
+
+    def _train_first_stage(self, vae, out_dir: Path) -> None:
+        from interanimate.utils.io import atomic_path  # noqa: F401  (folders are renamed into place below)
+
+        cfg = self.config.model.vae
+        self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
+        clip_set = _short_clip_view(self.train_set, cfg.num_frames)
+        loader = iter(self._loader(clip_set, cfg.batch_size, 0, cfg.train_steps, self.config.seed + 1))
+        gen = torch.Generator(device=self.device).manual_seed(self.config.seed)
+        train_vae(vae, loader, cfg.train_steps, cfg.lr, cfg.kl_weight, cfg.region_weight, self.device, gen,
+                  log=lambda s, d: self._write_log(s, d, "first_stage"), log_every=self.config.log_every)
+        probe = iter(self._loader(clip_set, cfg.batch_size, 0, 4, self.config.seed + 2))
+        sf = latent_scaling_factor(vae, [b["frames"].flatten(0, 1).to(self.device) for b in probe])
+        vae.register_to_config(scaling_factor=sf)
+        self.log(f"first stage: latent scaling factor {sf:.4f}")
+        tmp = out_dir.with_name(out_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        vae.save_pretrained(tmp)
+        os.replace(tmp, out_dir)
+
+    def _build_image_encoder(self):
+        cfg = self.config.model.image_encoder
+        if cfg.pretrained:
+            from transformers import CLIPVisionModelWithProjection
+            return CLIPVisionModelWithProjection.from_pretrained(cfg.pretrained)
+        from interanimate.models import get_model_config
+        cross = self._unet_kwargs().get("cross_attention_dim") if not self._unet_is_folder() else None
+        if cross is None:
+            cross = self._load_unet_folder().config.cross_attention_dim
+        return build_small_image_encoder(int(cross), cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads,
+                                         cfg.image_size, cfg.patch_size)
+
+    def _unet_is_folder(self) -> bool:
+        return Path(self.config.model.unet).is_dir()
+
+    def _load_unet_folder(self):
+        from interanimate.models import InterAnimateUNet
+        return InterAnimateUNet.from_pretrained(self.config.model.unet)
+
+    def _unet_kwargs(self) -> dict:
+        from interanimate.models import get_model_config
+        try:
+            kwargs = get_model_config(self.config.model.unet).to_kwargs()
+        except KeyError as err:
+            from interanimate.errors import UserError
+            raise UserError(f"model.unet: {err.args[0]}") from None
+        unknown = sorted(set(self.config.model.unet_overrides) - set(kwargs))
+        if unknown:
+            from interanimate.errors import UserError
+            raise UserError(f"model.unet_overrides: unknown argument(s) {unknown}")
+        return {**kwargs, **self.config.model.unet_overrides}
+
+    def _build_unet(self):
+        from interanimate.models import InterAnimateUNet, load_svd_unet
+
+        cfg = self.config.model
+        if self._unet_is_folder():
+            return self._load_unet_folder()
+        kwargs = self._unet_kwargs()
+        if cfg.svd_unet:
+            from interanimate.models import INTERANIMATE_DEFAULTS
+            base = load_svd_unet(cfg.svd_unet)
+            return InterAnimateUNet.from_svd_unet(base, **{k: v for k, v in kwargs.items()
+                                                           if k in INTERANIMATE_DEFAULTS})
+        return InterAnimateUNet(**kwargs)
+
+    def parameter_groups(self) -> dict[str, list[tuple[str, Tensor]]]:
+        """The configured trainable groups, as named parameters (names prefixed ``unet.`` / ``image_encoder.``)."""
+        from interanimate.models import trainable_parameter_groups
+
+        unet_groups = trainable_parameter_groups(self.unet, named=True)
+        available = {
+            "unet": unet_groups["unet"],
+            "unet_attention": [(n, p) for n, p in unet_groups["unet"] if ".attentions." in n],
+            "pose_encoder": unet_groups["pose_encoder"],
+            "interaction_latents": unet_groups["interaction_latents"],
+            "region": unet_groups["region"],
+            "id_preserver": unet_groups["id_preserver"],
+            "image_encoder": list(self.image_encoder.named_parameters()),
+        }
+        chosen, seen = {}, set()
+        for group in self.config.trainable:
+            prefix = "image_encoder." if group == "image_encoder" else "unet."
+            named = [(prefix + n, p) for n, p in available[group] if id(p) not in seen]
+            seen.update(id(p) for _, p in named)
+            chosen[group] = named
+        return chosen
+
+    # ------------------------------------------------------------------------------------------ training_step
+    def training_step(self, batch: dict, generator: torch.Generator) -> dict[str, Tensor]:
+        """One micro-batch: returns the total loss (with grad) and its parts (detached)."""
+        from interanimate import losses
+
+        cfg, cond = self.config, self.config.conditioning
+        dev = self.device
+        frames = batch["frames"].to(dev)  # (B, F, 3, H, W)
+        reference = batch["reference"].to(dev)  # (B, 3, H, W)
+        b, f = frames.shape[:2]
+        sf = self.vae.config.scaling_factor
+
+        with torch.no_grad():
+            posterior = self.vae.encode(frames.flatten(0, 1)).latent_dist  # over (B·F, 3, H, W)
+            eps = torch.randn(posterior.mean.shape, generator=generator).to(dev)
+            latents = (posterior.mean + posterior.std * eps) * sf  # (B·F, C, h, w)
+            latents = latents.unflatten(0, (b, f))  # (B, F, C, h, w)
+            # reference noise augmentation: strength ~ U(0, max) per sample, also given to the UNet as a time id
+            aug = torch.rand(b, generator=generator).to(dev) * cond.noise_aug_max  # (B,)
+            noisy_ref = reference + aug.view(b, 1, 1, 1) * torch.randn(reference.shape, generator=generator).to(dev)
+            ref_latents = self.vae.encode(noisy_ref).latent_dist.mode()  # (B, C, h, w), unscaled as in SVD
+
+        image_size = self.accelerator.unwrap_model(self.image_encoder).config.image_size
+        image_embeds = encode_image(self.image_encoder, reference, image_size)  # (B, 1, D)
+        # conditioning dropout for classifier-free guidance
+        drop_all = bool(torch.rand(1, generator=generator) < cond.drop_all)
+        keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
+        keep_latents = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
+        if drop_all:
+            keep_image, keep_latents = torch.zeros_like(keep_image), torch.zeros_like(keep_latents)
+        image_embeds = image_embeds * keep_image.view(b, 1, 1)
+        ref_latents = ref_latents * keep_latents.view(b, 1, 1, 1)  # (B, C, h, w)
+        pose = None if drop_all else batch["pose"].to(dev)  # (B, F, 3, H, W) or dropped
+
+        sigma = losses.sample_sigmas(b, generator=generator, p_mean=cfg.loss.p_mean, p_std=cfg.loss.p_std,
+                                     device=dev)  # (B,)
+        noise = torch.randn(latents.shape, generator=generator).to(dev)  # (B, F, C, h, w)
+        time_ids = torch.stack([torch.full_like(aug, cond.fps - 1), torch.full_like(aug, cond.motion_bucket_id),
+                                aug], dim=1)  # (B, 3)
+        with self.accelerator.autocast():
+            loss, logs = losses.diffusion_training_loss(
+                self.unet, latents, sigma, noise, image_latents=ref_latents, encoder_hidden_states=image_embeds,
+                added_time_ids=time_ids, pose_frames=pose, hand_mask=batch["hand_mask"].to(dev),
+                face_mask=batch["face_mask"].to(dev), id_embedding=batch["identity_embedding"].to(dev),
+                alpha_hand=cfg.loss.alpha_hand, alpha_face=cfg.loss.alpha_face,
+                orthogonality_weight=cfg.loss.orthogonality_weight,
+                orthogonality_model=self.accelerator.unwrap_model(self.unet))
+        return {"loss": loss, "loss_diff": logs["loss_diff"], "loss_orth": logs["loss_orth"]}
+
+    # ------------------------------------------------------------------------------------------ save / resume
+    def save(self) -> Path:
+        """Checkpoint into ``checkpoints/step-N`` atomically (written to a temporary folder, then renamed)."""
+        root = self.output_dir / CHECKPOINT_DIR
+        final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
+        tmp = root / f".tmp-{CHECKPOINT_PREFIX}{self.step:08d}"
+        if self.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(tmp), safe_serialization=True)
+        self.accelerator.wait_for_everyone()
+        if self.is_main:
+            (tmp / "trainer_state.json").write_text(json.dumps(
+                {"step": self.step, "config": config_to_dict(self.config)}, indent=2, default=str))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            for old in list_checkpoints(self.output_dir)[:-self.config.checkpoints_keep]:
+                shutil.rmtree(old, ignore_errors=True)
+            self.log(f"checkpoint: {final}")
+        self.accelerator.wait_for_everyone()
+        return final
+
+    def load(self, path: Path) -> None:
+        self.accelerator.load_state(str(path))
+        self.step = int(json.loads((path / "trainer_state.json").read_text())["step"])
+        self.log(f"resumed from {path} at step {self.step}")
+
+    # ------------------------------------------------------------------------------------------ validate
+    def pipeline(self):
+        """The models being trained, as an ``InterAnimatePipeline`` (current weights; see ``validate`` for EMA)."""
+        from diffusers import EulerDiscreteScheduler
+
+        from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
+        pipe = InterAnimatePipeline(vae=self.vae, image_encoder=self.accelerator.unwrap_model(self.image_encoder),
+                                    unet=self.accelerator.unwrap_model(self.unet),
+                                    scheduler=EulerDiscreteScheduler(**svd_scheduler_config()))
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    @torch.no_grad()
+    def validate(self) -> Path | None:
+        """Preview grid (reference | pose | generated | ground truth) of held-out clips with the EMA weights."""
+        from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png
+
+        if not self.is_main or len(self.val_set) == 0:
+            return None
+        unet, enc = self.accelerator.unwrap_model(self.unet), self.accelerator.unwrap_model(self.image_encoder)
+        modes = (unet.training, enc.training)
+        unet.eval(), enc.eval()
+        if self.ema is not None:
+            self.ema.swap(self.trainable_named)
+        try:
+            pipe = self.pipeline()
+            grids = []
+            count = min(self.config.validation_samples, len(self.val_set))
+            picks = np.linspace(0, len(self.val_set) - 1, count).round().astype(int)
+            for i in picks:
+                item = self.val_set[int(i)]
+                out = pipe(item["reference"][None], item["pose"][None], hand_mask=item["hand_mask"][None],
+                           face_mask=item["face_mask"][None], id_embedding=item["identity_embedding"][None],
+                           num_inference_steps=self.config.validation_steps,
+                           generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
+                grids.append(preview_grid(item["reference"], item["pose"], out.frames[0], item["frames"]))
+        finally:
+            if self.ema is not None:
+                self.ema.swap(self.trainable_named)
+            unet.train(modes[0]), enc.train(modes[1])
+        path = self.output_dir / "validation" / f"step-{self.step:08d}.png"
+        write_png(path, stack_grids(grids))
+        self.log(f"validation preview: {path}")
+        return path
+
+    def export(self, folder: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32) -> Path:
+        """Write the whole pipeline (EMA weights) with ``save_pretrained``; ``dtype`` e.g. float16 to ship it."""
+        import copy
+
+        folder = Path(folder or self.output_dir / FINAL_DIR)
+        if self.is_main:
+            if self.ema is not None:
+                self.ema.swap(self.trainable_named)
+            try:
+                pipe = self.pipeline()
+                pipe = copy.deepcopy(pipe).to(dtype=dtype) if dtype != torch.float32 else pipe
+                tmp = folder.with_name(folder.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                pipe.save_pretrained(tmp)
+                shutil.rmtree(folder, ignore_errors=True)
+                os.replace(tmp, folder)
+            finally:
+                if self.ema is not None:
+                    self.ema.swap(self.trainable_named)
+            self.log(f"pipeline written to {folder}")
+        self.accelerator.wait_for_everyone()
+        return folder
+
+    # ------------------------------------------------------------------------------------------ logs
+    def _write_log(self, step: int, values: dict, name: str = "train") -> None:
+        if not self.is_main:
+            return
+        logs = self.output_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / f"{name}.csv"
+        row = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()}}
+        new = not path.is_file()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(logs / "tensorboard"))
+            except ImportError:  # tensorboard is the optional "train" extra
+                self._tb = False
+        if self._tb:
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    self._tb.add_scalar(f"{name}/{key}", value, step)
+        self.log(f"{name} step {step}: " + ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
+
+    # ------------------------------------------------------------------------------------------ train
+    def setup(self, resume: str | None = None) -> None:
+        """Build data and models, wrap them for distribution, and restore a checkpoint if asked."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            (self.output_dir / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=2))
+        self.build_data()
+        self.build_models()
+        # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
+        # process), and checkpointed beside the EMA
+        self.unet, self.image_encoder, self.optimizer = self.accelerator.prepare(
+            self.unet, self.image_encoder, self.optimizer)
+        self.accelerator.register_for_checkpointing(self.lr_scheduler)
+        if self.ema is not None:
+            self.accelerator.register_for_checkpointing(self.ema)
+        checkpoint = resolve_resume(self.output_dir, resume)
+        if checkpoint is not None:
+            self.load(checkpoint)
+
+    def train(self, resume: str | None = None, stop_at: int | None = None,
+              export_to: str | os.PathLike | None = None) -> dict:
+        """Run until ``max_steps`` (or ``stop_at``, which simulates an interruption); returns the last log row.
+
+        At the end: a validation preview, the pipeline in ``output_dir/final`` (fp32) and, with ``export_to``,
+        a half-precision copy there (what ships as the bundled model)."""
+        self.setup(resume)
+        cfg = self.config
+        accum = cfg.gradient_accumulation_steps
+        end = min(cfg.max_steps, stop_at) if stop_at is not None else cfg.max_steps
+        loader = self._loader(self.train_set, cfg.batch_size, self.step * accum, end * accum, cfg.seed)
+        last, start_time, window = {}, time.time(), []
+        micro = 0
+        for batch in loader:
+            generator = step_generator(cfg.seed, self.rank, self.step, micro % accum)
+            with self.accelerator.accumulate(self.unet, self.image_encoder):
+                parts = self.training_step(batch, generator)
+                self.accelerator.backward(parts["loss"])
+                grad_norm = None
+                if self.accelerator.sync_gradients:
+                    grad_norm = self.accelerator.clip_grad_norm_([p for _, p in self.trainable_named],
+                                                                 cfg.optim.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            micro += 1
+            if not self.accelerator.sync_gradients:
+                continue
+            self.lr_scheduler.step()
+            if not torch.isfinite(parts["loss"]):
+                from interanimate.errors import UserError
+                raise UserError(f"loss became {float(parts['loss'])} at step {self.step + 1}; lower optim.lr")
+            self.step += 1
+            if self.ema is not None:
+                self.ema.update(self.trainable_named)
+            window.append(float(parts["loss"].detach()))
+            if self.step % cfg.log_every == 0 or self.step == end:
+                last = {"loss": float(np.mean(window)), "loss_diff": float(parts["loss_diff"]),
+                        "loss_orth": float(parts["loss_orth"]), "lr": self.lr_scheduler.get_last_lr()[0],
+                        "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
+                        "sec_per_step": (time.time() - start_time) / len(window)}
+                self._write_log(self.step, last)
+                window, start_time = [], time.time()
+            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                self.save()
+            if cfg.validate_every and self.step % cfg.validate_every == 0:
+                self.validate()
+        if stop_at is None or end == cfg.max_steps:
+            self.validate()
+            self.export()
+            if export_to is not None:
+                self.export(export_to, dtype=torch.float16)
+        self.accelerator.wait_for_everyone()
+        if self._tb:
+            self._tb.close()
+        self.accelerator.end_training()
+        return last
+
+
+class _ShortClips(torch.utils.data.Dataset):
+    """The training set with shorter clips (the first stage trains on a few frames at a time)."""
+
+    def __init__(self, dataset, num_frames: int):
+        from dataclasses import replace
+
+        from interanimate.data.dataset import InterHFDataset
+        self.inner = InterHFDataset(dataset.root, split=None, config=replace(dataset.config, num_frames=num_frames),
+                                    records=list(dataset.records))
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.inner.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.inner[index]
+
+
+def _short_clip_view(dataset, num_frames: int):
+    return _ShortClips(dataset, num_frames)

@@ -1,0 +1,84 @@
+"""Trainer tests on the tiny config (CPU): one step, kill-and-resume, two processes, config validation."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from interanimate.training.config import ConfigError, config_from_dict
+from interanimate.training.trainer import Trainer, collate, list_checkpoints, step_generator
+
+
+def _unet_state(trainer):
+    return {k: v.detach().clone() for k, v in trainer.accelerator.unwrap_model(trainer.unet).state_dict().items()}
+
+
+def test_one_step_is_finite_and_changes_trainable_weights_only(tiny_data, tiny_config_dict, tmp_path):
+    groups = ["pose_encoder", "interaction_latents", "region", "id_preserver"]
+    trainer = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, trainable=groups)))
+    trainer.build_data()
+    trainer.build_models()
+    before = _unet_state(trainer)
+    vae_before = {k: v.clone() for k, v in trainer.vae.state_dict().items()}
+    trainable = {name.removeprefix("unet.") for name, _ in trainer.trainable_named}
+    batch = collate([trainer.train_set[0]])
+    parts = trainer.training_step(batch, step_generator(0, 0, 0))
+    assert all(torch.isfinite(v) for v in parts.values())
+    parts["loss"].backward()
+    trainer.optimizer.step()
+    after = _unet_state(trainer)
+    assert all(torch.isfinite(v).all() for v in after.values())
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed, "no weight changed"
+    assert changed <= trainable, f"frozen weights changed: {sorted(changed - trainable)[:5]}"
+    assert any(k.startswith("pose_encoder.") for k in changed)
+    assert all(torch.equal(v, trainer.vae.state_dict()[k]) for k, v in vae_before.items())
+
+
+def test_kill_and_resume_equals_uninterrupted(tiny_data, tiny_config_dict, tmp_path):
+    changes = dict(max_steps=3, checkpoint_every=1)
+    straight = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "a", **changes)))
+    straight.train()
+    interrupted = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "b", **changes)))
+    interrupted.train(stop_at=1)  # "killed" after the checkpoint of step 1
+    assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step-00000001"]
+    resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "b", **changes)))
+    resumed.train(resume="latest")
+    assert resumed.step == straight.step == 3
+    a, b = _unet_state(straight), _unet_state(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run"
+    assert all(torch.equal(straight.ema.shadow[k], resumed.ema.shadow[k]) for k in straight.ema.shadow)
+    assert (tmp_path / "b" / "final" / "model_index.json").is_file()
+    assert (tmp_path / "b" / "validation" / "step-00000003.png").is_file()
+    log = (tmp_path / "b" / "logs" / "train.csv").read_text().splitlines()
+    assert log[0].startswith("step,loss") and [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
+
+
+def test_two_processes_run_two_steps(tiny_data, tiny_config_dict, tmp_path):
+    config = tiny_config_dict(tiny_data, tmp_path / "run", max_steps=2, checkpoint_every=2)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "interanimate", "train", "--config", str(path)]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]
+    # accelerate saved one RNG state per process
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "step-00000002").glob("random_states_*")) == \
+        ["random_states_0.pkl", "random_states_1.pkl"]
+
+
+def test_config_names_bad_keys(tiny_data, tiny_config_dict, tmp_path):
+    with pytest.raises(ConfigError, match=r"optim\.lrr"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path, **{"optim.lrr": 1}))
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a number"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path, **{"optim.lr": "fast"}))
+    with pytest.raises(ConfigError, match="trainable"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path, trainable=["everything"]))
+    with pytest.raises(ConfigError, match="max_steps"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["max_steps=0"])
+    assert config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr=1e-3"]).optim.lr == 1e-3
