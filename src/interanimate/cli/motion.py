@@ -1,0 +1,221 @@
+"""``interanimate motion``: the interaction motion generator (class or text -> hand + face keypoint motion).
+
+  motion train     --config configs/motion_small.yaml [--data ROOT] [--output DIR]
+  motion generate  (--class CODE | --text "...") [--frames N] [--num K] --out POSES.npz [--preview OUT.gif]
+  motion react     (--hand POSES.npz | --face POSES.npz) [--class CODE | --text "..."] --out POSES.npz
+  motion evaluate  --data ROOT [--model DIR] [--out REPORT.json]
+
+Without ``--model`` the bundled model (``interanimate/assets/motion``) is used. Output files are DWPose-layout
+keypoint sequences that ``interanimate animate --driving-poses`` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from interanimate.cli.common import parse_size, positive_int
+from interanimate.errors import UserError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("motion", help="generate hand-face interaction motion (InterMask-style)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="motion_command", metavar="ACTION")
+
+    p = sub.add_parser("train", help="train VQ-VAEs, transformer and evaluator from a YAML config")
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--data", help="dataset root (overrides data.root)")
+    p.add_argument("--output", help="output folder (overrides output)")
+    p.add_argument("--stages", default="vq,transformer,evaluator",
+                   help="comma-separated stages to run (default: all); later stages need --init for the earlier")
+    p.add_argument("--init", type=Path, help="start from this saved model (e.g. to train only the evaluator)")
+    p.add_argument("--device", help="torch device (overrides device; default from the config: cpu)")
+    p.set_defaults(func=run_train)
+
+    for name, helptext in (("generate", "generate motions for a class code or a text prompt"),
+                           ("react", "generate one party given the other party's keypoint track")):
+        p = sub.add_parser(name, help=helptext)
+        if name == "react":
+            given = p.add_mutually_exclusive_group(required=True)
+            given.add_argument("--hand", type=Path, help="POSES.npz whose hands are given; the face is generated")
+            given.add_argument("--face", type=Path, help="POSES.npz whose face is given; the hands are generated")
+            cond = p.add_mutually_exclusive_group()
+        else:
+            cond = p.add_mutually_exclusive_group(required=True)
+            p.add_argument("--frames", type=positive_int, help="frames (a multiple of the temporal stride)")
+            p.add_argument("--num", type=positive_int, default=1, help="samples (OUT_000.npz, … when > 1)")
+            p.add_argument("--size", type=parse_size, default=(512, 512), help="canvas HxW (default 512x512)")
+        cond.add_argument("--class", dest="class_code", help="interaction class code, e.g. LH-NP")
+        cond.add_argument("--text", help='free text, e.g. "the left hand pinches the nose"')
+        p.add_argument("--out", type=Path, required=True, help="output POSES.npz")
+        p.add_argument("--preview", type=Path, help="also write a preview (.gif, or a strip .png)")
+        p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--steps", type=positive_int, help="decoding iterations")
+        p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+        p.add_argument("--temperature", type=float, help="temperature on the logits (0 = greedy)")
+        p.add_argument("--top-k", type=float, dest="top_k", help="fraction of the codebook kept when sampling")
+        p.set_defaults(func=run_generate if name == "generate" else run_react)
+
+    p = sub.add_parser("evaluate", help="evaluator accuracy, FID, diversity, multimodality, left/right, reaction")
+    p.add_argument("--data", type=Path, required=True, help="dataset root with train and test splits")
+    p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
+    p.add_argument("--runs", type=positive_int, default=5)
+    p.add_argument("--samples-per-class", type=positive_int, default=16)
+    p.add_argument("--frames", type=positive_int, help="window length (default: the model's)")
+    p.add_argument("--no-text", action="store_true", help="skip the text-prompt evaluation (no MiniLM)")
+    p.add_argument("--out", type=Path, help="write the report as JSON here")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_evaluate)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+# ---- train ------------------------------------------------------------------------------------------------------
+def run_train(args) -> int:
+    from interanimate.motion.train import load_config, run
+
+    overrides = {k: v for k, v in (("data.root", args.data), ("output", args.output), ("device", args.device)) if v}
+    cfg = load_config(args.config, overrides)
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    bad = set(stages) - {"vq", "transformer", "evaluator"}
+    if bad:
+        raise UserError(f"unknown stage(s) {', '.join(sorted(bad))}; valid: vq, transformer, evaluator")
+    if set(stages) != {"vq", "transformer", "evaluator"} and "vq" not in stages and not args.init:
+        raise UserError("training without the vq stage needs --init (a saved model with trained VQ-VAEs)")
+    run(cfg, stages, init=args.init)
+    return 0
+
+
+# ---- generate / react -------------------------------------------------------------------------------------------
+def _load_model(args):
+    from interanimate.motion.model import MotionModel
+    from interanimate.motion.sampling import SamplingConfig
+
+    model = MotionModel.load(args.model)
+    overrides = {k: getattr(args, k) for k in ("steps", "guidance", "temperature", "top_k")
+                 if getattr(args, k) is not None}
+    try:
+        sampling = SamplingConfig(**{**model.sampling.__dict__, **overrides})
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    return model, sampling
+
+
+def _condition(args, num: int):
+    """(class index, class code, text embedding or None) from --class / --text."""
+    import numpy as np
+
+    from interanimate.motion.representation import NULL_CLASS
+    from interanimate.taxonomy import get_class
+
+    if args.class_code:
+        try:
+            cls = get_class(args.class_code)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        return cls.index, cls.code, None
+    if args.text:
+        from interanimate.motion.text import default_encoder, resolve_class
+        from interanimate.taxonomy import CLASSES
+
+        encoder = default_encoder()
+        emb = encoder([args.text])[0]
+        cls, parsed = resolve_class(args.text, emb, encoder([c.description for c in CLASSES]))
+        print(f"text {args.text!r} -> class {cls.code if cls else 'none'} (parsed {parsed})")
+        return (cls.index if cls else NULL_CLASS), (cls.code if cls else ""), np.repeat(emb[None], num, 0)
+    return NULL_CLASS, "", None
+
+
+def _outputs(out: Path, num: int) -> list[Path]:
+    return [out] if num == 1 else [out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(num)]
+
+
+def run_generate(args) -> int:
+    import torch
+
+    from interanimate.motion.export import default_frame, save_poses, to_dwpose
+    from interanimate.motion.preview import write_preview
+
+    model, sampling = _load_model(args)
+    frames = args.frames or model.frames
+    model.check_frames(frames)
+    index, code, text = _condition(args, args.num)
+    hand, face = model.generate(torch.full((args.num,), index), frames=frames, text=text, sampling=sampling,
+                                seed=args.seed)
+    height, width = args.size
+    frame = default_frame(height, width)
+    for i, path in enumerate(_outputs(args.out, args.num)):
+        kpts, scores = to_dwpose(hand[i].numpy(), face[i].numpy(), frame)
+        save_poses(path, kpts, scores, height, width, class_code=code, text=args.text or "")
+        print(f"wrote {path}")
+        if args.preview and i == 0:
+            print(f"preview {write_preview(args.preview, kpts, scores, height, width)}")
+    return 0
+
+
+def run_react(args) -> int:
+    import numpy as np
+    import torch
+
+    from interanimate.motion.export import add_body, default_frame, load_poses, save_poses
+    from interanimate.motion.preview import write_preview
+    from interanimate.motion.representation import (FACE_PARTY, HAND, decode_features, encode_keypoints,
+                                                    face_frame)
+
+    model, sampling = _load_model(args)
+    poses = load_poses(args.hand or args.face)
+    kpts, scores = poses["keypoints"], poses["scores"]
+    usable = (kpts.shape[0] // model.stride) * model.stride
+    if usable == 0:
+        raise UserError(f"the pose track has {kpts.shape[0]} frames; at least {model.stride} are needed")
+    if usable < kpts.shape[0]:
+        print(f"using the first {usable} of {kpts.shape[0]} frames (a multiple of the stride {model.stride})")
+    kpts, scores = kpts[:usable], scores[:usable]
+    height, width = poses["size"] or (512, 512)
+    face_seen = scores[0, list(FACE_PARTY.keypoints)].mean() > 0.3
+    if args.face and not face_seen:
+        raise UserError(f"{args.face}: the face is not visible in the first frame")
+    frame = face_frame(kpts[0]) if face_seen else default_frame(height, width)
+    hand_f, face_f, _ = encode_keypoints(kpts, scores, frame)
+    index, code, text = _condition(args, 1)
+    given = {"hand": torch.from_numpy(hand_f)[None]} if args.hand else {"face": torch.from_numpy(face_f)[None]}
+    gen_hand, gen_face = model.generate(torch.tensor([index]), text=text, sampling=sampling, seed=args.seed, **given)
+    out_kpts, out_scores = decode_features(gen_hand[0].numpy(), gen_face[0].numpy(), frame)
+    keep = list(HAND.keypoints) if args.hand else list(FACE_PARTY.keypoints)  # the given party stays as given
+    out_kpts[:, keep], out_scores[:, keep] = kpts[:, keep], scores[:, keep]
+    add_body(out_kpts, out_scores)
+    save_poses(args.out, out_kpts, out_scores, height, width, class_code=code, text=args.text or "",
+               fps=poses["fps"])
+    print(f"wrote {args.out}")
+    if args.preview:
+        print(f"preview {write_preview(args.preview, out_kpts, out_scores, height, width, fps=poses['fps'])}")
+    return 0
+
+
+# ---- evaluate ---------------------------------------------------------------------------------------------------
+def run_evaluate(args) -> int:
+    from interanimate.motion.data import MotionDataConfig, MotionDataset
+    from interanimate.motion.evaluation import evaluate
+    from interanimate.motion.model import MotionModel
+
+    model = MotionModel.load(args.model)
+    cfg = MotionDataConfig(root=str(args.data), frames=args.frames or model.frames, mirror=False)
+    model.check_frames(cfg.frames)
+    test_set = MotionDataset(args.data, "test", cfg)
+    train_set = MotionDataset(args.data, "train", cfg)
+    encoder = None
+    if not args.no_text:
+        from interanimate.motion.text import default_encoder
+        encoder = default_encoder()
+    report = evaluate(model, test_set, train_set, args.samples_per_class, args.runs, seed=args.seed,
+                      text_encoder=encoder)
+    text = json.dumps(report, indent=2, sort_keys=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0

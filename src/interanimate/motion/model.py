@@ -1,0 +1,123 @@
+"""The motion generator bundle: hand and face VQ-VAEs, the collaborative transformer and (optionally) the evaluator,
+saved as one ``model.safetensors`` plus ``config.json`` and loaded strictly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from interanimate.errors import UserError
+from interanimate.motion.evaluator import EvaluatorConfig, MotionEvaluator
+from interanimate.motion.representation import NULL_CLASS
+from interanimate.motion.sampling import SamplingConfig, generate_tokens
+from interanimate.motion.transformer import CollaborativeTransformer, TransformerConfig
+from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig
+
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "motion"
+
+
+class MotionModel(nn.Module):
+    def __init__(self, hand_vq: VQVAEConfig, face_vq: VQVAEConfig, transformer: TransformerConfig,
+                 evaluator: EvaluatorConfig | None = None, frames: int = 32, sampling: SamplingConfig | None = None):
+        super().__init__()
+        if hand_vq.down_t != face_vq.down_t:
+            raise ValueError("hand and face VQ-VAEs must share the temporal stride (down_t)")
+        if (transformer.hand_codebook, transformer.face_codebook) != (hand_vq.codebook_size, face_vq.codebook_size):
+            raise ValueError("transformer codebook sizes must match the VQ-VAEs'")
+        self.hand_vq, self.face_vq = PartyVQVAE(hand_vq), PartyVQVAE(face_vq)
+        self.transformer = CollaborativeTransformer(transformer)
+        self.evaluator = MotionEvaluator(evaluator) if evaluator is not None else None
+        self.frames = frames
+        self.sampling = sampling or SamplingConfig()
+
+    @property
+    def stride(self) -> int:
+        return self.hand_vq.config.stride
+
+    def config_dict(self) -> dict:
+        return {"hand_vq": self.hand_vq.config.to_dict(), "face_vq": self.face_vq.config.to_dict(),
+                "transformer": self.transformer.config.to_dict(),
+                "evaluator": self.evaluator.config.to_dict() if self.evaluator is not None else None,
+                "frames": self.frames, "sampling": asdict(self.sampling)}
+
+    # ---- persistence --------------------------------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike, extra: dict | None = None) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_NAME))
+        config = self.config_dict() | ({"info": extra} if extra else {})
+        (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MotionModel":
+        return cls(VQVAEConfig(**config["hand_vq"]), VQVAEConfig(**config["face_vq"]),
+                   TransformerConfig(**config["transformer"]),
+                   EvaluatorConfig(**config["evaluator"]) if config.get("evaluator") else None,
+                   frames=config.get("frames", 32), sampling=SamplingConfig(**config.get("sampling", {})))
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike | None = None, device: str = "cpu") -> "MotionModel":
+        """Load a saved bundle (default: the bundled model); every weight must match exactly."""
+        folder = Path(folder) if folder is not None else BUNDLED_DIR
+        if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
+            raise UserError(f"no motion model in {folder} (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+        model = cls.from_config(json.loads((folder / CONFIG_NAME).read_text()))
+        try:
+            model.load_state_dict(load_file(str(folder / WEIGHTS_NAME), device=device), strict=True)
+        except RuntimeError as err:  # missing/unexpected keys or shapes: never load partially
+            raise UserError(f"{folder / WEIGHTS_NAME} does not match {CONFIG_NAME}: {err}") from None
+        return model.to(device).eval()
+
+    # ---- tokens <-> features ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def tokenize(self, hand: torch.Tensor, face: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.hand_vq.encode(hand), self.face_vq.encode(face)
+
+    @torch.no_grad()
+    def detokenize(self, hand_tokens: torch.Tensor, face_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.hand_vq.decode(hand_tokens), self.face_vq.decode(face_tokens)
+
+    # ---- generation ---------------------------------------------------------------------------------------------
+    def check_frames(self, frames: int) -> int:
+        if frames < self.stride or frames % self.stride:
+            raise UserError(f"frames must be a positive multiple of the temporal stride {self.stride}, got {frames}")
+        return frames // self.stride
+
+    @torch.no_grad()
+    def generate(self, class_index: torch.Tensor | list[int], frames: int | None = None,
+                 text: torch.Tensor | np.ndarray | None = None, sampling: SamplingConfig | None = None,
+                 seed: int | None = None, hand: torch.Tensor | None = None,
+                 face: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generate B motions: hand (B, F, 42, 5) and face (B, F, 68, 4) features in the face-centred frame.
+
+        ``class_index`` (B,): class indices (``NULL_CLASS`` = unconditional); ``text`` (B, 384) MiniLM embeddings.
+        ``hand`` / ``face``: a given party's features (B, F, J, C) to react to; that party's tokens stay fixed.
+        """
+        device = next(self.parameters()).device
+        class_index = torch.as_tensor(class_index, dtype=torch.long, device=device).reshape(-1)
+        if hand is not None or face is not None:
+            frames = (hand if hand is not None else face).shape[1]
+        length = self.check_frames(frames or self.frames)
+        if text is not None:
+            text = torch.as_tensor(text, dtype=torch.float32, device=device).reshape(class_index.shape[0], -1)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(0 if seed is None else int(seed))
+        hand_given = self.hand_vq.encode(hand.to(device)) if hand is not None else None
+        face_given = self.face_vq.encode(face.to(device)) if face is not None else None
+        tokens = generate_tokens(self.transformer, class_index, length, sampling or self.sampling, text,
+                                 hand_given, face_given, generator)
+        return self.detokenize(*tokens)
+
+
+def null_classes(n: int) -> torch.Tensor:
+    return torch.full((n,), NULL_CLASS, dtype=torch.long)

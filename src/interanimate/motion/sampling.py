@@ -1,0 +1,102 @@
+"""Iterative masked decoding (MaskGIT-style) with classifier-free guidance, top-k and temperature on the logits.
+
+Start with every unknown token masked. At each of ``steps`` steps: predict logits for all positions (guided), sample
+a token everywhere (top-k filtered, temperature-scaled logits), keep already-decoded tokens, and re-mask the least
+confident of the newly sampled ones so that ``cosine((s + 1) / steps)`` of the unknown tokens stay masked. Tokens
+given by the caller (reaction generation: one party's whole map) are never masked and never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from interanimate.motion.masking import cosine_schedule
+from interanimate.motion.transformer import CollaborativeTransformer
+
+
+@dataclass
+class SamplingConfig:
+    steps: int = 12
+    guidance: float = 2.0  # classifier-free guidance scale on logits; 1 = conditional only
+    top_k: float = 0.9  # keep this fraction of the vocabulary (1.0 = no filtering)
+    temperature: float = 1.0  # divides the LOGITS before softmax; 0 = greedy
+    confidence_noise: float = 1.0  # Gumbel noise (× (1 - progress)) on confidences when choosing what to re-mask
+
+    def __post_init__(self):
+        if self.steps < 1 or not 0.0 < self.top_k <= 1.0 or self.temperature < 0:
+            raise ValueError(f"bad sampling config: steps={self.steps} (>=1), top_k={self.top_k} (0,1], "
+                             f"temperature={self.temperature} (>=0)")
+
+
+def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Keep the ``ceil(ratio * K)`` largest logits of the last axis, set the rest to -inf."""
+    k = max(1, int(round(ratio * logits.shape[-1])))
+    if k >= logits.shape[-1]:
+        return logits
+    threshold = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < threshold, float("-inf"))
+
+
+def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: float) -> torch.Tensor:
+    """The distribution that tokens are drawn from: softmax(top_k(logits) / temperature). (…, K)."""
+    return torch.softmax(top_k_filter(logits, top_k) / max(temperature, 1e-6), dim=-1)
+
+
+def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, generator: torch.Generator | None = None):
+    """Draw one token per position from (…, K) logits; returns tokens (…) and their probabilities (…)."""
+    probs = sampling_distribution(logits, temperature, top_k)
+    flat = probs.reshape(-1, probs.shape[-1])
+    if temperature == 0:
+        tokens = flat.argmax(-1)
+    else:
+        tokens = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
+    conf = flat.gather(-1, tokens[:, None]).squeeze(-1)
+    return tokens.view(probs.shape[:-1]), conf.view(probs.shape[:-1])
+
+
+def _gumbel(shape, generator, device) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=device).clamp(1e-9, 1 - 1e-9)
+    return -torch.log(-torch.log(u))
+
+
+@torch.no_grad()
+def generate_tokens(model: CollaborativeTransformer, class_index: torch.Tensor, length: int,
+                    config: SamplingConfig = SamplingConfig(), text: torch.Tensor | None = None,
+                    hand_given: torch.Tensor | None = None, face_given: torch.Tensor | None = None,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode hand (B, N_h, length) and face (B, N_f, length) token maps.
+
+    ``hand_given`` / ``face_given``: a party's full token map to keep fixed (reaction generation).
+    """
+    cfg = model.config
+    b, device = class_index.shape[0], class_index.device
+    hand = hand_given.clone() if hand_given is not None else torch.full(
+        (b, cfg.hand_parts, length), model.hand_mask_id, dtype=torch.long, device=device)
+    face = face_given.clone() if face_given is not None else torch.full(
+        (b, cfg.face_parts, length), model.face_mask_id, dtype=torch.long, device=device)
+    lh = hand[0].numel()
+    unknown = torch.cat([(hand == model.hand_mask_id).flatten(1), (face == model.face_mask_id).flatten(1)], 1)
+    total = unknown.sum(1)  # (B,) tokens to decode
+    for step in range(config.steps):
+        logits_h, logits_f = model.guided_logits(hand, face, class_index, text, config.guidance)
+        tok_h, conf_h = sample_tokens(logits_h, config.temperature, config.top_k, generator)
+        tok_f, conf_f = sample_tokens(logits_f, config.temperature, config.top_k, generator)
+        tokens = torch.cat([tok_h.flatten(1), tok_f.flatten(1)], 1)  # (B, L)
+        conf = torch.cat([conf_h.flatten(1), conf_f.flatten(1)], 1).clamp_min(1e-12).log()
+        noise = config.confidence_noise * (1 - (step + 1) / config.steps)
+        if noise > 0:
+            conf = conf + noise * _gumbel(conf.shape, generator, device)
+        current = torch.cat([hand.flatten(1), face.flatten(1)], 1)
+        current = torch.where(unknown, tokens, current)  # fill every unknown position
+        conf = conf.masked_fill(~unknown, float("inf"))  # known tokens are never re-masked
+        keep_masked = (cosine_schedule((step + 1) / config.steps) * total).floor().long()  # (B,)
+        ranks = conf.argsort(dim=1).argsort(dim=1)
+        remask = ranks < keep_masked[:, None]
+        mask_ids = torch.cat([torch.full_like(hand.flatten(1), model.hand_mask_id),
+                              torch.full_like(face.flatten(1), model.face_mask_id)], 1)
+        current = torch.where(remask, mask_ids, current)
+        unknown = remask
+        hand, face = current[:, :lh].view_as(hand), current[:, lh:].view_as(face)
+    return hand, face

@@ -1,0 +1,324 @@
+"""Training of the motion generator, driven by a typed config loaded from YAML (``configs/motion_*.yaml``).
+
+Stages, each a function: ``train_vqvae`` (per party), ``train_transformer`` (collaborative masked modelling with
+class/text dropout for classifier-free guidance and an optional step-unrolled second pass), ``train_evaluator``
+(18-way recognition on the train split). ``run`` chains them and saves the bundle (``MotionModel.save``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from torch.utils.data import DataLoader
+
+from interanimate.errors import UserError
+from interanimate.motion.data import MotionDataConfig, MotionDataset
+from interanimate.motion.evaluator import EvaluatorConfig, MotionEvaluator
+from interanimate.motion.masking import MaskingConfig, mask_tokens
+from interanimate.motion.model import MotionModel
+from interanimate.motion.representation import NULL_CLASS
+from interanimate.motion.sampling import SamplingConfig, sample_tokens
+from interanimate.motion.transformer import TransformerConfig
+from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig, vqvae_loss
+
+
+@dataclass
+class VQTrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-4
+    commit_weight: float = 0.02
+    velocity_weight: float = 1.0
+    bone_weight: float = 1.0
+
+
+@dataclass
+class TransformerTrainConfig:
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 3e-4
+    warmup: int = 200
+    weight_decay: float = 0.01
+    cond_drop: float = 0.1  # share of samples trained with the null condition (for guidance)
+    text_prob: float = 0.5  # share of samples that also get a prompt embedding of their class
+    unroll_weight: float = 0.0  # weight of the step-unrolled second pass (0 = off)
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+
+
+@dataclass
+class EvaluatorTrainConfig:
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+
+
+@dataclass
+class EvaluationConfig:
+    samples_per_class: int = 16
+    runs: int = 5  # repeated runs for the 95% intervals
+    pairs: int = 300  # random pairs for diversity
+    mm_pairs: int = 10  # random pairs per class for multimodality
+
+
+@dataclass
+class MotionTrainConfig:
+    data: MotionDataConfig = field(default_factory=MotionDataConfig)
+    hand_vq: VQVAEConfig = field(default_factory=lambda: VQVAEConfig(party="hand"))
+    face_vq: VQVAEConfig = field(default_factory=lambda: VQVAEConfig(party="face"))
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    vq_train: VQTrainConfig = field(default_factory=VQTrainConfig)
+    transformer_train: TransformerTrainConfig = field(default_factory=TransformerTrainConfig)
+    evaluator_train: EvaluatorTrainConfig = field(default_factory=EvaluatorTrainConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    output: str = "runs/motion"
+    seed: int = 0
+    threads: int = 2
+    device: str = "cpu"
+    log_every: int = 100
+
+    def __post_init__(self):
+        if self.hand_vq.party != "hand" or self.face_vq.party != "face":
+            raise ValueError("hand_vq.party must be 'hand' and face_vq.party 'face'")
+        self.transformer.hand_codebook = self.hand_vq.codebook_size  # the transformer's vocabularies follow the VQs
+        self.transformer.face_codebook = self.face_vq.codebook_size
+
+
+# ---- YAML -> typed config ---------------------------------------------------------------------------------------
+def _build(cls, data, where: str):
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
+    kwargs = {}
+    for key, value in data.items():
+        hint, path = hints[key], f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, path)
+        elif hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            kwargs[key] = float(value)
+        elif hint in (int, str, bool) and not (isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
+            raise UserError(f"{path}: expected {hint.__name__}, got {value!r}")
+        else:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{where or 'config'}: {err}") from None
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> MotionTrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    for dotted, value in (overrides or {}).items():  # "data.root": "/tmp/x"
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return _build(MotionTrainConfig, data, "")
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------------
+def _batches(dataset, batch_size: int, seed: int):
+    """Endless shuffled batches."""
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
+                              generator=gen, num_workers=0)
+
+
+def _schedule(optimizer, steps: int, warmup: int):
+    lam = lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))  # noqa
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lam)
+
+
+def _log(log, msg: str):
+    if log:
+        log(msg)
+
+
+# ---- stages -----------------------------------------------------------------------------------------------------
+def train_vqvae(vq: PartyVQVAE, dataset: MotionDataset, cfg: VQTrainConfig, seed: int = 0, device: str = "cpu",
+                log=print, log_every: int = 100) -> dict:
+    vq.train().to(device)
+    opt = torch.optim.AdamW(vq.parameters(), lr=cfg.lr, weight_decay=0.0)
+    sched = _schedule(opt, cfg.steps, warmup=min(100, cfg.steps // 10 + 1))
+    key = vq.spec.name
+    batches = _batches(dataset, cfg.batch_size, seed)
+    terms = {}
+    for step in range(cfg.steps):
+        x = next(batches)[key].to(device)
+        terms = vqvae_loss(vq(x), x, vq.spec, cfg.commit_weight, cfg.velocity_weight, cfg.bone_weight)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(vq.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if log_every and (step % log_every == 0 or step == cfg.steps - 1):
+            _log(log, f"vq[{key}] {step:5d} " + " ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
+    vq.eval()
+    return {k: float(v) for k, v in terms.items()}
+
+
+def transformer_loss(model: MotionModel, hand, face, labels, cfg: TransformerTrainConfig, text_bank=None,
+                     generator: torch.Generator | None = None) -> dict:
+    """One masked-modelling loss on a batch of features (B, T, J, C) with class labels (B,)."""
+    tr = model.transformer
+    hand_tok, face_tok = model.tokenize(hand, face)
+    b, device = labels.shape[0], labels.device
+    drop = torch.rand(b, generator=generator) < cfg.cond_drop
+    cls = torch.where(drop.to(device), torch.full_like(labels, NULL_CLASS), labels)
+    text = None
+    if text_bank is not None and cfg.text_prob > 0:
+        pick = torch.randint(0, text_bank.shape[1], (b,), generator=generator)
+        text = text_bank[labels.cpu(), pick].to(device)  # (B, 384)
+        use = (torch.rand(b, generator=generator) < cfg.text_prob) & ~drop
+        text = text * use[:, None].to(device)
+    hin, fin, hm, fm = mask_tokens(hand_tok, face_tok, tr.config.hand_codebook, tr.config.face_codebook,
+                                   cfg.masking, generator)
+    lh, lf = tr(hin, fin, cls, text)
+    loss = (F.cross_entropy(lh[hm], hand_tok[hm], reduction="sum")
+            + F.cross_entropy(lf[fm], face_tok[fm], reduction="sum")) / (hm.sum() + fm.sum()).clamp(min=1)
+    with torch.no_grad():
+        acc = ((lh.argmax(-1) == hand_tok)[hm].float().sum() + (lf.argmax(-1) == face_tok)[fm].float().sum()) \
+            / (hm.sum() + fm.sum()).clamp(min=1)
+    out = {"ce": loss.detach(), "acc": acc}
+    if cfg.unroll_weight > 0:  # step-unrolled pass: fill masked positions with own samples, re-mask, predict truth
+        with torch.no_grad():
+            ph, _ = sample_tokens(lh.detach(), 1.0, 1.0, generator)
+            pf, _ = sample_tokens(lf.detach(), 1.0, 1.0, generator)
+            filled_h, filled_f = torch.where(hm, ph, hand_tok), torch.where(fm, pf, face_tok)
+        hin2, fin2, hm2, fm2 = mask_tokens(filled_h, filled_f, tr.config.hand_codebook, tr.config.face_codebook,
+                                           cfg.masking, generator)
+        lh2, lf2 = tr(hin2, fin2, cls, text)
+        w2h, w2f = hm2 | hm, fm2 | fm  # predict the truth wherever the first pass had to guess
+        loss2 = (F.cross_entropy(lh2[w2h], hand_tok[w2h], reduction="sum")
+                 + F.cross_entropy(lf2[w2f], face_tok[w2f], reduction="sum")) / (w2h.sum() + w2f.sum()).clamp(min=1)
+        loss = loss + cfg.unroll_weight * loss2
+        out["ce2"] = loss2.detach()
+    out["loss"] = loss
+    return out
+
+
+def train_transformer(model: MotionModel, dataset: MotionDataset, cfg: TransformerTrainConfig, text_bank=None,
+                      seed: int = 0, device: str = "cpu", log=print, log_every: int = 100) -> dict:
+    model.to(device)
+    model.hand_vq.eval(), model.face_vq.eval()
+    tr = model.transformer.train()
+    decay = [p for n, p in tr.named_parameters() if p.ndim >= 2 and "embed" not in n]
+    no_decay = [p for n, p in tr.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
+    sched = _schedule(opt, cfg.steps, cfg.warmup)
+    batches = _batches(dataset, cfg.batch_size, seed)
+    generator = torch.Generator().manual_seed(seed)
+    terms = {}
+    for step in range(cfg.steps):
+        batch = next(batches)
+        terms = transformer_loss(model, batch["hand"].to(device), batch["face"].to(device),
+                                 batch["class_index"].to(device), cfg, text_bank, generator)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(tr.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if log_every and (step % log_every == 0 or step == cfg.steps - 1):
+            _log(log, f"transformer {step:5d} " + " ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
+    tr.eval()
+    return {k: float(v) for k, v in terms.items()}
+
+
+def train_evaluator(evaluator: MotionEvaluator, dataset: MotionDataset, cfg: EvaluatorTrainConfig, seed: int = 0,
+                    device: str = "cpu", log=print, log_every: int = 100) -> dict:
+    evaluator.train().to(device)
+    opt = torch.optim.AdamW(evaluator.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = _schedule(opt, cfg.steps, warmup=min(100, cfg.steps // 10 + 1))
+    batches = _batches(dataset, cfg.batch_size, seed)
+    loss = acc = torch.zeros(())
+    for step in range(cfg.steps):
+        batch = next(batches)
+        logits = evaluator(batch["hand"].to(device), batch["face"].to(device))
+        labels = batch["class_index"].to(device)
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc = (logits.argmax(-1) == labels).float().mean()
+        if log_every and (step % log_every == 0 or step == cfg.steps - 1):
+            _log(log, f"evaluator {step:5d} loss={float(loss):.4f} acc={float(acc):.3f}")
+    evaluator.eval()
+    return {"loss": float(loss), "acc": float(acc)}
+
+
+def text_bank_for_training() -> torch.Tensor:
+    """(18, P, 384) MiniLM embeddings of each class's training prompts (cycled to the longest list)."""
+    from interanimate.motion.text import class_prompts, default_encoder
+    from interanimate.taxonomy import CLASSES
+
+    prompts = [class_prompts(c) for c in CLASSES]
+    longest = max(len(p) for p in prompts)
+    prompts = [[p[i % len(p)] for i in range(longest)] for p in prompts]
+    emb = default_encoder()([s for p in prompts for s in p])
+    return torch.from_numpy(emb).view(len(CLASSES), longest, -1)
+
+
+def build_model(cfg: MotionTrainConfig) -> MotionModel:
+    return MotionModel(cfg.hand_vq, cfg.face_vq, cfg.transformer, cfg.evaluator, frames=cfg.data.frames,
+                       sampling=cfg.sampling)
+
+
+def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", "evaluator"), log=print,
+        init: str | None = None) -> MotionModel:
+    """Train the stages named (in order), save the bundle under ``cfg.output``; returns the model."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if not cfg.data.root:
+        raise UserError("data.root is empty: give the dataset root in the config or with --data")
+    train_set = MotionDataset(cfg.data.root, "train", cfg.data, random_windows=True, seed=cfg.seed)
+    _log(log, f"motion data: {len(train_set)} train clips from {cfg.data.root}")
+    model = MotionModel.load(init) if init else build_model(cfg)
+    timings, results = {}, {}
+    if "vq" in stages:
+        for name, vq in (("hand", model.hand_vq), ("face", model.face_vq)):
+            t0 = time.time()
+            results[f"vq_{name}"] = train_vqvae(vq, train_set, cfg.vq_train, cfg.seed, cfg.device, log, cfg.log_every)
+            timings[f"vq_{name}_s"] = time.time() - t0
+    if "transformer" in stages:
+        t0 = time.time()
+        bank = text_bank_for_training() if cfg.transformer_train.text_prob > 0 else None
+        results["transformer"] = train_transformer(model, train_set, cfg.transformer_train, bank, cfg.seed,
+                                                   cfg.device, log, cfg.log_every)
+        timings["transformer_s"] = time.time() - t0
+    if "evaluator" in stages:
+        if model.evaluator is None:
+            model.evaluator = MotionEvaluator(cfg.evaluator)
+        t0 = time.time()
+        results["evaluator"] = train_evaluator(model.evaluator, train_set, cfg.evaluator_train, cfg.seed, cfg.device,
+                                               log, cfg.log_every)
+        timings["evaluator_s"] = time.time() - t0
+    model.cpu().eval()
+    out = Path(cfg.output)
+    model.save(out, extra={"timings": timings, "final": results, "data_root": str(cfg.data.root)})
+    (out / "train_summary.json").write_text(json.dumps({"timings": timings, "final": results}, indent=2) + "\n")
+    _log(log, f"saved motion model to {out} ({timings})")
+    return model
