@@ -61,7 +61,7 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
         interanimate=dict(INTERANIMATE_DEFAULTS, pose_channels=(16, 32, 64, 128), n_spatial_latents=64,
                           n_temporal_latents=64, latent_dim=128, branch_dim=64, branch_head_dim=32,
                           id_embed_dim=128, num_id_tokens=4),
-        notes="Bundled demo: 64×64 or 96×96 video, 16 frames; ~9M parameters (UNet 8.6M + modules); "
+        notes="Bundled demo: 64×64 or 96×96 video, 16 frames; 10.0M parameters (UNet 8.56M + modules 1.42M); "
               "cross_attention_dim 256 = the small image encoder's projection size; id_embed_dim 128 = dlib.",
     ),
     "svd-xt": ModelConfig(

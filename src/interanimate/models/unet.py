@@ -164,6 +164,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         param = next(unet.parameters())
         with torch.device(param.device):
             model = cls(**unet_config, **interanimate_config)
+        model.to(param.device)  # diffusers' AlphaBlender builds torch.Tensor([alpha]), which ignores the context
         if param.dtype != torch.float32:
             model.to(dtype=param.dtype)
         missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
