@@ -14,7 +14,10 @@ Components (``save_pretrained`` / ``from_pretrained`` write and read all of them
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+import os
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +63,37 @@ class InterAnimatePipeline(DiffusionPipeline):
     def __init__(self, vae, image_encoder, unet, scheduler):
         super().__init__()
         self.register_modules(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, torch_dtype: torch.dtype | None = None, **components):
+        """Load a folder written by ``save_pretrained``. diffusers' generic loader cannot resolve a component class
+        from outside diffusers/transformers, so a folder whose ``unet`` is an ``InterAnimateUNet`` is loaded here,
+        component by component (the UNet strictly); anything else goes to diffusers. Components passed as keyword
+        arguments are used as given."""
+        folder = Path(pretrained_model_name_or_path)
+        index = folder / "model_index.json"
+        spec = json.loads(index.read_text()) if index.is_file() else {}
+        if spec.get("unet", [None, None])[1] != "InterAnimateUNet":
+            dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
+            return super().from_pretrained(pretrained_model_name_or_path, **dtype, **components)
+        from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
+        from transformers import CLIPVisionModelWithProjection
+
+        from interanimate.models import InterAnimateUNet
+
+        unknown = sorted(set(components) - {"vae", "image_encoder", "unet", "scheduler"})
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {unknown}")
+        dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
+        loaders = {
+            "vae": lambda: AutoencoderKLTemporalDecoder.from_pretrained(os.fspath(folder / "vae"), **dtype),
+            "image_encoder": lambda: CLIPVisionModelWithProjection.from_pretrained(
+                os.fspath(folder / "image_encoder"), **({"dtype": torch_dtype} if torch_dtype is not None else {})),
+            "unet": lambda: InterAnimateUNet.from_pretrained(os.fspath(folder / "unet"), **dtype),
+            "scheduler": lambda: EulerDiscreteScheduler.from_pretrained(os.fspath(folder / "scheduler")),
+        }
+        loaded = {name: components[name] if name in components else load() for name, load in loaders.items()}
+        return cls(**loaded)
 
     # ---------------------------------------------------------------- helpers
     @property

@@ -1,0 +1,134 @@
+"""Inference speed of InterAnimatePipeline: seconds per denoising step and per clip.
+
+    python benchmarks/infer_speed.py                      # tiny and small on this machine's CPU
+    python benchmarks/infer_speed.py --configs svd-xt     # on a GPU: 16×576×1024, with and without InterAnimate
+
+Weights are random (speed does not depend on them). A "denoising step" is everything one Euler step costs: the
+conditional and the unconditional UNet pass (classifier-free guidance) plus the scheduler step. A "clip" is the whole
+pipeline call: reference encoding, ``--steps`` denoising steps, and the chunked VAE decode. For ``svd-xt`` the same
+run also times the plain diffusers SVD UNet (no pose encoder, region attention or ID preserver) and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+SIZES = {"tiny": (32, 32), "small": (64, 64), "svd-xt": (576, 1024)}
+FIRST_STAGE = {  # (vae block_out_channels, layers_per_block, image-encoder kwargs)
+    "tiny": ((32, 32, 32, 32), 1, dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                                       patch_size=8)),
+    "small": ((32, 64, 128, 128), 1, dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=64,
+                                          patch_size=8)),
+    # SVD-XT's own: AutoencoderKLTemporalDecoder (128, 256, 512, 512) ×2 layers; CLIP ViT-H/14 image tower
+    "svd-xt": ((128, 256, 512, 512), 2, dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16,
+                                             image_size=224, patch_size=14)),
+}
+
+
+def build_pipeline(config: str, interanimate: bool, device: torch.device, dtype: torch.dtype):
+    from diffusers import EulerDiscreteScheduler
+
+    from interanimate.models import build_svd_unet, build_unet, get_model_config
+    from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
+    from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
+
+    torch.manual_seed(0)
+    blocks, layers, enc = FIRST_STAGE[config]
+    cross = get_model_config(config).unet["cross_attention_dim"]
+    unet = build_unet(config) if interanimate else build_svd_unet(config)
+    vae = build_small_vae(blocks, layers_per_block=layers, sample_size=SIZES[config][0])
+    encoder = build_small_image_encoder(cross, **enc)
+    pipe = InterAnimatePipeline(vae, encoder, unet.eval(), EulerDiscreteScheduler(**svd_scheduler_config()))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device=device, dtype=dtype)
+
+
+def inputs(config: str, frames: int, device, with_id: bool) -> dict:
+    from interanimate.models import get_model_config
+
+    height, width = SIZES[config]
+    gen = torch.Generator().manual_seed(0)
+    out = {"reference": torch.rand(1, 3, height, width, generator=gen) * 2 - 1,
+           "pose_frames": torch.rand(1, frames, 3, height, width, generator=gen) * 2 - 1}
+    if with_id:
+        masks = torch.zeros(1, frames, 1, height, width)
+        masks[..., height // 4:3 * height // 4, width // 4:3 * width // 4] = 1.0  # a quarter-frame region
+        out.update(hand_mask=masks, face_mask=masks,
+                   id_embedding=torch.randn(1, get_model_config(config).interanimate["id_embed_dim"]))
+    return {k: v.to(device) for k, v in out.items()}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_pipeline(pipe, kwargs: dict, steps: int, repeats: int, device) -> dict:
+    """Seconds for the whole clip and for one denoising step (from a 1-step and a ``steps``-step call)."""
+    def run(n):
+        _sync(device)
+        start = time.perf_counter()
+        pipe(**kwargs, num_inference_steps=n, generator=torch.Generator().manual_seed(0), decode_chunk_size=8)
+        _sync(device)
+        return time.perf_counter() - start
+
+    run(1)  # warm-up (kernels, allocator)
+    one = min(run(1) for _ in range(repeats))
+    full = min(run(steps) for _ in range(repeats))
+    return {"sec_per_clip": full, "sec_per_step": (full - one) / max(steps - 1, 1), "steps": steps}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", default="tiny,small", help="comma-separated: tiny, small, svd-xt")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=25, help="denoising steps per clip (paper: 25)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    dtype = {"auto": torch.float16 if device.type == "cuda" else torch.float32, "float32": torch.float32,
+             "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}, dtype {dtype}, {args.frames} frames, {args.steps} steps, CFG on (2 UNet passes/step)")
+    results = []
+    for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
+        if config == "svd-xt" and device.type != "cuda":
+            print("svd-xt: skipped (needs a GPU)")
+            continue
+        variants = (True, False) if config == "svd-xt" else (True,)
+        row = {"config": config, "size": "x".join(map(str, SIZES[config])), "frames": args.frames}
+        for interanimate in variants:
+            pipe = build_pipeline(config, interanimate, device, dtype)
+            timing = time_pipeline(pipe, inputs(config, args.frames, device, interanimate), args.steps,
+                                   args.repeats, device)
+            key = "interanimate" if interanimate else "plain_svd"
+            row[key] = timing
+            if device.type == "cuda":
+                row[key]["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                torch.cuda.reset_peak_memory_stats()
+            print(f"{config:7s} {row['size']:>9s} x{args.frames} {key:12s}: {timing['sec_per_step']:.3f} s/step, "
+                  f"{timing['sec_per_clip']:.2f} s/clip ({args.steps} steps)", flush=True)
+            del pipe
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        if "plain_svd" in row:
+            ratio = row["interanimate"]["sec_per_step"] / row["plain_svd"]["sec_per_step"]
+            row["step_time_ratio"] = ratio
+            print(f"{config}: InterAnimate / plain SVD step time = {ratio:.3f}")
+        results.append(row)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"device": name, "dtype": str(dtype), "results": results}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

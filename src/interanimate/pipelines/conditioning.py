@@ -1,0 +1,48 @@
+"""Pipeline inputs from keypoints and images: pose frames, hand/face masks and the reference, as tensors."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def image_to_tensor(image: np.ndarray) -> Tensor:
+    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).float().div(127.5).sub(1.0).movedim(-1, -3)
+
+
+def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
+    """Read an image file, centre-crop it to the aspect of ``size`` (H, W), resize: (3, H, W) in [-1, 1]."""
+    from PIL import Image
+
+    from interanimate.errors import UserError
+
+    try:
+        image = Image.open(path).convert("RGB")
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read reference image {path}: {err}") from None
+    height, width = size
+    scale = max(height / image.height, width / image.width)
+    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))),
+                           Image.Resampling.LANCZOS)
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return image_to_tensor(np.asarray(resized.crop((left, top, left + width, top + height))))
+
+
+def conditions_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, source_size: tuple[int, int],
+                              size: tuple[int, int]) -> dict[str, Tensor]:
+    """DWPose-layout keypoints (F, 134, 2) in pixels of ``source_size`` (H, W) -> the pipeline's pose frames
+    (F, 3, H, W) in [-1, 1] and hand/face masks (F, 1, H, W) in {0, 1} at ``size``."""
+    from interanimate.keypoints import masks_for_sequence, render_pose_sequence
+
+    height, width = size
+    scale = np.array([width / source_size[1], height / source_size[0]], np.float32)
+    points = np.asarray(keypoints, np.float32) * scale  # (F, 134, 2) in output pixels
+    pose = render_pose_sequence(points, np.asarray(scores, np.float32), height, width)  # (F, H, W, 3)
+    hand, face = masks_for_sequence(points, np.asarray(scores, np.float32), height, width)  # (F, H, W) each
+    return {"pose_frames": image_to_tensor(pose),
+            "hand_mask": torch.from_numpy(hand.astype(np.float32))[:, None],  # (F, 1, H, W)
+            "face_mask": torch.from_numpy(face.astype(np.float32))[:, None]}
