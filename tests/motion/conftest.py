@@ -97,3 +97,11 @@ def write_root(root, identities=3, clips_per_class=1, frames=16, classes=CLASSES
 @pytest.fixture(scope="session")
 def motion_root(tmp_path_factory):
     return write_root(tmp_path_factory.mktemp("motion_root"))
+
+
+@pytest.fixture
+def motion_of():
+    """``motion_of(code, frames)`` -> hand-made (keypoints (F,134,2), scores (F,134)) of that class."""
+    from interanimate.taxonomy import get_class
+
+    return lambda code, frames=16, seed=0: make_motion(get_class(code), frames, seed)

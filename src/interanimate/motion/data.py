@@ -19,6 +19,7 @@ from interanimate.errors import DataError
 from interanimate.motion.representation import (FACE_PARTY, HAND, encode_keypoints, mirror_class,
                                                 mirror_features)
 from interanimate.taxonomy import class_index
+from interanimate.utils.io import load_npz, save_npz_atomic
 
 
 @dataclass
@@ -33,36 +34,73 @@ class MotionDataConfig:
             raise ValueError(f"data.frames and data.stride must be >= 1, got {self.frames}, {self.stride}")
 
 
+def _read_clips(root):
+    """Yield (clip_id, split, class index, keypoints (F,134,2), scores (F,134)) of the labelled clips."""
+    if os.fspath(root).endswith(".npz"):
+        if not os.path.isfile(root):
+            raise DataError(f"motion cache not found: {root}")
+        data = load_npz(root)
+        for i, clip_id in enumerate(data["clip_id"]):
+            yield (str(clip_id), str(data["split"][i]), int(data["class_index"][i]),
+                   data["keypoints"][i].astype(np.float32), data["scores"][i].astype(np.float32) / 255.0)
+        return
+    for record in read_manifest(root):
+        if record.class_code is None:
+            continue
+        ann = load_annotations(root, record)
+        yield record.clip_id, record.split, class_index(record.class_code), ann["keypoints"], ann["scores"]
+
+
 class MotionDataset(Dataset):
     """Windows of labelled clips. ``random_windows``: a random start per item (training), else the first window."""
 
     def __init__(self, root: str | os.PathLike, split: str | None, config: MotionDataConfig,
                  random_windows: bool = False, seed: int = 0):
+        """``root``: an InterHF dataset root, or a motion cache file (``.npz``, see ``save_cache``)."""
         self.config = config
         self.random_windows = random_windows
         self.rng = np.random.default_rng(seed)
         span = (config.frames - 1) * config.stride + 1
         self.clips, self.skipped_short = [], 0
-        for record in read_manifest(root):
-            if record.class_code is None or (split is not None and record.split != split):
+        for clip_id, clip_split, label, kpts, scores in _read_clips(root):
+            if split is not None and clip_split != split:
                 continue
-            ann = load_annotations(root, record)
-            if ann["keypoints"].shape[0] < span:
+            if kpts.shape[0] < span:
                 self.skipped_short += 1
                 continue
-            self.clips.append((record.clip_id, class_index(record.class_code), ann["keypoints"], ann["scores"]))
+            self.clips.append((clip_id, label, kpts, scores))
         if not self.clips:
             raise DataError(f"{root}: no labelled clips of split {split!r} with >= {span} frames")
         self.span = span
+        self._memo: dict = {}  # (index, start, mirror) -> encoded window
+
+    @staticmethod
+    def save_cache(root: str | os.PathLike, path: str | os.PathLike) -> None:
+        """Keypoints of every labelled clip of ``root`` in one compact file (float16 pixels, uint8 scores).
+
+        Clips must share one length. Training reads it like a dataset root (``data.root: PATH.npz``).
+        """
+        clips = list(_read_clips(root))
+        save_npz_atomic(path, {
+            "clip_id": np.array([c[0] for c in clips]), "split": np.array([c[1] for c in clips]),
+            "class_index": np.array([c[2] for c in clips], np.int16),
+            "keypoints": np.stack([c[3] for c in clips]).astype(np.float16),
+            "scores": np.round(np.stack([c[4] for c in clips]) * 255).astype(np.uint8)})
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def window(self, index: int, start: int | None = None, mirror: bool = False):
         """Features of one window: hand (T, 42, 5), face (T, 68, 4), class index."""
-        _, label, kpts, scores = self.clips[index]
         if start is None:
             start = 0
+        key = (index, start, mirror)
+        if key not in self._memo:
+            self._memo[key] = self._encode(index, start, mirror)
+        return self._memo[key]
+
+    def _encode(self, index: int, start: int, mirror: bool):
+        _, label, kpts, scores = self.clips[index]
         sel = slice(start, start + self.span, self.config.stride)
         hand, face, _ = encode_keypoints(kpts[sel], scores[sel])
         if mirror:

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from torch import nn
 
 from interanimate.keypoints.layout import (FACE_CHIN, FACE_JAW, FACE_LEFT_BROW, FACE_LEFT_EYE, FACE_NOSE_BASE,
@@ -85,12 +84,10 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to feature sets a (N, D) and b (M, D)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(a.shape[1]) * 1e-6
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    # tr(sqrt(A B)) for PSD A, B is the sum of the square roots of the (real, >= 0) eigenvalues of A B
+    eig = np.linalg.eigvals(cov_a @ cov_b)
+    tr_covmean = np.sqrt(np.clip(eig.real, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_covmean)
 
 
 def diversity(features: np.ndarray, pairs: int, rng: np.random.Generator) -> float:

@@ -97,9 +97,9 @@ def load_poses(path: str | os.PathLike) -> dict:
             or scores.shape != kpts.shape[:2]:
         raise UserError(f"{path}: expected arrays keypoints (F, 134, 2) and scores (F, 134)")
     out = {"keypoints": kpts.astype(np.float32), "scores": scores.astype(np.float32)}
+    scalar = lambda key: data[key].reshape(-1)[0].item()  # noqa: E731  (stored 0-d, read back as (1,))
     for key in ("class_code", "text"):
-        out[key] = str(data[key]) if key in data else ""
-    size = (int(data["height"]), int(data["width"])) if "height" in data and "width" in data else None
-    out["size"] = size
-    out["fps"] = float(data["fps"]) if "fps" in data else 8.0
+        out[key] = str(scalar(key)) if key in data else ""
+    out["size"] = (int(scalar("height")), int(scalar("width"))) if "height" in data and "width" in data else None
+    out["fps"] = float(scalar("fps")) if "fps" in data else 8.0
     return out

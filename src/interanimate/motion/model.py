@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from interanimate.errors import UserError
@@ -50,10 +49,15 @@ class MotionModel(nn.Module):
                 "frames": self.frames, "sampling": asdict(self.sampling)}
 
     # ---- persistence --------------------------------------------------------------------------------------------
-    def save(self, folder: str | os.PathLike, extra: dict | None = None) -> None:
+    def save(self, folder: str | os.PathLike, extra: dict | None = None, half: bool = False) -> None:
+        """Write config.json + model.safetensors (``half``: weights stored as float16, loaded back as float32)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        if half:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         save_file(state, str(folder / WEIGHTS_NAME))
         config = self.config_dict() | ({"info": extra} if extra else {})
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -68,6 +72,8 @@ class MotionModel(nn.Module):
     @classmethod
     def load(cls, folder: str | os.PathLike | None = None, device: str = "cpu") -> "MotionModel":
         """Load a saved bundle (default: the bundled model); every weight must match exactly."""
+        from safetensors.torch import load_file
+
         folder = Path(folder) if folder is not None else BUNDLED_DIR
         if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
             raise UserError(f"no motion model in {folder} (expected {CONFIG_NAME} and {WEIGHTS_NAME})")

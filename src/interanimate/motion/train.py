@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from torch.utils.data import DataLoader
 
 from interanimate.errors import UserError
@@ -52,6 +51,7 @@ class TransformerTrainConfig:
     cond_drop: float = 0.1  # share of samples trained with the null condition (for guidance)
     text_prob: float = 0.5  # share of samples that also get a prompt embedding of their class
     unroll_weight: float = 0.0  # weight of the step-unrolled second pass (0 = off)
+    text_bank: str = ""  # .npy of precomputed prompt embeddings (18, P, 384); empty = compute with MiniLM
     masking: MaskingConfig = field(default_factory=MaskingConfig)
 
 
@@ -125,6 +125,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> MotionTrainC
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
+    import yaml
+
     data = yaml.safe_load(path.read_text()) or {}
     for dotted, value in (overrides or {}).items():  # "data.root": "/tmp/x"
         node = data
@@ -305,7 +307,10 @@ def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", 
             timings[f"vq_{name}_s"] = time.time() - t0
     if "transformer" in stages:
         t0 = time.time()
-        bank = text_bank_for_training() if cfg.transformer_train.text_prob > 0 else None
+        bank = None
+        if cfg.transformer_train.text_prob > 0:
+            bank = (torch.from_numpy(np.load(cfg.transformer_train.text_bank)) if cfg.transformer_train.text_bank
+                    else text_bank_for_training())
         results["transformer"] = train_transformer(model, train_set, cfg.transformer_train, bank, cfg.seed,
                                                    cfg.device, log, cfg.log_every)
         timings["transformer_s"] = time.time() - t0
