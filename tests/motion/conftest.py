@@ -13,7 +13,7 @@ def template_face(cx=64.0, cy=56.0, s=10.0) -> np.ndarray:
     """A crude frontal iBUG-68 face (68, 2) in pixels; the subject's right is the image left."""
     pts = np.zeros((68, 2))
     a = np.linspace(np.pi, 0, 17)
-    pts[0:17] = np.c_[-2.2 * np.cos(a), 0.2 + 2.6 * np.sin(a) * 0.9 + 0.0]  # jaw, U shape
+    pts[0:17, 0] = 2.2 * np.cos(a)  # jaw: point 0 on the subject's right (image left)
     pts[0:17, 1] = np.r_[np.linspace(0.0, 2.5, 8), 2.8, np.linspace(2.5, 0.0, 8)]
     pts[17:22] = np.c_[np.linspace(-1.6, -0.4, 5), -0.6 * np.ones(5)]
     pts[22:27] = np.c_[np.linspace(0.4, 1.6, 5), -0.6 * np.ones(5)]

@@ -38,10 +38,11 @@ def side_prompt(cls) -> str:
 @torch.no_grad()
 def _eval_features(model: MotionModel, hand: torch.Tensor, face: torch.Tensor, batch: int = 256):
     feats, logits = [], []
+    device = next(model.evaluator.parameters()).device
     for i in range(0, hand.shape[0], batch):
-        f = model.evaluator.features(hand[i:i + batch], face[i:i + batch])
-        feats.append(f)
-        logits.append(model.evaluator.head(torch.nn.functional.silu(f)))
+        f = model.evaluator.features(hand[i:i + batch].to(device), face[i:i + batch].to(device))
+        feats.append(f.cpu())
+        logits.append(model.evaluator.head(torch.nn.functional.silu(f)).cpu())
     return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
 
@@ -63,8 +64,8 @@ def _generate(model, labels, frames, seed, text=None, batch=144, **given):
         kw = {k: v[sl] for k, v in given.items()}
         h, f = model.generate(torch.as_tensor(labels[sl]), frames=frames, seed=seed * 1000 + i,
                               text=None if text is None else text[sl], **kw)
-        hs.append(h)
-        fs.append(f)
+        hs.append(h.cpu())
+        fs.append(f.cpu())
     return _clean(torch.cat(hs), torch.cat(fs))
 
 
