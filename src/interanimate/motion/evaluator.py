@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interanimate.keypoints.layout import (FACE_CHIN, FACE_JAW, FACE_LEFT_BROW, FACE_LEFT_EYE, FACE_NOSE_BASE,
+from interanimate.keypoints.layout import (FACE_CHIN, FACE_LEFT_BROW, FACE_LEFT_EYE, FACE_NOSE_BASE,
                                            FACE_NOSE_BRIDGE, FACE_RIGHT_BROW, FACE_RIGHT_EYE, HAND_TIPS)
 from interanimate.motion.representation import FACE_PARTY, HAND, HAND_SIDES, VELOCITY_SCALE, VISIBILITY_THRESHOLD
 from interanimate.taxonomy import CLASSES, NUM_CLASSES
@@ -164,19 +164,22 @@ def region_centre(face: np.ndarray, cls) -> np.ndarray:
 def deformation(face: np.ndarray) -> np.ndarray:
     """Per-point non-rigid displacement (F, 68) of face features against frame 0, head translation removed.
 
-    The head motion is taken as the mean displacement of the eye corners and nose bridge (stable points).
+    The head translation is the median displacement over the 68 points (robust while the deformation is local).
     """
-    stable = np.r_[FACE_RIGHT_EYE, FACE_LEFT_EYE, FACE_NOSE_BRIDGE]
     disp = face[:, :, :2] - face[:1, :, :2]  # (F, 68, 2)
-    head = disp[:, stable].mean(1, keepdims=True)
+    head = np.median(disp, axis=1, keepdims=True)
     return np.linalg.norm(disp - head, axis=-1)
+
+
+DEFORMED_POINTS = 7  # the centroid uses the most displaced points only (about 10 % of the face)
 
 
 def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: float = 0.25) -> dict[str, float]:
     """Where does the face deform, against where the class touches? All distances in inter-ocular units.
 
     Contact frames: the frames whose fingertip-to-face distance (acting hand) is in the lowest ``contact_quantile``.
-    ``centroid_to_region``: distance from the deformation-weighted centroid of the face points (contact frames) to
+    ``centroid_to_region``: distance from the deformation-weighted centroid of the ``DEFORMED_POINTS`` most displaced
+    face points (contact frames) to
     the class's target region centre. ``centroid_to_tip``: the same centroid to the nearest fingertip of the acting
     hand. ``deformation``: the mean deformation magnitude at contact frames.
     """
@@ -187,7 +190,10 @@ def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: fl
         return {"centroid_to_region": np.nan, "centroid_to_tip": np.nan, "deformation": np.nan}
     frames = np.where(finite & (dist <= np.quantile(dist[finite], contact_quantile)))[0]
     deform = deformation(face)[frames]  # (K, 68)
-    weights = deform / np.clip(deform.sum(1, keepdims=True), 1e-9, None)
+    top = np.argsort(-deform, axis=1)[:, :DEFORMED_POINTS]
+    weights = np.zeros_like(deform)
+    np.put_along_axis(weights, top, np.take_along_axis(deform, top, axis=1), axis=1)
+    weights = weights / np.clip(weights.sum(1, keepdims=True), 1e-9, None)
     centroid = (weights[..., None] * face[frames, :, :2]).sum(1)  # (K, 2)
     target = region_centre(face, cls)[frames]
     tips, _ = _fingertips(hand, side)

@@ -174,9 +174,9 @@ def train_vqvae(vq: PartyVQVAE, dataset: MotionDataset, cfg: VQTrainConfig, seed
         opt.step()
         sched.step()
         if log_every and (step % log_every == 0 or step == cfg.steps - 1):
-            _log(log, f"vq[{key}] {step:5d} " + " ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
+            _log(log, f"vq[{key}] {step:5d} " + " ".join(f"{k}={float(v.detach()):.4f}" for k, v in terms.items()))
     vq.eval()
-    return {k: float(v) for k, v in terms.items()}
+    return {k: float(v.detach()) for k, v in terms.items()}
 
 
 def transformer_loss(model: MotionModel, hand, face, labels, cfg: TransformerTrainConfig, text_bank=None,
@@ -242,9 +242,9 @@ def train_transformer(model: MotionModel, dataset: MotionDataset, cfg: Transform
         opt.step()
         sched.step()
         if log_every and (step % log_every == 0 or step == cfg.steps - 1):
-            _log(log, f"transformer {step:5d} " + " ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
+            _log(log, f"transformer {step:5d} " + " ".join(f"{k}={float(v.detach()):.4f}" for k, v in terms.items()))
     tr.eval()
-    return {k: float(v) for k, v in terms.items()}
+    return {k: float(v.detach()) for k, v in terms.items()}
 
 
 def train_evaluator(evaluator: MotionEvaluator, dataset: MotionDataset, cfg: EvaluatorTrainConfig, seed: int = 0,
