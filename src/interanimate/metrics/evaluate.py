@@ -59,7 +59,8 @@ class _Accumulator:
         default_factory=lambda: {k: {"pred": [], "gt": []} for k in ("fid", "fid_vid", "fvd")})
     identity: list[float] = field(default_factory=list)
     identity_counts: dict[str, int] = field(default_factory=lambda: {"detected": 0, "from_mask": 0, "skipped": 0})
-    temporal: dict[str, list[float]] = field(default_factory=lambda: {"flicker": [], "warp_error": []})
+    temporal: dict[str, list[float]] = field(
+        default_factory=lambda: {"flicker": [], "warp_error": [], "warp_error_gt": []})
     per_video: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     frames: int = 0
@@ -170,11 +171,11 @@ def _evaluate_pair(pair, masks, embedder, config, extractors, acc) -> None:
     if embedder is not None:
         _identity_scores(pred, gt, None if mask is None else mask["face"], embedder, config, acc)
     if config.temporal and len(gt) >= 2:
-        from interanimate.metrics.temporal import flicker, warp_error
+        from interanimate.metrics.temporal import flicker, warp_errors
 
-        row["flicker"], row["warp_error"] = flicker(pred, gt), warp_error(pred, gt)
-        acc.temporal["flicker"].append(row["flicker"])
-        acc.temporal["warp_error"].append(row["warp_error"])
+        row |= {"flicker": flicker(pred, gt), **warp_errors(pred, gt)}
+        for key in acc.temporal:
+            acc.temporal[key].append(row[key])
     row["clips"] = _distribution_features(pair.name, pred, gt, config, extractors, acc)
     acc.frames += len(gt)
     acc.clips += row["clips"]

@@ -25,6 +25,9 @@ import numpy as np
 
 PSNR_IDENTICAL = 100.0  # DisCo's value for MSE == 0
 MAX_PIXEL = 255.0
+# skimage averages the SSIM map without a border of (window − 1) / 2 pixels: 7×7 uniform window (disco),
+# 11×11 Gaussian window for σ = 1.5 and skimage's truncate = 3.5 (standard)
+SSIM_BORDER = {"disco": 3, "standard": 5}
 
 
 def _check_pair(pred: np.ndarray, gt: np.ndarray) -> None:

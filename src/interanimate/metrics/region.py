@@ -2,7 +2,8 @@
 
 Per frame with a non-empty mask M (frames whose mask is empty are skipped and counted):
 
-* SSIM: the protocol's SSIM map (grayscale for ``disco``, channel mean for ``standard``) averaged over M;
+* SSIM: the protocol's SSIM map (grayscale for ``disco``, channel mean for ``standard``) averaged over M without
+  skimage's border of (window − 1) / 2 pixels (so a full mask gives the whole-frame SSIM);
 * PSNR: from the float MSE over the pixels of M (all channels), 100 when 0 — no uint8 wrap-around here;
 * L1: mean |P − G| over M, on the protocol's scale (divided by H·W for ``disco``, so it reads like the whole-frame
   L1 column; in [0, 1] for ``standard``);
@@ -38,11 +39,14 @@ def region_frame_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, pro
         return None
     pred = frame_metrics.match_size(pred, gt)
     _, smap = frame_metrics.ssim(pred, gt, protocol, full=True)
+    border = frame_metrics.SSIM_BORDER[protocol]
+    inner = np.zeros_like(mask)
+    inner[border:-border, border:-border] = mask[border:-border, border:-border]  # skimage's border crop
     diff = pred.astype(np.float64)[mask] - gt.astype(np.float64)[mask]  # (n, 3)
     mse = float(np.mean(diff ** 2))
     psnr = frame_metrics.PSNR_IDENTICAL if mse == 0 else 20 * np.log10(frame_metrics.MAX_PIXEL / np.sqrt(mse))
     scale = gt.shape[0] * gt.shape[1] if protocol == "disco" else frame_metrics.MAX_PIXEL
-    return {"ssim": float(smap[mask].mean()), "psnr": float(psnr), "l1": float(np.abs(diff).mean() / scale)}
+    return {"ssim": float(smap[inner].mean()) if inner.any() else float(smap[mask].mean()), "psnr": float(psnr), "l1": float(np.abs(diff).mean() / scale)}
 
 
 def mask_box(mask: np.ndarray, margin: int = LPIPS_MARGIN, min_size: int = LPIPS_MIN_CROP

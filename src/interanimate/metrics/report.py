@@ -42,7 +42,7 @@ def format_value(key: str, entry: dict | None) -> str:
     value = entry["value"]
     if key == "l1" and value < 1e-2:
         return f"{value:.2E}"
-    if key in ("flicker", "warp_error"):
+    if key in ("flicker", "warp_error", "warp_error_gt"):
         return f"{value:.4f}"
     return f"{value:.3f}" if key in ("ssim", "lpips", "similarity") else f"{value:.2f}"
 
@@ -76,9 +76,9 @@ def _extras_markdown(report: dict) -> list[str]:
                                             ident["detected"], ident["from_mask"], ident["skipped"]))]
     if report.get("temporal"):
         temp = report["temporal"]
-        lines += ["", "## Temporal consistency (beyond the paper)", "", _row(("flicker↓", "warp error↓")),
-                  _row(("---",) * 2), _row((format_value("flicker", temp["flicker"]),
-                                            format_value("warp_error", temp["warp_error"])))]
+        lines += ["", "## Temporal consistency (beyond the paper)", "",
+                  _row(("flicker↓", "warp error↓", "warp error of the ground truth (floor)")), _row(("---",) * 3),
+                  _row(tuple(format_value(k, temp[k]) for k in ("flicker", "warp_error", "warp_error_gt")))]
     return lines
 
 

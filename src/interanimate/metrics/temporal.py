@@ -6,7 +6,8 @@
 * ``warp_error`` — flow-warping error: optical flow ``Gₜ₊₁ → Gₜ`` is estimated on the ground truth (OpenCV
   Farnebäck), the prediction's frame t is warped with it and compared with its frame t+1: mean |Pₜ₊₁ − warp(Pₜ)| in
   [0, 1], over pixels whose ground-truth warp is consistent (|Gₜ₊₁ − warp(Gₜ)| < ``occlusion_threshold``), which
-  drops occluded and flow-failure pixels. Lower is better for both.
+  drops occluded and flow-failure pixels. The ground truth's own warping error under the same flow is reported
+  beside it (``warp_error_gt``) as the floor a perfect prediction reaches. Lower is better for both.
 """
 
 from __future__ import annotations
@@ -34,19 +35,25 @@ def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def warp_error(pred: np.ndarray, gt: np.ndarray, occlusion_threshold: float = OCCLUSION_THRESHOLD) -> float:
+def warp_errors(pred: np.ndarray, gt: np.ndarray, occlusion_threshold: float = OCCLUSION_THRESHOLD
+                ) -> dict[str, float]:
+    """``{'warp_error': prediction's, 'warp_error_gt': ground truth's}`` under the ground truth's flow."""
     import cv2
 
     if pred.shape != gt.shape or len(gt) < 2:
         raise ValueError(f"warp_error needs equal shapes with ≥ 2 frames, got {pred.shape} and {gt.shape}")
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in gt]
-    errors, weights = 0.0, 0.0
+    errors, errors_gt, weights = 0.0, 0.0, 0.0
     for t in range(len(gt) - 1):
         # flow from t+1 to t: pixel (x, y) of frame t+1 came from (x, y) + flow in frame t
         flow = cv2.calcOpticalFlowFarneback(gray[t + 1], gray[t], None, 0.5, 3, 15, 3, 5, 1.2, 0)
         g_next, p_next = gt[t + 1].astype(np.float32) / 255, pred[t + 1].astype(np.float32) / 255
-        valid = np.abs(g_next - _warp(gt[t].astype(np.float32) / 255, flow)).mean(-1) < occlusion_threshold
-        diff = np.abs(p_next - _warp(pred[t].astype(np.float32) / 255, flow)).mean(-1)  # (H, W)
+        diff_gt = np.abs(g_next - _warp(gt[t].astype(np.float32) / 255, flow)).mean(-1)  # (H, W)
+        valid = diff_gt < occlusion_threshold
+        diff = np.abs(p_next - _warp(pred[t].astype(np.float32) / 255, flow)).mean(-1)
         errors += float(diff[valid].sum())
+        errors_gt += float(diff_gt[valid].sum())
         weights += float(valid.sum())
-    return errors / weights if weights else float("nan")
+    if not weights:
+        return {"warp_error": float("nan"), "warp_error_gt": float("nan")}
+    return {"warp_error": errors / weights, "warp_error_gt": errors_gt / weights}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def load_torchscript(path: str | os.PathLike, what: str):
     if not is_torchscript(path):
         raise UserError(f"{what} weights: {path} is not a TorchScript file")
     try:
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # torch ≥ 2.9 deprecates TorchScript; these files only exist as TorchScript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as err:
         raise UserError(f"{what} weights: cannot load TorchScript {path} ({type(err).__name__}: "
                         f"{str(err).splitlines()[0][:200]})") from None
