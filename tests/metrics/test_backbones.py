@@ -39,6 +39,7 @@ class _TinyStyleGanI3D(torch.nn.Module):
         return self.proj(x.mean(dim=(2, 3, 4)))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script/save, used only to build the file
 def test_stylegan_i3d_torchscript(tmp_path):
     path = tmp_path / "i3d_torchscript.pt"
     torch.jit.save(torch.jit.script(_TinyStyleGanI3D()), path)

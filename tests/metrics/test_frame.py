@@ -12,9 +12,9 @@ from interanimate.metrics import frame
 
 
 def disco_reference(pred_rgb, gt_rgb):
-    """DisCo's ssim_l1_lpips_psnr.py on frames as cv2.imread returns them (BGR uint8)."""
+    """DisCo's ssim_l1_lpips_psnr.py (commit 6190108) on frames as cv2.imread returns them (BGR uint8)."""
     a, b = pred_rgb[..., ::-1].copy(), gt_rgb[..., ::-1].copy()
-    mse = np.mean((a - b) ** 2)  # uint8, as DisCo's psnr_eval
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     psnr = 100 if mse == 0 else 20 * math.log10(255.0 / math.sqrt(mse))
     l1 = np.mean(np.absolute(a.astype("float") - b.astype("float")) / float(a.shape[0] * a.shape[1]))
     ssim, _ = structural_similarity(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY),
@@ -51,12 +51,12 @@ def test_standard_psnr_and_ssim_match_skimage():
     assert frame.l1(pred, gt, "standard") == pytest.approx(np.abs(pred / 255.0 - gt / 255.0).mean(), rel=1e-9)
 
 
-def test_identical_frames_and_disco_uint8_wraparound():
+def test_identical_frames_and_no_uint8_wraparound():
     gt = data.astronaut()[:32, :32]
     assert frame.psnr(gt, gt, "disco") == 100 and frame.psnr(gt, gt, "standard") == 100
     black, white = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)
-    # DisCo's uint8 arithmetic: (0 - 255) wraps to 1, so the worst pair looks like a 48 dB one
-    assert frame.psnr(black, white, "disco") == pytest.approx(20 * math.log10(255.0), rel=1e-12)
+    # DisCo's first version computed (a - b) ** 2 on uint8 (0 - 255 wraps to 1: 48 dB); the fixed code gives 0 dB
+    assert frame.psnr(black, white, "disco") == pytest.approx(0.0, abs=1e-12)
     assert frame.psnr(black, white, "standard") == pytest.approx(0.0, abs=1e-12)
 
 

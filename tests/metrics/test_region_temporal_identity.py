@@ -61,3 +61,32 @@ def test_identity_same_face_scores_higher_than_other_image(perturb):
     other = identity_scores(embedder, astronaut, data.coffee()[None], boxes=[box])
     assert other["detected"] == 0 and other["similarities"][0] < same["similarities"][1]
     assert identity_scores(embedder, astronaut, data.coffee()[None])["skipped"] == 1
+
+
+def _tiny_arcface_onnx(path):
+    """An ONNX model with ArcFace's interface: (1, 3, 112, 112) float → (1, 512) embedding."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(3, 512)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["data"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["fc1"])],
+        "tiny_arcface", [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 112, 112])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [1, 512])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.slow
+def test_arcface_onnx_embedder(tmp_path, perturb):
+    from interanimate.errors import UserError
+    from interanimate.metrics.identity import ArcFaceEmbedder, identity_scores
+
+    _tiny_arcface_onnx(tmp_path / "arcface.onnx")
+    embedder = ArcFaceEmbedder(tmp_path / "arcface.onnx")
+    astronaut = data.astronaut()
+    result = identity_scores(embedder, astronaut, astronaut[None])
+    assert result["detected"] == 1 and result["similarities"][0] == pytest.approx(1.0, abs=1e-6)
+    (tmp_path / "bad.onnx").write_bytes(b"not onnx")
+    with pytest.raises(UserError, match="cannot load .*bad.onnx"):
+        ArcFaceEmbedder(tmp_path / "bad.onnx")

@@ -6,14 +6,15 @@
   ``cv2.resize`` (bilinear);
 * SSIM: ``skimage.metrics.structural_similarity`` on the **grayscale** uint8 frames, default settings
   (7×7 uniform window, sample covariance, data range 255);
-* PSNR: ``20·log10(255/√MSE)``, 100 when MSE is 0, where MSE is ``np.mean((a - b) ** 2)`` **on the uint8 arrays**,
-  so differences and squares wrap modulo 256 exactly as in DisCo's code (a quirk that inflates some pairs' MSE and
-  deflates others); we reproduce it because the published numbers contain it;
+* PSNR: ``20·log10(255/√MSE)`` with the float64 MSE, 100 when MSE is 0. (DisCo's first public version subtracted
+  the uint8 arrays, so differences and squares wrapped modulo 256 and PSNR could never fall below 24.07 dB; DisCo
+  commit 6190108 casts to float64. The paper's values of 13–23 dB are only possible with the fixed code, so that is
+  what we reproduce.)
 * L1: ``mean(|a − b|) / (H·W)`` on the 0–255 scale (hence the tiny ×1e-5 values).
 
 ``standard`` uses the common conventions: SSIM per RGB channel with the Gaussian window of Wang et al.
-(σ = 1.5, population covariance), PSNR from the float MSE (100 dB for identical frames too, so averages
-stay finite), L1 as the mean absolute difference in [0, 1].
+(σ = 1.5, population covariance), the same PSNR (100 dB for identical frames, so averages stay finite), L1 as the
+mean absolute difference in [0, 1].
 Every metric is averaged over frames by the caller (DisCo averages over all frames of all videos).
 """
 
@@ -72,12 +73,9 @@ def ssim(pred: np.ndarray, gt: np.ndarray, protocol: str = "disco", full: bool =
 def psnr(pred: np.ndarray, gt: np.ndarray, protocol: str = "disco") -> float:
     _check_pair(pred, gt)
     pred = match_size(pred, gt)
-    if protocol == "disco":
-        mse = float(np.mean((pred - gt) ** 2))  # uint8 arithmetic on purpose: DisCo's wrap-around
-    elif protocol == "standard":
-        mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
-    else:
+    if protocol not in ("disco", "standard"):  # the two agree on PSNR (see the module docstring)
         raise ValueError(f"unknown protocol {protocol!r}")
+    mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
     if mse == 0:
         return PSNR_IDENTICAL
     return 20 * math.log10(MAX_PIXEL / math.sqrt(mse))
