@@ -168,7 +168,7 @@ def _draw_hair_top(color, alpha, look: IdentityLook, geom: FaceGeometry, ss: int
     t = np.linspace(0.0, -np.pi, 25)
     crown = np.stack([np.cos(t) * (1.02 + vol), np.sin(t) * (1.12 + vol) - 0.2], -1)
     fringe_v = -0.62 if look.hair_style != 1 else -0.58
-    fringe_u = np.linspace(1.02, -1.02, 9)
+    fringe_u = np.linspace(-1.02, 1.02, 9)  # left to right: closes the crown polygon without crossing
     wave = 0.05 * np.sin(np.linspace(0, 3 * np.pi, 9)) + (0.06 * fringe_u if look.hair_style == 1 else 0)
     fringe = np.stack([fringe_u, fringe_v + wave], -1)
     outline = geom.to_pixels(np.concatenate([crown, fringe]))

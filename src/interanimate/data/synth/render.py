@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from interanimate.data.synth.face import (FaceGeometry, displacement_field, draw_face_layer, ear_centers_uv,
+from interanimate.data.synth.face import (DEFORM_CUTOFF, FaceGeometry, displacement_field, draw_face_layer, ear_centers_uv,
                                           face_landmarks_uv, shade_field)
 from interanimate.data.synth.hand import draw_hand
 from interanimate.data.synth.identity import IdentityLook, identity_embedding
@@ -111,8 +111,10 @@ def render_clip(look: IdentityLook, identity: str, interaction: str | Interactio
     sway_phase, sway_freq = rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.5, 1.5, 2)
     jitter = np.cumsum(rng.normal(0, config.camera_jitter * width, (num_frames, 2)), 0) * 0.5
     uv = face_landmarks_uv(look)
-    grid_y, grid_x = np.mgrid[0:height * ss, 0:width * ss].astype(np.float32)
-    grid = np.stack([grid_x, grid_y], -1) / ss  # (H·ss, W·ss, 2) output-pixel coordinates
+    grid_y, grid_x = np.mgrid[0:height * ss, 0:width * ss].astype(np.float32)  # (H·ss, W·ss) each
+    face_alpha = face_rgba[..., 3:4]
+    face_premul = face_rgba[..., :3] * face_alpha  # (H·ss, W·ss, 3), colour premultiplied by alpha
+    layer = np.concatenate([face_premul, face_alpha, face_region[..., None].astype(np.float32)], -1)  # (.., 5)
 
     out = {k: [] for k in ("frames", "keypoints", "scores", "hand", "face", "contact", "point")}
     for f in range(num_frames):
@@ -121,17 +123,21 @@ def render_clip(look: IdentityLook, identity: str, interaction: str | Interactio
         face_pts = geom.to_pixels(uv) + sway  # (68, 2) before deformation
         state = hand_frame(cls, t, face_pts, geom, params, (height, width))
         contacts = state.contacts if config.deform else []
-        disp = displacement_field(grid, contacts) if contacts else 0.0
-        src = (grid - sway - disp) * ss  # backward map into the undeformed face layer, (H·ss, W·ss, 2)
-        warped = cv2.remap(face_rgba, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
-                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        region = cv2.remap(face_region, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
-                           cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        face_color = warped[..., :3]
-        if contacts:
-            face_color = face_color * shade_field(grid, contacts)[..., None].astype(np.float32)
+        map_x = grid_x - np.float32(sway[0] * ss)  # backward map into the undeformed face layer
+        map_y = grid_y - np.float32(sway[1] * ss)
+        windows = [_contact_window(c, ss, height * ss, width * ss) for c in contacts]
+        for c, (ys, xs) in zip(contacts, windows):  # the deformation is exactly zero outside each window
+            pts = np.stack([grid_x[ys, xs], grid_y[ys, xs]], -1) / ss  # (h_w, w_w, 2) output pixels
+            disp = displacement_field(pts, [c]) * ss
+            map_x[ys, xs] -= disp[..., 0].astype(np.float32)
+            map_y[ys, xs] -= disp[..., 1].astype(np.float32)
+        warped = cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        for c, (ys, xs) in zip(contacts, windows):  # a dent's shadow
+            pts = np.stack([grid_x[ys, xs], grid_y[ys, xs]], -1) / ss
+            warped[ys, xs, :3] *= shade_field(pts, [c])[..., None].astype(np.float32)
         alpha = warped[..., 3:4]
-        canvas = background * (1 - alpha) + face_color * alpha  # (H·ss, W·ss, 3)
+        region = warped[..., 4] > 0.5
+        canvas = background * (1 - alpha) + warped[..., :3]  # (H·ss, W·ss, 3), premultiplied "over"
         canvas = np.clip(canvas, 0, 255).astype(np.uint8)
         hand_canvas = np.zeros((height * ss, width * ss), np.uint8)
         _draw_arm(canvas, state, look, height, ss)
@@ -167,6 +173,15 @@ def render_clip(look: IdentityLook, identity: str, interaction: str | Interactio
         contact=np.asarray(out["contact"], np.float32), class_code=cls.code, identity=identity,
         identity_embedding=identity_embedding(look), contact_points=np.stack(out["point"]),
     )
+
+
+def _contact_window(contact, ss: int, hs: int, ws: int) -> tuple[slice, slice]:
+    """Rows and columns (supersampled) within the contact's cutoff radius."""
+    radius = DEFORM_CUTOFF * contact.sigma + float(np.abs(contact.displacement).max()) + 2
+    x0, x1 = contact.point[0] - radius, contact.point[0] + radius
+    y0, y1 = contact.point[1] - radius, contact.point[1] + radius
+    clamp = lambda v, hi: int(min(max(v, 0), hi))  # noqa: E731
+    return slice(clamp(y0 * ss, hs), clamp(y1 * ss + 1, hs)), slice(clamp(x0 * ss, ws), clamp(x1 * ss + 1, ws))
 
 
 def _draw_arm(canvas: np.ndarray, state, look: IdentityLook, height: int, ss: int) -> None:

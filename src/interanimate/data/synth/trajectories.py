@@ -86,7 +86,7 @@ def _target(cls: InteractionClass, face: np.ndarray, geom: FaceGeometry, screen_
             return point, medial * 0.15, np.array([0.0, 0.35 * b]), "fingertips:2", HandPose(_fingers(2))
     if cls.category == "poking":
         cheek_u = -0.55 if cls.side == "right" else 0.55
-        point = np.array([geom.cx + cheek_u * a, geom.cy + 0.22 * b])
+        point = np.array([geom.cx + cheek_u * a, geom.cy + 0.3 * b])
         approach = medial * np.deg2rad(40.0)  # fingers 40 degrees off vertical, towards the face (paper: 30-45)
         return point, approach, np.zeros(2), f"fingertips:{cls.fingers}", HandPose(_fingers(cls.fingers))
     # swiping: open palm across the face at nose height
