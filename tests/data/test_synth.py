@@ -1,0 +1,151 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from interanimate import keypoints as K
+from interanimate.data import format as F
+from interanimate.data.synth import SynthConfig, identity_embedding, render_clip, sample_identity, write_dataset
+from interanimate.data.synth.writer import clip_rng, identity_rng
+from interanimate.errors import UserError
+from interanimate.taxonomy import CLASSES, CODES
+
+SIZE = (64, 64)
+
+
+def _clip(code, frames=12, identity=0, k=0, config=SynthConfig(), size=SIZE):
+    look = sample_identity(identity_rng(0, identity))
+    cls_index = CODES.index(code)
+    return render_clip(look, f"id{identity}", code, frames, size, clip_rng(0, identity, cls_index, k), config)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_class_renders_with_contact(code):
+    clip = _clip(code)
+    assert clip.frames.shape == (12, 64, 64, 3) and clip.frames.dtype == np.uint8
+    assert clip.keypoints.shape == (12, 134, 2) and clip.scores.shape == (12, 134)
+    assert clip.hand_mask.shape == clip.face_mask.shape == (12, 64, 64)
+    assert clip.contact.max() > 0.3 and clip.contact[0] == 0  # approach starts without contact
+    assert clip.face_mask.sum(axis=(1, 2)).min() > 0.05 * 64 * 64
+    peak = int(np.argmax(clip.contact))
+    assert clip.hand_mask[peak].sum() > 0  # the hand is in view at contact
+
+
+@pytest.mark.parametrize("code", ["LH-NP", "RH-EB", "LC-TF", "RL-FS"])
+def test_correct_hand_acts(code):
+    clip = _clip(code)
+    acting = K.LEFT_HAND if CLASSES[CODES.index(code)].hand == "left" else K.RIGHT_HAND
+    other = K.RIGHT_HAND if acting == K.LEFT_HAND else K.LEFT_HAND
+    assert clip.scores[:, other].max() == 0
+    peak = int(np.argmax(clip.contact))
+    assert clip.scores[peak, acting].mean() > 0.9
+    assert np.ptp(clip.keypoints[:, acting.start, 0]) > 5  # the wrist moves
+
+
+def test_subjects_left_hand_appears_on_image_right():
+    clip = _clip("LH-EB")
+    peak = int(np.argmax(clip.contact))
+    face_x = clip.keypoints[peak, K.FACE, 0].mean()
+    assert clip.keypoints[peak, K.LEFT_HAND.start, 0] > face_x  # wrist to the right of the face
+
+
+@pytest.mark.parametrize("code,target", [("LH-NP", "nose"), ("RH-CH", "chin"), ("LC-SF", "cheek")])
+def test_fingertip_reaches_target_at_contact(code, target):
+    clip = _clip(code, frames=16)
+    peak = int(np.argmax(clip.contact))
+    face = clip.keypoints[peak, K.FACE]
+    hand = clip.keypoints[peak, K.LEFT_HAND if code.startswith("L") else K.RIGHT_HAND]
+    face_height = face[:, 1].max() - face[:, 1].min()
+    points = {"nose": face[K.FACE_NOSE_TIP], "chin": face[K.FACE_CHIN],
+              "cheek": 0.5 * (face[K.FACE_JAW][13] + face[K.FACE_NOSE_BASE][-1])}
+    tips = hand[list(K.HAND_TIPS[:3])]
+    distance = np.linalg.norm(tips - points[target], axis=1).min()
+    assert distance < 0.3 * face_height
+
+
+def test_contact_deformation_changes_face_only_near_contact():
+    on = _clip("LC-SF", frames=16)
+    off = _clip("LC-SF", frames=16, config=SynthConfig(deform=False))
+    peak = int(np.argmax(on.contact))
+    np.testing.assert_array_equal(on.frames[0], off.frames[0])  # no contact yet: identical
+    changed = np.abs(on.frames[peak].astype(int) - off.frames[peak].astype(int)).sum(-1) > 8
+    changed &= on.face_mask[peak].astype(bool) & ~on.hand_mask[peak].astype(bool)
+    assert changed.sum() >= 5  # the dent is visible
+    ys, xs = np.nonzero(changed)
+    point = on.contact_points[peak]
+    face = on.keypoints[peak, K.FACE]
+    radius = 0.6 * (face[:, 0].max() - face[:, 0].min())
+    assert np.hypot(xs - point[0], ys - point[1]).max() < radius  # ... and only near the contact point
+    moved = np.linalg.norm(on.keypoints[peak, K.FACE] - off.keypoints[peak, K.FACE], axis=1)
+    assert moved.max() > 0.2 and moved.min() == 0  # landmarks near the finger move, far ones do not
+
+
+def test_masks_are_exact_and_keypoints_inside():
+    clip = _clip("RH-FH")
+    assert set(np.unique(clip.hand_mask)) <= {0, 1}
+    peak = int(np.argmax(clip.contact))
+    face = clip.keypoints[peak, K.FACE].round().astype(int)
+    visible = clip.scores[peak, K.FACE] > 0
+    grown = cv2.dilate(clip.face_mask[peak], np.ones((3, 3), np.uint8))  # jaw points lie on the mask's edge
+    inside = grown[np.clip(face[:, 1], 0, 63), np.clip(face[:, 0], 0, 63)]
+    assert inside[visible].mean() > 0.95
+    covered = np.isclose(clip.scores[peak, K.FACE], 0.3)
+    assert covered.any()  # fingers on the forehead hide some face points: lower confidence
+
+
+def test_determinism_and_seed_sensitivity():
+    a, b = _clip("RC-TH"), _clip("RC-TH")
+    for key in ("frames", "keypoints", "scores", "hand_mask", "face_mask", "contact"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    c = _clip("RC-TH", k=1)
+    assert not np.array_equal(a.frames, c.frames)
+
+
+def test_identity_vectors_stable_and_distinct():
+    looks = [sample_identity(identity_rng(0, i)) for i in range(5)]
+    embs = np.stack([identity_embedding(look) for look in looks])
+    np.testing.assert_allclose(np.linalg.norm(embs, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(embs[0], identity_embedding(sample_identity(identity_rng(0, 0))))
+    sims = embs @ embs.T
+    assert (sims[~np.eye(5, dtype=bool)] < 0.99).all()
+
+
+def test_write_dataset_layout_splits_and_bytes(tmp_path):
+    records = write_dataset(tmp_path / "a", identities=10, clips_per_class=1, frames=6, size=(32, 32), seed=3,
+                            progress=False, workers=2)
+    assert len(records) == 180 and {r.class_code for r in records} == set(CODES)
+    train = {r.identity for r in records if r.split == "train"}
+    test = {r.identity for r in records if r.split == "test"}
+    assert train and test and not train & test
+    loaded = F.read_manifest(tmp_path / "a")
+    ann = F.load_annotations(tmp_path / "a", loaded[0])
+    assert ann["keypoints"].shape == (6, 134, 2)
+    assert F.load_frames(tmp_path / "a", loaded[0]).shape == (6, 32, 32, 3)
+    again = write_dataset(tmp_path / "b", identities=10, clips_per_class=1, frames=6, size=(32, 32), seed=3,
+                          progress=False, workers=1)
+    for r in again[:20]:
+        assert (tmp_path / "a" / r.annotations).read_bytes() == (tmp_path / "b" / r.annotations).read_bytes()
+
+
+def test_write_dataset_refuses_foreign_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty"):
+        write_dataset(tmp_path, 2, 1, 4, (32, 32), progress=False)
+
+
+def test_cli_synth_and_preview(tmp_path):
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "interanimate", "synth", "--out", str(out), "--identities", "2",
+           "--clips-per-class", "1", "--frames", "4", "--size", "32x32", "--seed", "1", "--workers", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 36
+    bad = subprocess.run([sys.executable, "-m", "interanimate", "synth", "--out", str(out), "--size", "33x32"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "multiples of 8" in bad.stderr
+    both = subprocess.run([sys.executable, "-m", "interanimate", "synth"], capture_output=True, text=True, timeout=60)
+    assert both.returncode == 2 and "exactly one of" in both.stderr
