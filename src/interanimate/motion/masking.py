@@ -45,7 +45,7 @@ def mask_tokens(hand: torch.Tensor, face: torch.Tensor, hand_codebook: int, face
     b, device = hand.shape[0], hand.device
     lh, lf = hand[0].numel(), face[0].numel()
     length = lh + lf
-    rand = lambda *shape: torch.rand(*shape, generator=generator, device=device)  # noqa: E731
+    rand = lambda *shape: torch.rand(*shape, generator=generator).to(device)  # noqa: E731  (CPU generator)
 
     counts = num_masked(rand(b), length)
     mask = _rank_mask(rand(b, length), counts)  # (B, L) over [hand, face]
@@ -59,7 +59,7 @@ def mask_tokens(hand: torch.Tensor, face: torch.Tensor, hand_codebook: int, face
     outs = []
     for tokens, m, k in ((hand, hand_mask, hand_codebook), (face, face_mask, face_codebook)):
         corrupt = rand(*tokens.shape) < config.random_token_prob
-        random_codes = torch.randint(0, k, tokens.shape, generator=generator, device=device)
+        random_codes = torch.randint(0, k, tokens.shape, generator=generator).to(device)
         filled = torch.where(corrupt, random_codes, torch.full_like(tokens, k))
         outs.append(torch.where(m, filled, tokens))
     return outs[0], outs[1], hand_mask, face_mask

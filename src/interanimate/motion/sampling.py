@@ -51,8 +51,10 @@ def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, genera
     if temperature == 0:
         tokens = flat.argmax(-1)
     else:
-        tokens = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
-    conf = flat.gather(-1, tokens[:, None]).squeeze(-1)
+        if generator is not None and generator.device != flat.device:
+            flat = flat.to(generator.device)
+        tokens = torch.multinomial(flat, 1, generator=generator).squeeze(-1).to(probs.device)
+    conf = flat.to(probs.device).gather(-1, tokens[:, None]).squeeze(-1)
     return tokens.view(probs.shape[:-1]), conf.view(probs.shape[:-1])
 
 

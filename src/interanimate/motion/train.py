@@ -265,9 +265,9 @@ def train_evaluator(evaluator: MotionEvaluator, dataset: MotionDataset, cfg: Eva
         sched.step()
         acc = (logits.argmax(-1) == labels).float().mean()
         if log_every and (step % log_every == 0 or step == cfg.steps - 1):
-            _log(log, f"evaluator {step:5d} loss={float(loss):.4f} acc={float(acc):.3f}")
+            _log(log, f"evaluator {step:5d} loss={float(loss.detach()):.4f} acc={float(acc):.3f}")
     evaluator.eval()
-    return {"loss": float(loss), "acc": float(acc)}
+    return {"loss": float(loss.detach()), "acc": float(acc)}
 
 
 def text_bank_for_training() -> torch.Tensor:
