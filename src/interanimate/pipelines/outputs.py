@@ -73,10 +73,15 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
         Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
 
 
-def write_gif(path: str | os.PathLike, frames, fps: float = 8.0) -> None:
+def write_gif(path: str | os.PathLike, frames, fps: float = 8.0, watermark: bool = True) -> None:
+    """Animated GIF. The invisible mark is embedded before the palette reduction, which weakens it: the mp4 is the
+    file to verify."""
     from PIL import Image
 
-    images = [Image.fromarray(f) for f in to_uint8(frames)]
+    frames = to_uint8(frames)
+    if watermark and min(frames.shape[1:3]) >= 32:
+        frames = embed_watermark(frames)
+    images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(round(1000 / fps)), loop=0)

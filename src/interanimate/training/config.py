@@ -105,6 +105,7 @@ class TrainConfig:
     mixed_precision: str = "no"  # no | fp16 | bf16 (ignored on CPU except bf16)
     gradient_checkpointing: bool = False
     max_steps: int = 100
+    time_limit_minutes: float | None = None  # stop early (checkpoint, preview, export) once this much wall time passed
     batch_size: int = 1  # per process
     gradient_accumulation_steps: int = 1
     trainable: list[str] = field(default_factory=lambda: ["unet", "pose_encoder", "interaction_latents",

@@ -531,8 +531,16 @@ class Trainer:
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
 
     # ------------------------------------------------------------------------------------------ train
+    def _broadcast_flag(self, flag: bool) -> bool:
+        """The main process's value of ``flag`` on every process (so that all stop at the same step)."""
+        if self.world == 1:
+            return flag
+        from accelerate.utils import broadcast
+        return bool(broadcast(torch.tensor([float(flag)], device=self.device), from_process=0).item())
+
     def setup(self, resume: str | None = None) -> None:
         """Build data and models, wrap them for distribution, and restore a checkpoint if asked."""
+        self._started = time.time()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
             (self.output_dir / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=2))
@@ -561,7 +569,9 @@ class Trainer:
         end = min(cfg.max_steps, stop_at) if stop_at is not None else cfg.max_steps
         loader = self._loader(self.train_set, cfg.batch_size, self.step * accum, end * accum, cfg.seed)
         last, start_time, window = {}, time.time(), []
-        micro = 0
+        micro, deadline = 0, None
+        if cfg.time_limit_minutes is not None:
+            deadline = self._started + 60.0 * cfg.time_limit_minutes
         for batch in loader:
             generator = step_generator(cfg.seed, self.rank, self.step, micro % accum)
             with self.accelerator.accumulate(self.unet, self.image_encoder):
@@ -584,6 +594,10 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.trainable_named)
             window.append(float(parts["loss"].detach()))
+            out_of_time = deadline is not None and self._broadcast_flag(time.time() > deadline)
+            if out_of_time:
+                self.log(f"time limit of {cfg.time_limit_minutes} min reached at step {self.step}")
+                end = self.step
             if self.step % cfg.log_every == 0 or self.step == end:
                 last = {"loss": float(np.mean(window)), "loss_diff": float(parts["loss_diff"]),
                         "loss_orth": float(parts["loss_orth"]), "lr": self.lr_scheduler.get_last_lr()[0],
@@ -595,7 +609,9 @@ class Trainer:
                 self.save()
             if cfg.validate_every and self.step % cfg.validate_every == 0:
                 self.validate()
-        if stop_at is None or end == cfg.max_steps:
+            if out_of_time:
+                break
+        if stop_at is None or end == cfg.max_steps or (deadline is not None and self.step == end):
             self.validate()
             self.export()
             if export_to is not None:
