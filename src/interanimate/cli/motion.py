@@ -66,6 +66,7 @@ def register(subparsers) -> None:
     p.add_argument("--samples-per-class", type=positive_int, default=16)
     p.add_argument("--frames", type=positive_int, help="window length (default: the model's)")
     p.add_argument("--no-text", action="store_true", help="skip the text-prompt evaluation (no MiniLM)")
+    p.add_argument("--reaction-clips", type=positive_int, help="reaction on this many test clips (default: all)")
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_evaluate)
@@ -210,7 +211,7 @@ def run_evaluate(args) -> int:
         from interanimate.motion.text import default_encoder
         encoder = default_encoder()
     report = evaluate(model, test_set, train_set, args.samples_per_class, args.runs, seed=args.seed,
-                      text_encoder=encoder)
+                      text_encoder=encoder, reaction_clips=args.reaction_clips)
     text = json.dumps(report, indent=2, sort_keys=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,8 @@ def _generate(model, labels, frames, seed, text=None, batch=144, **given):
 
 
 def evaluate(model: MotionModel, test_set, train_set, samples_per_class: int = 16, runs: int = 5, pairs: int = 300,
-             mm_pairs: int = 10, seed: int = 0, text_encoder=None, log=print) -> dict:
+             mm_pairs: int = 10, seed: int = 0, text_encoder=None, log=print, reaction_clips: int | None = None) -> dict:
+    """``reaction_clips``: evaluate reaction on this many test clips (evenly spread; default all)."""
     if model.evaluator is None:
         raise ValueError("the model has no evaluator: train one (motion train) before evaluating")
     rng = np.random.default_rng(seed)
@@ -114,7 +115,10 @@ def evaluate(model: MotionModel, test_set, train_set, samples_per_class: int = 1
         log(f"text: {report['text']['summary']}")
 
     # 4. reaction
-    report["reaction"] = evaluate_reaction(model, th, tf, tl.numpy(), seed, runs)
+    pick = np.arange(len(tl))
+    if reaction_clips and reaction_clips < len(pick):
+        pick = np.linspace(0, len(tl) - 1, reaction_clips).round().astype(int)
+    report["reaction"] = evaluate_reaction(model, th[pick], tf[pick], tl.numpy()[pick], seed, runs)
     log(f"reaction: {report['reaction']['summary']}")
     return report
 

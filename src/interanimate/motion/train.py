@@ -315,8 +315,7 @@ def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", 
                                                    cfg.device, log, cfg.log_every)
         timings["transformer_s"] = time.time() - t0
     if "evaluator" in stages:
-        if model.evaluator is None:
-            model.evaluator = MotionEvaluator(cfg.evaluator)
+        model.evaluator = MotionEvaluator(cfg.evaluator)  # always fresh: it must know only this train split
         t0 = time.time()
         results["evaluator"] = train_evaluator(model.evaluator, train_set, cfg.evaluator_train, cfg.seed, cfg.device,
                                                log, cfg.log_every)
