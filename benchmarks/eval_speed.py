@@ -3,7 +3,7 @@
 Ground truth is a SynthHF root given with --gt, or, without one, pans over skimage's astronaut written here in the
 dataset format; predictions are perturbed copies (Gaussian noise σ=8, a 2-pixel shift, slight blur).
 
-  python benchmarks/eval_speed.py --work /tmp/eval_bench [--gt SYNTH_ROOT] [--no-fid]
+  python benchmarks/eval_speed.py --work /tmp/eval_bench [--gt SYNTH_ROOT --split test] [--no-fid]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def make_ground_truth(root: Path, clips: int, frames: int, size: int) -> None:
     write_manifest(root, records)
 
 
-def make_predictions(gt_root: Path, out: Path, seed: int = 0) -> None:
+def make_predictions(gt_root: Path, out: Path, split: str | None, seed: int = 0) -> None:
     """Perturbed copy of every ground-truth clip: noise σ=8, 2-pixel shift, 3×3 blur."""
     import cv2
 
@@ -55,6 +55,8 @@ def make_predictions(gt_root: Path, out: Path, seed: int = 0) -> None:
 
     rng = np.random.default_rng(seed)
     for record in read_manifest(gt_root):
+        if split is not None and record.split != split:
+            continue
         video = load_frames(gt_root, record).astype(np.float32)
         video = np.stack([cv2.blur(np.roll(f, 2, axis=1), (3, 3)) for f in video])
         video = np.clip(video + rng.normal(0, 8, video.shape), 0, 255).astype(np.uint8)
@@ -68,14 +70,16 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=18)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--split", help="with --gt: evaluate only this split (SynthHF's 'test' has 18 clips)")
     parser.add_argument("--no-fid", action="store_true")
     args = parser.parse_args()
     gt = args.gt or args.work / "gt"
     if args.gt is None and not (gt / "manifest.jsonl").is_file():
         make_ground_truth(gt, args.clips, args.frames, args.size)
-    make_predictions(gt, args.work / "pred")
+    make_predictions(gt, args.work / "pred", args.split)
     command = [sys.executable, "-m", "interanimate", "evaluate", "--pred", str(args.work / "pred"), "--gt", str(gt),
                "--out", str(args.work / "report"), "--quiet"] + (["--no-fid"] if args.no_fid else [])
+    command += ["--split", args.split] if args.split else []
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start

@@ -20,7 +20,7 @@ def test_cli_writes_both_reports(eval_dataset, tmp_path, capsys):
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     markdown = (tmp_path / "run" / "report.md").read_text()
     assert report["inputs"] | {"pred": None, "gt": None} == {"pred": None, "gt": None, "masks": str(gt),
-                                                             "videos": 2, "frames": 34, "clips": 4}
+                                                             "split": None, "videos": 2, "frames": 34, "clips": 4}
     metrics = report["metrics"]
     assert 0.3 < metrics["ssim"]["value"] < 1 and 20 < metrics["psnr"]["value"] < 100
     assert metrics["lpips"] == {"value": None, "note": "n/a (needs --vgg-weights PATH)"}
@@ -72,6 +72,8 @@ def test_unpaired_and_missing_inputs_are_clear_errors(eval_dataset, tmp_path, ca
     assert "no such folder" in capsys.readouterr().err
     assert run_cli("--pred", pred, "--gt", gt, "--out", tmp_path / "r", "--i3d-weights", tmp_path / "x.pt") == 2
     assert "--i3d-weights" in capsys.readouterr().err
+    assert run_cli("--pred", gt, "--gt", gt, "--out", tmp_path / "r", "--split", "train") == 2
+    assert "no clips in split 'train'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 

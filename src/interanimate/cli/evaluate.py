@@ -33,6 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--masks", type=Path, help="dataset root whose hand/face masks define the region metrics "
                                                     "(default: --gt when it is a dataset root)")
+    parser.add_argument("--split", choices=("train", "test"), help="dataset roots: evaluate only this split's clips")
     parser.add_argument("--protocol", choices=("disco", "standard"), default="disco")
     parser.add_argument("--clips", dest="clip_mode", choices=("sliding", "per-video"), default="sliding",
                         help="stride-1 sliding windows (DisCo) or one clip per video (StyleGAN-V)")
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                         pad_short=args.pad_short, lpips_weights=args.lpips_weights, arcface=args.arcface,
                         fid=not args.no_fid, identity=not args.no_identity, temporal=not args.no_temporal,
                         device=_device(args.device), batch_size=args.batch_size, **resolve_weights(args))
-    report = evaluate(args.pred, args.gt, config, masks_root=args.masks, progress=not args.quiet)
+    report = evaluate(args.pred, args.gt, config, masks_root=args.masks, split=args.split,
+                      progress=not args.quiet)
     json_path, md_path = report_mod.write_report(args.out, report)
     print("\n".join(report_mod.table1_markdown(report)))
     print(f"\n{json_path}\n{md_path}")

@@ -220,15 +220,16 @@ def _summarise(acc: _Accumulator, config: EvalConfig, extractors, embedder, mask
     return {"metrics": metrics, "region": region, "identity": identity, "temporal": temporal}
 
 
-def evaluate(pred_root, gt_root, config: EvalConfig, masks_root=None, progress: bool = True) -> dict:
-    """Evaluate the videos in ``pred_root`` against ``gt_root``; returns the report dictionary."""
+def evaluate(pred_root, gt_root, config: EvalConfig, masks_root=None, split: str | None = None,
+             progress: bool = True) -> dict:
+    """Evaluate the videos in ``pred_root`` against ``gt_root`` (dataset roots: clips of ``split`` only)."""
     from tqdm.auto import tqdm
 
     from interanimate.metrics.extractors import build_extractors
     from interanimate.metrics.inputs import is_dataset_root, mask_loaders, pair_sources
 
     start = time.perf_counter()
-    pairs = pair_sources(pred_root, gt_root)
+    pairs = pair_sources(pred_root, gt_root, split)
     if masks_root is None and is_dataset_root(gt_root):
         masks_root = gt_root
     masks = mask_loaders(masks_root) if masks_root is not None else None
@@ -242,8 +243,9 @@ def evaluate(pred_root, gt_root, config: EvalConfig, masks_root=None, progress: 
     report = {
         "protocol": config.protocol,
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "inputs": {"pred": str(pred_root), "gt": str(gt_root), "masks": None if masks_root is None
-                   else str(masks_root), "videos": len(pairs), "frames": acc.frames, "clips": acc.clips},
+        "inputs": {"pred": str(pred_root), "gt": str(gt_root), "split": split, "videos": len(pairs),
+                   "masks": None if masks_root is None else str(masks_root), "frames": acc.frames,
+                   "clips": acc.clips},
         **_summarise(acc, config, extractors, embedder, masks),
         "per_video": acc.per_video,
         "notes": acc.notes,

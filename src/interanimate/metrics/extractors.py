@@ -36,7 +36,7 @@ def _build(loader, path, description) -> Extractor:
 
 
 def build_extractors(config) -> dict[str, Extractor | Unavailable]:
-    """``fid``, ``lpips``, ``fid_vid``, ``fvd`` from the paths in an :class:`~interanimate.metrics.evaluate.EvalConfig`."""
+    """``fid``, ``lpips``, ``fid_vid``, ``fvd`` from the weight paths of an ``EvalConfig``."""
     from interanimate.metrics.backbones import i3d, inception, resnet3d
     from interanimate.metrics import lpips
 

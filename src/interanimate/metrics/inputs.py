@@ -2,7 +2,8 @@
 
 A source is one of:
 
-* a dataset root (``manifest.jsonl``, as ``interanimate.data.format``): one video per clip id;
+* a dataset root (``manifest.jsonl``, as ``interanimate.data.format``): one video per clip id, optionally only the
+  clips of one split;
 * a folder of video files (``.mp4``, ``.mov``, ``.avi``, ``.mkv``, ``.webm``): one video per file stem;
 * a folder of frame folders: one video per sub-folder name, frames are its images in name order;
 * a folder of images: one video (named after the folder).
@@ -72,16 +73,19 @@ def _read_video_file(path: Path) -> np.ndarray:
         raise UserError(f"{path}: cannot read video ({err})") from None
 
 
-def discover(root: str | os.PathLike) -> dict[str, VideoSource]:
-    """All videos under ``root`` by name."""
+def discover(root: str | os.PathLike, split: str | None = None) -> dict[str, VideoSource]:
+    """All videos under ``root`` by name (of a dataset root: only the clips of ``split`` when given)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"no such folder: {root}")
     if is_dataset_root(root):
         from interanimate.data.format import load_frames, read_manifest
 
-        return {r.clip_id: VideoSource(r.clip_id, str(root / r.video), lambda r=r: load_frames(root, r))
-                for r in read_manifest(root)}
+        sources = {r.clip_id: VideoSource(r.clip_id, str(root / r.video), lambda r=r: load_frames(root, r))
+                   for r in read_manifest(root) if split is None or r.split == split}
+        if not sources:
+            raise UserError(f"{root}: no clips{'' if split is None else f' in split {split!r}'}")
+        return sources
     sources = {}
     for entry in sorted(root.iterdir()):
         if entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
@@ -99,8 +103,9 @@ def _names(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f" … ({len(names)} in all)" if len(names) > limit else "")
 
 
-def pair_sources(pred_root: str | os.PathLike, gt_root: str | os.PathLike) -> list[VideoPair]:
-    pred, gt = discover(pred_root), discover(gt_root)
+def pair_sources(pred_root: str | os.PathLike, gt_root: str | os.PathLike, split: str | None = None
+                 ) -> list[VideoPair]:
+    pred, gt = discover(pred_root, split), discover(gt_root, split)
     if len(pred) == 1 and len(gt) == 1 and set(pred) != set(gt):  # two single-video folders: pair them anyway
         (p,), (g,) = pred.values(), gt.values()
         return [VideoPair(g.name, p, g)]

@@ -46,7 +46,8 @@ def region_frame_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, pro
     mse = float(np.mean(diff ** 2))
     psnr = frame_metrics.PSNR_IDENTICAL if mse == 0 else 20 * np.log10(frame_metrics.MAX_PIXEL / np.sqrt(mse))
     scale = gt.shape[0] * gt.shape[1] if protocol == "disco" else frame_metrics.MAX_PIXEL
-    return {"ssim": float(smap[inner].mean()) if inner.any() else float(smap[mask].mean()), "psnr": float(psnr), "l1": float(np.abs(diff).mean() / scale)}
+    ssim = float(smap[inner].mean()) if inner.any() else float(smap[mask].mean())  # mask only in the border: keep it
+    return {"ssim": ssim, "psnr": float(psnr), "l1": float(np.abs(diff).mean() / scale)}
 
 
 def mask_box(mask: np.ndarray, margin: int = LPIPS_MARGIN, min_size: int = LPIPS_MIN_CROP

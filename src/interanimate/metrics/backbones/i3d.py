@@ -25,7 +25,10 @@ MIXED = (("Mixed_3b", 64, 96, 128, 16, 32, 32), ("Mixed_3c", 128, 128, 192, 32, 
          ("Mixed_4d", 128, 128, 256, 24, 64, 64), ("Mixed_4e", 112, 144, 288, 32, 64, 64),
          ("Mixed_4f", 256, 160, 320, 32, 128, 128), ("Mixed_5b", 256, 160, 320, 32, 128, 128),
          ("Mixed_5c", 384, 192, 384, 48, 128, 128))
-POOL_BEFORE = {"Mixed_3b": ((1, 3, 3), (1, 2, 2)), "Mixed_4b": ((3, 3, 3), (2, 2, 2)), "Mixed_5b": ((2, 2, 2), (2, 2, 2))}
+# max-pool (name, kernel, stride) in front of the first module of each stage
+POOL_BEFORE = {"Mixed_3b": ("MaxPool3d_3a_3x3", (1, 3, 3), (1, 2, 2)),
+               "Mixed_4b": ("MaxPool3d_4a_3x3", (3, 3, 3), (2, 2, 2)),
+               "Mixed_5b": ("MaxPool3d_5a_2x2", (2, 2, 2), (2, 2, 2))}
 
 
 def _same_pad(x: torch.Tensor, kernel, stride) -> torch.Tensor:
@@ -90,9 +93,8 @@ class InceptionI3d(nn.Module):
         channels = w(192)
         for name, *c in MIXED:
             if name in POOL_BEFORE:
-                pool = {"Mixed_3b": "MaxPool3d_3a_3x3", "Mixed_4b": "MaxPool3d_4a_3x3",
-                        "Mixed_5b": "MaxPool3d_5a_2x2"}[name]
-                setattr(self, pool, MaxPool3dSame(*POOL_BEFORE[name]))
+                pool, kernel, stride = POOL_BEFORE[name]
+                setattr(self, pool, MaxPool3dSame(kernel, stride))
                 self.order.append(pool)
             module = InceptionModule(channels, tuple(w(x) for x in c))
             setattr(self, name, module)
