@@ -106,3 +106,4 @@ def test_compare_writes_table_and_bar_charts(eval_dataset, tmp_path):
         assert (tmp_path / "cmp" / f"compare_{key}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "cmp" / "compare_fvd.png").exists()
     assert run_cli("--compare", tmp_path / "full", "--out", tmp_path / "cmp2") == 2
+    assert run_cli("--compare", tmp_path / "full", tmp_path / "full", "--out", tmp_path / "cmp2") == 2

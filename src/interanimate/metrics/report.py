@@ -123,16 +123,21 @@ def load_report(path: str | os.PathLike) -> dict:
     return report
 
 
-def _run_label(path: str | os.PathLike) -> str:
-    path = Path(path)
-    return (path.parent if path.name == "report.json" else path).name or str(path)
+def _run_labels(paths: list[str | os.PathLike]) -> list[str]:
+    """Folder names of the runs; where two share a name, more of the path until they differ."""
+    folders = [(Path(p).parent if Path(p).name == "report.json" else Path(p)).resolve() for p in paths]
+    for depth in range(1, max(len(f.parts) for f in folders) + 1):
+        labels = ["/".join(f.parts[-depth:]) for f in folders]
+        if len(set(labels)) == len(labels):
+            return labels
+    raise UserError("--compare: the same run is given twice")
 
 
 def compare_runs(run_paths: list[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
     """Table of several runs (``compare.md``, ``compare.json``) and one bar chart PNG per metric with values."""
     if len(run_paths) < 2:
         raise UserError("--compare needs at least two runs")
-    runs = {_run_label(p): load_report(p) for p in run_paths}
+    runs = {label: load_report(p) for label, p in zip(_run_labels(run_paths), run_paths)}
     out_dir = Path(out_dir)
     lines = ["# Comparison of runs", "", _row(("Run", "Protocol", *(t for _, t in COLUMNS))),
              _row(("---",) * (2 + len(COLUMNS)))]
