@@ -4,9 +4,10 @@
     python benchmarks/infer_speed.py --configs svd-xt     # on a GPU: 16×576×1024, with and without InterAnimate
 
 Weights are random (speed does not depend on them). A "denoising step" is the UNet work of one Euler step: the
-conditional and the unconditional pass (classifier-free guidance), timed with forward hooks on the UNet. A "clip" is the whole
-pipeline call: reference encoding, ``--steps`` denoising steps, and the chunked VAE decode. For ``svd-xt`` the same
-run also times the plain diffusers SVD UNet (no pose encoder, region attention or ID preserver) and prints the ratio.
+conditional and the unconditional pass (classifier-free guidance), timed with forward hooks on the UNet. A "clip" is
+the whole pipeline call: reference encoding, ``--steps`` denoising steps, and the chunked VAE decode. For ``svd-xt``
+the same run also times the plain diffusers SVD UNet (no pose encoder, region attention or ID preserver) and prints
+the ratio.
 """
 
 from __future__ import annotations

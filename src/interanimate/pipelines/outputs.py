@@ -79,7 +79,7 @@ def write_gif(path: str | os.PathLike, frames, fps: float = 8.0, watermark: bool
     from PIL import Image
 
     frames = to_uint8(frames)
-    if watermark and min(frames.shape[1:3]) >= 32:
+    if watermark and min(frames.shape[1:3]) >= 48:
         frames = embed_watermark(frames)
     images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:

@@ -5,10 +5,10 @@ guidance whose unconditional pass zeroes the image embedding and the reference l
 per-frame guidance from ``min_guidance_scale`` to ``max_guidance_scale``, and progressive latent fusion
 (:mod:`interanimate.pipelines.fusion`) for sequences longer than ``tile_size``.
 
-Components (``save_pretrained`` / ``from_pretrained`` write and read all of them, diffusers layout):
-``vae`` (``AutoencoderKLTemporalDecoder``), ``image_encoder`` (``CLIPVisionModelWithProjection``), ``unet``
-(``InterAnimateUNet``, or a plain ``UNetSpatioTemporalConditionModel``, which ignores poses, masks and identity),
-``scheduler`` (``EulerDiscreteScheduler``).
+Components (``save_pretrained`` / ``from_pretrained`` write and read all of them, diffusers layout): ``vae``
+(``AutoencoderKLTemporalDecoder`` as SVD, or a 2-D ``AutoencoderKL`` decoding frame by frame), ``image_encoder``
+(``CLIPVisionModelWithProjection``), ``unet`` (``InterAnimateUNet``, or a plain ``UNetSpatioTemporalConditionModel``,
+which ignores poses, masks and identity), ``scheduler`` (``EulerDiscreteScheduler``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from interanimate.pipelines.fusion import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, fuse_tiles
-from interanimate.training.first_stage import encode_image
+from interanimate.training.first_stage import encode_image, load_vae, vae_decode
 
 logger = logging.getLogger(__name__)
 INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding")
@@ -76,7 +76,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         if spec.get("unet", [None, None])[1] != "InterAnimateUNet":
             dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
             return super().from_pretrained(pretrained_model_name_or_path, **dtype, **components)
-        from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
+        from diffusers import EulerDiscreteScheduler
         from transformers import CLIPVisionModelWithProjection
 
         from interanimate.models import InterAnimateUNet
@@ -86,7 +86,7 @@ class InterAnimatePipeline(DiffusionPipeline):
             raise TypeError(f"unexpected keyword argument(s) {unknown}")
         dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
         loaders = {
-            "vae": lambda: AutoencoderKLTemporalDecoder.from_pretrained(os.fspath(folder / "vae"), **dtype),
+            "vae": lambda: load_vae(folder / "vae").to(**({"dtype": torch_dtype} if torch_dtype is not None else {})),
             "image_encoder": lambda: CLIPVisionModelWithProjection.from_pretrained(
                 os.fspath(folder / "image_encoder"), **({"dtype": torch_dtype} if torch_dtype is not None else {})),
             "unet": lambda: InterAnimateUNet.from_pretrained(os.fspath(folder / "unet"), **dtype),
@@ -152,7 +152,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         frames = []
         for i in range(0, flat.shape[0], decode_chunk_size):
             chunk = flat[i:i + decode_chunk_size].to(self.vae.dtype)
-            frames.append(self.vae.decode(chunk, num_frames=chunk.shape[0]).sample.float())
+            frames.append(vae_decode(self.vae, chunk, chunk.shape[0]).float())
         return torch.cat(frames).unflatten(0, (b, f))  # (B, F, 3, H, W)
 
     # ---------------------------------------------------------------- call
@@ -179,7 +179,8 @@ class InterAnimatePipeline(DiffusionPipeline):
             pose_frames = pose_frames.unsqueeze(0)  # (1, F, 3, H, W)
         batch, num_frames, _, height, width = pose_frames.shape
         if reference.shape[0] != batch or reference.shape[-2:] != (height, width):
-            raise ValueError(f"reference {tuple(reference.shape)} does not match pose frames {tuple(pose_frames.shape)}")
+            raise ValueError(f"reference {tuple(reference.shape)} does not match pose frames "
+                             f"{tuple(pose_frames.shape)}")
         if height % self.vae_scale_factor or width % self.vae_scale_factor:
             raise ValueError(f"height and width must be multiples of {self.vae_scale_factor}, got {height}x{width}")
         if output_type not in ("pt", "np", "latent"):

@@ -2,12 +2,13 @@
 
 The invisible mark is invisible-watermark's ``dwtDctSvd`` method (the one that survives lossy compression; ``dwtDct``
 does not). It hides a 32-bit payload in the SVD of 4×4 DCT blocks of the Haar-DWT of the U channel, repeated over
-every block of every frame (strength 64 instead of the library's 36: see ``_SCALES``). :func:`detect_watermark` decodes each frame, averages the bit scores over all frames and
-reports the fraction of payload bits recovered: about 0.5 for an unmarked video, 1.0 for a marked one.
+every block of every frame (strength 64 instead of the library's 36: see ``_SCALES``). :func:`detect_watermark`
+decodes each frame, averages the bit scores over all frames and reports the fraction of payload bits recovered: about
+0.5 for an unmarked video, 1.0 for a marked one.
 
 invisible-watermark's ``WatermarkEncoder`` refuses frames under 256×256 pixels; a video repeats the payload over all
-its frames, so the embedder class is used directly and small frames work too (the payload needs at least 32 blocks,
-i.e. 32×32 pixels).
+its frames, so the embedder class is used directly and small frames work too: every payload bit needs a block, i.e.
+(H/8)·(W/8) >= 32 (48×48 pixels and up).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ DETECTION_THRESHOLD = 0.85  # fraction of payload bits; 28 of 32 bits by chance 
 # H.264 encode of 96×96 frames; 64 kept all 32 while changing pixels by about 2.4 grey levels on average.
 _SCALES = (0, 64, 0)
 _BLOCK = 4
-MIN_SIDE = 32
 
 
 def _payload_bits(payload: bytes = PAYLOAD) -> np.ndarray:
@@ -43,9 +43,10 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 RGB frames (F, H, W, 3), got {frames.dtype} {frames.shape}")
-    if min(frames.shape[1:3]) < MIN_SIDE:
-        raise ValueError(f"frames must be at least {MIN_SIDE}x{MIN_SIDE} to carry the watermark, got "
-                         f"{frames.shape[1]}x{frames.shape[2]}")
+    blocks = (frames.shape[1] // (2 * _BLOCK)) * (frames.shape[2] // (2 * _BLOCK))
+    if blocks < len(_payload_bits()):
+        raise ValueError(f"frames must be at least 48x48 to carry the watermark ({blocks} blocks for "
+                         f"{len(_payload_bits())} bits), got {frames.shape[1]}x{frames.shape[2]}")
     return frames
 
 

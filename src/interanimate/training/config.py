@@ -40,6 +40,7 @@ class VAEConfig:
     block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     layers_per_block: int = 1
     latent_channels: int = 4
+    temporal_decoder: bool = True  # AutoencoderKLTemporalDecoder (SVD's class); false: 2-D AutoencoderKL
     train_steps: int = 0  # first-stage steps before diffusion training (0: use as is)
     batch_size: int = 8  # clips per step
     num_frames: int = 4  # frames per clip (the decoder is temporal)

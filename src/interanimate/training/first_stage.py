@@ -4,9 +4,10 @@ SVD's VAE and CLIP image encoder cannot be downloaded here, so the bundled small
 same classes and interfaces as SVD's so that one pipeline and one trainer serve both:
 
 * **VAE**: a small diffusers ``AutoencoderKLTemporalDecoder`` (SVD's own class: a 2-D encoder, a decoder with
-  temporal layers), downsampling by 8 like SVD's (the pose encoder's three stride-2 stages assume it), trained here
-  on SynthHF clips before the diffusion stage with an L1 + L2 reconstruction loss weighted up inside the hand∪face
-  region and a small KL term. Its ``scaling_factor`` is then set to 1 / std of the latents, as SD's 0.18215 was.
+  temporal layers) or, cheaper to train on a CPU, SD's 2-D ``AutoencoderKL``; downsampling by 8 like SVD's (the
+  pose encoder's three stride-2 stages assume it), trained here on SynthHF clips before the diffusion stage with an
+  L1 + L2 reconstruction loss weighted up inside the hand∪face region and a small KL term. Its
+  ``scaling_factor`` is then set to 1 / std of the latents, as SD's 0.18215 was.
 * **Image encoder**: a small ``CLIPVisionModelWithProjection`` (random init; no CLIP weights exist offline) whose
   projection width equals the UNet's ``cross_attention_dim``. It is trained jointly with the UNet (parameter
   group ``image_encoder``) instead of being frozen, since a frozen random tower would only add noise. The VAE
@@ -17,8 +18,10 @@ The full (``svd-xt``) configuration loads SVD's own ``vae/`` and ``image_encoder
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -30,15 +33,40 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def build_small_vae(block_out_channels=(32, 64, 128, 128), layers_per_block: int = 1, latent_channels: int = 4,
-                    sample_size: int = 128):
-    from diffusers import AutoencoderKLTemporalDecoder
+                    sample_size: int = 128, temporal_decoder: bool = True):
+    """SVD's ``AutoencoderKLTemporalDecoder`` (``temporal_decoder=True``) or SD's 2-D ``AutoencoderKL``, small.
+
+    The 2-D one decodes frame by frame; it is several times cheaper to train on a CPU (no 3-D convolutions)."""
+    from diffusers import AutoencoderKL, AutoencoderKLTemporalDecoder
 
     if len(block_out_channels) != 4:
         raise ValueError(f"the VAE must downsample by 8 (4 blocks), got block_out_channels={block_out_channels}")
-    return AutoencoderKLTemporalDecoder(
-        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * len(block_out_channels),
-        block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
-        latent_channels=latent_channels, sample_size=sample_size, scaling_factor=1.0, force_upcast=False)
+    common = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * len(block_out_channels),
+                  block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,
+                  latent_channels=latent_channels, sample_size=sample_size, scaling_factor=1.0, force_upcast=False)
+    if temporal_decoder:
+        return AutoencoderKLTemporalDecoder(**common)
+    return AutoencoderKL(up_block_types=("UpDecoderBlock2D",) * len(block_out_channels), **common)
+
+
+def vae_decode(vae, latents: Tensor, num_frames: int) -> Tensor:
+    """Decode (N, C, h, w) latents with either VAE class (the temporal decoder needs ``num_frames``)."""
+    if "num_frames" in inspect.signature(vae.decode).parameters:
+        return vae.decode(latents, num_frames=num_frames).sample
+    return vae.decode(latents).sample
+
+
+def load_vae(folder):
+    """A VAE folder written by ``save_pretrained``, of whichever class its config names."""
+    import json
+    import os
+
+    import diffusers
+
+    name = json.loads((Path(folder) / "config.json").read_text())["_class_name"]
+    if name not in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
+        raise ValueError(f"{folder}: unsupported VAE class {name}")
+    return getattr(diffusers, name).from_pretrained(os.fspath(folder))
 
 
 def build_small_image_encoder(projection_dim: int, hidden_size: int = 64, num_hidden_layers: int = 2,
@@ -77,12 +105,12 @@ def vae_loss(vae, clips: Tensor, region: Tensor | None, kl_weight: float, region
     x = clips.flatten(0, 1)  # (B·F, 3, H, W)
     posterior = vae.encode(x).latent_dist
     z = posterior.sample(generator=generator)  # (B·F, C, h, w)
-    recon = vae.decode(z, num_frames=f).sample  # (B·F, 3, H, W)
+    recon = vae_decode(vae, z, f)  # (B·F, 3, H, W)
     weight = 1.0 if region is None else 1.0 + region_weight * region.flatten(0, 1)  # (B·F, 1, H, W)
     err = (recon - x).abs() + (recon - x).square()
     rec = (weight * err).mean()
     kl = posterior.kl().mean() / (x.shape[-1] * x.shape[-2])
-    return rec + kl_weight * kl, {"rec": float(rec), "kl": float(kl)}
+    return rec + kl_weight * kl, {"rec": float(rec.detach()), "kl": float(kl.detach())}
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from interanimate.training.config import TrainConfig, config_to_dict
 from interanimate.training.first_stage import (build_small_image_encoder, build_small_vae, encode_image,
-                                               latent_scaling_factor, train_vae)
+                                               latent_scaling_factor, load_vae, train_vae)
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -252,22 +252,21 @@ class Trainer:
         return self.output_dir / FIRST_STAGE_DIR
 
     def _build_vae(self):
-        from diffusers import AutoencoderKLTemporalDecoder
-
         cfg = self.config.model.vae
         if cfg.pretrained:
-            return AutoencoderKLTemporalDecoder.from_pretrained(cfg.pretrained)
+            return load_vae(cfg.pretrained)
         trained = self._first_stage_dir() / "vae"
         if (trained / "config.json").is_file():
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
-            return AutoencoderKLTemporalDecoder.from_pretrained(trained)
+            return load_vae(trained)
         size = self.config.data.size[0] if self.config.data.size else 128
-        vae = build_small_vae(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels, size)
+        vae = build_small_vae(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels, size,
+                              temporal_decoder=cfg.temporal_decoder)
         if cfg.train_steps > 0:
             if self.is_main:
                 self._train_first_stage(vae, trained)
             self.accelerator.wait_for_everyone()
-            return AutoencoderKLTemporalDecoder.from_pretrained(trained)
+            return load_vae(trained)
         return vae
 
     def _train_first_stage(self, vae, out_dir: Path) -> None:
