@@ -98,7 +98,8 @@ class InterAnimatePipeline(DiffusionPipeline):
     # ---------------------------------------------------------------- helpers
     @property
     def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+        patch = self.vae.config.get("patch_size")  # PatchPCAAutoencoder
+        return int(patch) if patch else 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     @property
     def interaction_inputs(self) -> tuple[str, ...]:

@@ -40,7 +40,9 @@ class VAEConfig:
     block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     layers_per_block: int = 1
     latent_channels: int = 4
-    temporal_decoder: bool = True  # AutoencoderKLTemporalDecoder (SVD's class); false: 2-D AutoencoderKL
+    kind: str = "temporal"  # temporal: AutoencoderKLTemporalDecoder (SVD's class); kl2d: AutoencoderKL;
+    #                         pca: PatchPCAAutoencoder (closed-form fit, no training steps)
+    pca_clips: int = 200  # clips whose frames the PCA first stage is fitted on
     train_steps: int = 0  # first-stage steps before diffusion training (0: use as is)
     batch_size: int = 8  # clips per step
     num_frames: int = 4  # frames per clip (the decoder is temporal)
@@ -103,7 +105,7 @@ class TrainConfig:
     output_dir: str = "runs/tiny"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    mixed_precision: str = "no"  # no | fp16 | bf16 (ignored on CPU except bf16)
+    mixed_precision: str = "no"  # no | fp16 | bf16 (CUDA only; CPU runs stay in fp32)
     gradient_checkpointing: bool = False
     max_steps: int = 100
     time_limit_minutes: float | None = None  # stop early (checkpoint, preview, export) once this much wall time passed
@@ -128,6 +130,7 @@ class TrainConfig:
         _check_choice("device", self.device, ("auto", "cpu", "cuda"))
         _check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
         _check_choice("data.reference", self.data.reference, ("random", "first"))
+        _check_choice("model.vae.kind", self.model.vae.kind, ("temporal", "kl2d", "pca"))
         for key in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every", "log_every",
                     "validation_steps", "checkpoints_keep"):
             if getattr(self, key) < 1:

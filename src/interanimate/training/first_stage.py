@@ -8,6 +8,8 @@ same classes and interfaces as SVD's so that one pipeline and one trainer serve 
   pose encoder's three stride-2 stages assume it), trained here on SynthHF clips before the diffusion stage with an
   L1 + L2 reconstruction loss weighted up inside the hand∪face region and a small KL term. Its
   ``scaling_factor`` is then set to 1 / std of the latents, as SD's 0.18215 was.
+* **PCA patch autoencoder** (``PatchPCAAutoencoder``): a linear first stage fitted in closed form (principal
+  components of 8×8 patches); what the CPU-trained bundled model uses.
 * **Image encoder**: a small ``CLIPVisionModelWithProjection`` (random init; no CLIP weights exist offline) whose
   projection width equals the UNet's ``cross_attention_dim``. It is trained jointly with the UNet (parameter
   group ``image_encoder``) instead of being frozen, since a frozen random tower would only add noise. The VAE
@@ -26,7 +28,9 @@ from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import Tensor, nn
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -64,9 +68,61 @@ def load_vae(folder):
     import diffusers
 
     name = json.loads((Path(folder) / "config.json").read_text())["_class_name"]
+    if name == PatchPCAAutoencoder.__name__:
+        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder))
     if name not in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
         raise ValueError(f"{folder}: unsupported VAE class {name}")
     return getattr(diffusers, name).from_pretrained(os.fspath(folder))
+
+
+class PatchPCAAutoencoder(ModelMixin, ConfigMixin):
+    """A linear first stage fitted in closed form: each ``patch_size``² patch (pixel-unshuffled to a
+    3·p² vector) is projected on the top ``latent_channels`` principal components of SynthHF patches.
+
+    Same interface as diffusers' VAEs (``encode(x).latent_dist`` with ``mode``/``sample``, ``decode(z).sample``,
+    ``config.scaling_factor``), a deterministic posterior, downsampling by ``patch_size`` (8, as SVD's VAE). The
+    basis is orthonormal, so latent-space MSE is pixel-space MSE within the subspace: the diffusion loss weights
+    exactly what PSNR measures. Fitting takes seconds, which is why the CPU-trained bundled model uses it (a VAE
+    needs thousands of steps to reconstruct as well; see docs/training.md for the numbers).
+    """
+
+    @register_to_config
+    def __init__(self, in_channels: int = 3, latent_channels: int = 32, patch_size: int = 8, sample_size: int = 64,
+                 scaling_factor: float = 1.0):
+        super().__init__()
+        dim = in_channels * patch_size**2
+        self.mean = nn.Parameter(torch.zeros(dim), requires_grad=False)  # (3·p²,)
+        self.basis = nn.Parameter(torch.zeros(latent_channels, dim), requires_grad=False)  # (C, 3·p²), orthonormal
+
+    def encode(self, x: Tensor, return_dict: bool = True):
+        """x (N, 3, H, W) in [-1, 1] -> latent_dist over (N, C, H/p, W/p) (deterministic)."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+        from diffusers.models.modeling_outputs import AutoencoderKLOutput
+
+        v = F.pixel_unshuffle(x, self.config.patch_size)  # (N, 3·p², h, w)
+        z = torch.einsum("cd,ndhw->nchw", self.basis.to(x.dtype), v - self.mean.to(x.dtype).view(1, -1, 1, 1))
+        dist = DiagonalGaussianDistribution(torch.cat([z, torch.full_like(z, -30.0)], dim=1), deterministic=True)
+        return AutoencoderKLOutput(latent_dist=dist) if return_dict else (dist,)
+
+    def decode(self, z: Tensor, return_dict: bool = True):
+        """z (N, C, h, w) -> (N, 3, h·p, w·p)."""
+        from diffusers.models.autoencoders.vae import DecoderOutput
+
+        v = torch.einsum("cd,nchw->ndhw", self.basis.to(z.dtype), z) + self.mean.to(z.dtype).view(1, -1, 1, 1)
+        x = F.pixel_shuffle(v, self.config.patch_size)  # (N, 3, H, W)
+        return DecoderOutput(sample=x) if return_dict else (x,)
+
+    @torch.no_grad()
+    def fit(self, images: Tensor) -> "PatchPCAAutoencoder":
+        """Set mean and basis from images (N, 3, H, W) in [-1, 1] (principal components of their patches)."""
+        v = F.pixel_unshuffle(images.float(), self.config.patch_size)  # (N, 3·p², h, w)
+        v = v.permute(0, 2, 3, 1).reshape(-1, v.shape[1])  # (N·h·w, 3·p²)
+        mean = v.mean(0)
+        cov = (v - mean).T @ (v - mean) / max(len(v) - 1, 1)  # (3·p², 3·p²)
+        _, vectors = torch.linalg.eigh(cov.double())  # ascending eigenvalues
+        self.mean.copy_(mean)
+        self.basis.copy_(vectors.flip(1)[:, :self.config.latent_channels].T.float())
+        return self
 
 
 def build_small_image_encoder(projection_dim: int, hidden_size: int = 64, num_hidden_layers: int = 2,

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from interanimate.training.config import TrainConfig, config_to_dict
-from interanimate.training.first_stage import (build_small_image_encoder, build_small_vae, encode_image,
-                                               latent_scaling_factor, load_vae, train_vae)
+from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_image_encoder, build_small_vae,
+                                               encode_image, latent_scaling_factor, load_vae, train_vae)
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -156,7 +156,8 @@ class Trainer:
         if config.device == "cuda" and not torch.cuda.is_available():
             from interanimate.errors import UserError
             raise UserError("device: cuda was asked for but torch sees no CUDA device")
-        precision = config.mixed_precision if (not use_cpu or config.mixed_precision == "bf16") else "no"
+        # mixed precision on CUDA only: CPUs without native bf16 emulate it, many times slower than fp32
+        precision = config.mixed_precision if not use_cpu else "no"
         self.accelerator = Accelerator(
             cpu=use_cpu, mixed_precision=precision,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
@@ -260,8 +261,14 @@ class Trainer:
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
             return load_vae(trained)
         size = self.config.data.size[0] if self.config.data.size else 128
+        if cfg.kind == "pca":
+            if self.is_main:
+                self._fit_pca_first_stage(PatchPCAAutoencoder(latent_channels=cfg.latent_channels,
+                                                              sample_size=size), trained)
+            self.accelerator.wait_for_everyone()
+            return load_vae(trained)
         vae = build_small_vae(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels, size,
-                              temporal_decoder=cfg.temporal_decoder)
+                              temporal_decoder=cfg.kind == "temporal")
         if cfg.train_steps > 0:
             if self.is_main:
                 self._train_first_stage(vae, trained)
@@ -269,9 +276,25 @@ class Trainer:
             return load_vae(trained)
         return vae
 
-    def _train_first_stage(self, vae, out_dir: Path) -> None:
-        from interanimate.utils.io import atomic_path  # noqa: F401  (folders are renamed into place below)
+    def _fit_pca_first_stage(self, vae, out_dir: Path) -> None:
+        cfg = self.config.model.vae
+        count = min(cfg.pca_clips, len(self.train_set))
+        picks = np.random.default_rng(self.config.seed).choice(len(self.train_set), count, replace=False)
+        images = torch.cat([self.train_set[int(i)]["frames"][::4] for i in picks])  # (N, 3, H, W)
+        vae.fit(images)
+        sf = latent_scaling_factor(vae, list(images.split(256)))
+        vae.register_to_config(scaling_factor=sf)
+        self.log(f"first stage: PCA of {len(images)} frames' patches, {cfg.latent_channels} components, "
+                 f"latent scaling factor {sf:.4f}")
+        self._save_folder(vae, out_dir)
 
+    def _save_folder(self, model, out_dir: Path) -> None:
+        tmp = out_dir.with_name(out_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        os.replace(tmp, out_dir)
+
+    def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
         self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
         clip_set = _short_clip_view(self.train_set, cfg.num_frames)
@@ -283,10 +306,7 @@ class Trainer:
         sf = latent_scaling_factor(vae, [b["frames"].flatten(0, 1).to(self.device) for b in probe])
         vae.register_to_config(scaling_factor=sf)
         self.log(f"first stage: latent scaling factor {sf:.4f}")
-        tmp = out_dir.with_name(out_dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        vae.save_pretrained(tmp)
-        os.replace(tmp, out_dir)
+        self._save_folder(vae, out_dir)
 
     def _build_image_encoder(self):
         cfg = self.config.model.image_encoder
