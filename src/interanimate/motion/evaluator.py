@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from interanimate.metrics.frechet import frechet_distance_from_features
 from interanimate.keypoints.layout import (FACE_CHIN, FACE_LEFT_BROW, FACE_LEFT_EYE, FACE_NOSE_BASE,
                                            FACE_NOSE_BRIDGE, FACE_RIGHT_BROW, FACE_RIGHT_EYE, HAND_TIPS)
 from interanimate.motion.representation import FACE_PARTY, HAND, HAND_SIDES, VELOCITY_SCALE, VISIBILITY_THRESHOLD
@@ -81,13 +82,8 @@ def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to feature sets a (N, D) and b (M, D)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    # tr(sqrt(A B)) for PSD A, B is the sum of the square roots of the (real, >= 0) eigenvalues of A B
-    eig = np.linalg.eigvals(cov_a @ cov_b)
-    tr_covmean = np.sqrt(np.clip(eig.real, 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_covmean)
+    """Fréchet distance between Gaussians fitted to feature sets a (N, D) and b (M, D) (the suite's one FID)."""
+    return frechet_distance_from_features(a, b)
 
 
 def diversity(features: np.ndarray, pairs: int, rng: np.random.Generator) -> float:
