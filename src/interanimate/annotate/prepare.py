@@ -1,0 +1,323 @@
+"""The ``interanimate prepare`` batch job: a folder of videos -> an InterHF-layout dataset, resumably and in shards.
+
+Per video: decode, run the pose backend on every frame, derive hand/face masks from the keypoints at the video's
+resolution, embed the identity of the first frame with a face, then write ``clips/<id>/video.mp4`` (re-encoded),
+``annotations.npz`` and, LAST and atomically, ``clips/<id>/record.json``. A clip is finished iff its ``record.json``
+exists, so an interrupted run resumes where it stopped. A video that cannot be used (unreadable, empty, too short, no
+face, no hands) is appended to ``failures.jsonl`` with the reason; later runs skip it unless ``retry_failed``.
+``manifest.jsonl`` is rebuilt from every ``record.json`` at the end, and rewritten only when its content changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, save_annotations, split_identities,
+                                      write_manifest)
+from interanimate.errors import UserError
+from interanimate.keypoints.layout import HANDS
+from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig, masks_for_sequence
+from interanimate.utils.io import write_json_atomic
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+FAILURES_NAME = "failures.jsonl"
+RECORD_NAME = "record.json"
+SOURCE = "real"
+IDENTITY_PROBES = 16  # frames tried (evenly spaced, first frame first) when looking for the reference face
+NO_FACE_DIM = 128  # length of the all-zero embedding written with --identity none
+
+
+@dataclass
+class PrepareConfig:
+    videos: Path
+    out: Path
+    labels: Path | None = None
+    pose_backend: str = "mediapipe"
+    backend_kwargs: dict = field(default_factory=dict)
+    identity: str = "dlib"  # dlib | arcface | none
+    arcface_model: Path | None = None
+    on_no_face: str = "fail"  # fail | zeros
+    shard: tuple[int, int] = (0, 1)
+    workers: int = 1
+    min_frames: int = 16
+    require_hands: bool = True
+    retry_failed: bool = False
+    test_fraction: float = 0.1
+    seed: int = 0
+    mask: MaskConfig = MaskConfig()
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    file: str  # path relative to the videos folder, POSIX separators
+    clip_id: str
+    class_code: str | None
+    identity: str
+    split: str
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return f"done {self.done}, skipped {self.skipped}, failed {self.failed}"
+
+
+class ClipFailure(Exception):
+    """This video cannot become a clip; the message is the reason written to failures.jsonl."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or int(match.group(2)) < 1 or int(match.group(1)) >= int(match.group(2)):
+        raise UserError(f"--shard must be i/n with 0 <= i < n, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def list_videos(folder: Path) -> list[str]:
+    """Every video file under ``folder`` (recursively), as sorted POSIX paths relative to it."""
+    if not folder.is_dir():
+        raise UserError(f"--videos {folder} is not a folder")
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith("."))
+
+
+def clip_id_for(file: str) -> str:
+    """``alice/take 1.mp4`` -> ``alice__take_1``: the path without extension, safe as a folder name."""
+    stem = file.rsplit(".", 1)[0].replace("/", "__")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+
+
+def read_labels(path: Path | None) -> dict[str, dict]:
+    """CSV with columns ``file,class[,identity]`` -> {file: {"class": code or None, "identity": str or None}}."""
+    if path is None:
+        return {}
+    from interanimate.taxonomy import BY_CODE
+
+    if not path.is_file():
+        raise UserError(f"--labels {path} not found")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "file" not in reader.fieldnames or "class" not in reader.fieldnames:
+            raise UserError(f"{path}: needs a header with columns file,class[,identity], got {reader.fieldnames}")
+        labels = {}
+        for line_no, row in enumerate(reader, start=2):
+            code = (row.get("class") or "").strip() or None
+            if code is not None and code not in BY_CODE:
+                raise UserError(f"{path}:{line_no}: unknown class {code!r}; valid: {', '.join(sorted(BY_CODE))}")
+            labels[row["file"].strip()] = {"class": code, "identity": (row.get("identity") or "").strip() or None}
+    return labels
+
+
+def identity_of(file: str, label: dict | None) -> str:
+    """The labels' identity, else the video's parent folder name, else the file stem."""
+    if label and label.get("identity"):
+        return label["identity"]
+    parts = file.split("/")
+    return parts[-2] if len(parts) > 1 else parts[-1].rsplit(".", 1)[0]
+
+
+def plan(config: PrepareConfig) -> list[VideoTask]:
+    """All videos as tasks (splits are decided over ALL videos, so every shard agrees), then this shard's share."""
+    files = list_videos(config.videos)
+    labels = read_labels(config.labels)
+    by_name = {Path(k).name: v for k, v in labels.items()}
+    rows = [(f, labels.get(f) or by_name.get(Path(f).name)) for f in files]
+    identities = [identity_of(f, label) for f, label in rows]
+    splits = split_identities(identities, test_fraction=config.test_fraction, seed=config.seed)
+    ids = [clip_id_for(f) for f in files]
+    tasks = []
+    for index, ((file, label), ident, clip_id) in enumerate(zip(rows, identities, ids)):
+        if ids.count(clip_id) > 1:  # a.mp4 beside a.mov
+            clip_id = f"{clip_id}_{file.rsplit('.', 1)[-1].lower()}"
+        if index % config.shard[1] == config.shard[0]:
+            tasks.append(VideoTask(file, clip_id, (label or {}).get("class"), ident, splits[ident]))
+    return tasks
+
+
+def read_failures(out: Path) -> set[str]:
+    path = out / FAILURES_NAME
+    if not path.is_file():
+        return set()
+    known = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            known.add(json.loads(line)["file"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line torn by a killed run
+    return known
+
+
+def append_failure(out: Path, file: str, reason: str) -> None:
+    with open(out / FAILURES_NAME, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"file": file, "reason": reason}, sort_keys=True) + "\n")
+        handle.flush()
+
+
+def is_finished(out: Path, clip_id: str) -> bool:
+    return (out / clip_dir(clip_id) / RECORD_NAME).is_file()
+
+
+class Annotator:
+    """Pose backend + identity embedder for one process (built lazily: workers build their own)."""
+
+    def __init__(self, config: PrepareConfig):
+        from interanimate.annotate.backends import get_backend
+        from interanimate.annotate.identity import get_embedder
+
+        self.config = config
+        self.backend = get_backend(config.pose_backend, **config.backend_kwargs)
+        self.embedder = get_embedder(config.identity, config.arcface_model)
+
+    def poses(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(F, H, W, 3) -> keypoints (F, 134, 2), scores (F, 134)."""
+        from interanimate.annotate.backends import check_pose
+
+        if hasattr(self.backend, "reset"):
+            self.backend.reset()
+        pairs = [check_pose(*self.backend(frame), backend=self.config.pose_backend) for frame in frames]
+        return np.stack([k for k, _ in pairs]), np.stack([s for _, s in pairs])
+
+    def identity(self, frames: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+        """-> (embedding of the first probed frame with a face, its index), or (None, None)."""
+        if self.embedder is None:
+            return np.zeros(NO_FACE_DIM, np.float32), None
+        probes = np.unique(np.linspace(0, len(frames) - 1, min(IDENTITY_PROBES, len(frames))).round().astype(int))
+        for index in probes:
+            vector = self.embedder(frames[index])
+            if vector is not None:
+                return vector, int(index)
+        return None, None
+
+
+def hands_seen(scores: np.ndarray, threshold: float) -> bool:
+    """Any frame where some hand has at least MIN_PART_POINTS confident points (what a hand mask needs)."""
+    return any(((scores[:, part] >= threshold).sum(axis=1) >= MIN_PART_POINTS).any() for part in HANDS.values())
+
+
+def annotate_clip(annotator: Annotator, task: VideoTask) -> ClipRecord:
+    """Do one video; raises ``ClipFailure`` with the reason when it cannot become a clip."""
+    from interanimate.utils.video import read_video, write_mp4
+
+    config = annotator.config
+    path = config.videos / task.file
+    if path.stat().st_size == 0:
+        raise ClipFailure("empty file (0 bytes)")
+    try:
+        frames, fps = read_video(path)  # (F, H, W, 3)
+    except (ValueError, OSError) as err:
+        raise ClipFailure(f"unreadable video: {err}") from None
+    if len(frames) < config.min_frames:
+        raise ClipFailure(f"too short: {len(frames)} frames < --min-frames {config.min_frames}")
+    height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2  # H.264 needs even sizes
+    frames = np.ascontiguousarray(frames[:, :height, :width])
+    keypoints, scores = annotator.poses(frames)
+    if config.require_hands and not hands_seen(scores, config.mask.score_threshold):
+        raise ClipFailure("no hands seen in any frame (--no-require-hands to keep such clips)")
+    embedding, face_frame = annotator.identity(frames)
+    extra = {"file": task.file, "pose_backend": config.pose_backend, "identity_model": config.identity}
+    if embedding is None:
+        if config.on_no_face == "fail":
+            raise ClipFailure(f"no face found for the identity embedding ({config.identity})")
+        embedding = np.zeros(annotator.embedder.dim, np.float32)
+        extra["note"] = "no face found: identity_embedding is all zeros"
+    else:
+        extra["identity_frame"] = face_frame
+    hand, face = masks_for_sequence(keypoints, scores, height, width, config.mask)  # (F, H, W) each
+    folder = config.out / clip_dir(task.clip_id)
+    write_mp4(folder / "video.mp4", frames, fps=fps)
+    save_annotations(folder / "annotations.npz", {
+        "keypoints": keypoints, "scores": scores, "hand_mask": hand, "face_mask": face,
+        "contact": np.zeros(len(frames), np.float32), "identity_embedding": embedding}, task.clip_id)
+    record = ClipRecord(task.clip_id, task.split, task.class_code, task.identity, len(frames), float(fps), height,
+                        width, f"{clip_dir(task.clip_id)}/video.mp4", f"{clip_dir(task.clip_id)}/annotations.npz",
+                        source=SOURCE, extra=extra)
+    write_json_atomic(folder / RECORD_NAME, asdict(record))  # last: marks the clip finished
+    return record
+
+
+_WORKER: Annotator | None = None
+
+
+def _init_worker(config: PrepareConfig) -> None:
+    global _WORKER
+    _WORKER = Annotator(config)
+
+
+def _run_one(annotator: Annotator, task: VideoTask) -> tuple[str, str | None]:
+    """-> (file, None) on success or (file, reason)."""
+    try:
+        annotate_clip(annotator, task)
+    except ClipFailure as err:
+        return task.file, str(err)
+    return task.file, None
+
+
+def _work(task: VideoTask) -> tuple[str, str | None]:
+    return _run_one(_WORKER, task)
+
+
+def rebuild_manifest(out: Path) -> list[ClipRecord]:
+    """manifest.jsonl from every clips/*/record.json; the file is rewritten only when its content changes."""
+    records = []
+    for path in sorted((out / "clips").glob(f"*/{RECORD_NAME}")):
+        records.append(ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path)))
+    lines = [json.dumps(asdict(r), sort_keys=True) for r in sorted(records, key=lambda r: r.clip_id)]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    manifest = out / MANIFEST_NAME
+    if not manifest.is_file() or manifest.read_text(encoding="utf-8") != text:
+        write_manifest(out, records)
+    return records
+
+
+def prepare(config: PrepareConfig) -> Summary:
+    """Run the job; returns the done/skipped/failed counts. Per-video problems never stop the run."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    tasks = plan(config)
+    known_failures = set() if config.retry_failed else read_failures(config.out)
+    summary = Summary()
+    todo = []
+    for task in tasks:
+        if is_finished(config.out, task.clip_id) or task.file in known_failures:
+            summary.skipped += 1
+        else:
+            todo.append(task)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not config.progress)
+    pool = None
+    if not todo:
+        results = iter(())
+    elif config.workers <= 1 or len(todo) == 1:
+        annotator = Annotator(config)
+        results = (_run_one(annotator, task) for task in todo)
+    else:  # each worker process builds its own backend and embedder once
+        pool = mp.get_context("fork").Pool(min(config.workers, len(todo)), _init_worker, (config,))
+        results = pool.imap_unordered(_work, todo)
+    try:
+        for file, reason in results:
+            if reason is None:
+                summary.done += 1
+            else:
+                summary.failed += 1
+                append_failure(config.out, file, reason)
+            bar.update()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        bar.close()
+    rebuild_manifest(config.out)
+    return summary
