@@ -111,10 +111,17 @@ def render_clip(look: IdentityLook, identity: str, interaction: str | Interactio
     sway_phase, sway_freq = rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.5, 1.5, 2)
     jitter = np.cumsum(rng.normal(0, config.camera_jitter * width, (num_frames, 2)), 0) * 0.5
     uv = face_landmarks_uv(look)
-    grid_y, grid_x = np.mgrid[0:height * ss, 0:width * ss].astype(np.float32)  # (H·ss, W·ss) each
+    hs, ws = height * ss, width * ss
+    grid_y, grid_x = np.mgrid[0:hs, 0:ws].astype(np.float32)  # (H·ss, W·ss) each
     face_alpha = face_rgba[..., 3:4]
     face_premul = face_rgba[..., :3] * face_alpha  # (H·ss, W·ss, 3), colour premultiplied by alpha
     layer = np.concatenate([face_premul, face_alpha, face_region[..., None].astype(np.float32)], -1)  # (.., 5)
+    # The layer is zero outside its bounding box, so a frame's warp and composite only need the box moved by the
+    # sway (plus one pixel for bilinear taps) and the contact windows; the rest of the canvas is the background.
+    rows, cols = np.nonzero(layer[..., 3] + layer[..., 4])
+    layer_box = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) if rows.size else (0, 0, 0, 0)
+    background_u8 = np.clip(background, 0, 255).astype(np.uint8)  # (H·ss, W·ss, 3)
+    region_full = np.zeros((hs, ws), bool)
 
     out = {k: [] for k in ("frames", "keypoints", "scores", "hand", "face", "contact", "point")}
     for f in range(num_frames):
@@ -123,22 +130,32 @@ def render_clip(look: IdentityLook, identity: str, interaction: str | Interactio
         face_pts = geom.to_pixels(uv) + sway  # (68, 2) before deformation
         state = hand_frame(cls, t, face_pts, geom, params, (height, width))
         contacts = state.contacts if config.deform else []
-        map_x = grid_x - np.float32(sway[0] * ss)  # backward map into the undeformed face layer
-        map_y = grid_y - np.float32(sway[1] * ss)
-        windows = [_contact_window(c, ss, height * ss, width * ss) for c in contacts]
-        for c, (ys, xs) in zip(contacts, windows):  # the deformation is exactly zero outside each window
+        windows = [_contact_window(c, ss, hs, ws) for c in contacts]
+        dy, dx = sway[1] * ss, sway[0] * ss
+        box = [int(np.floor(layer_box[0] + dy)) - 1, int(np.ceil(layer_box[1] + dy)) + 1,
+               int(np.floor(layer_box[2] + dx)) - 1, int(np.ceil(layer_box[3] + dx)) + 1]
+        for ys, xs in windows:
+            box = [min(box[0], ys.start), max(box[1], ys.stop), min(box[2], xs.start), max(box[3], xs.stop)]
+        top, left = min(max(box[0], 0), hs - 1), min(max(box[2], 0), ws - 1)
+        by, bx = slice(top, max(min(box[1], hs), top + 1)), slice(left, max(min(box[3], ws), left + 1))  # non-empty
+        map_x = grid_x[by, bx] - np.float32(dx)  # backward map into the undeformed face layer, box only
+        map_y = grid_y[by, bx] - np.float32(dy)
+        local = [(slice(ys.start - by.start, ys.stop - by.start), slice(xs.start - bx.start, xs.stop - bx.start))
+                 for ys, xs in windows]
+        for c, (ys, xs), (ly, lx) in zip(contacts, windows, local):  # the deformation is zero outside each window
             pts = np.stack([grid_x[ys, xs], grid_y[ys, xs]], -1) / ss  # (h_w, w_w, 2) output pixels
             disp = displacement_field(pts, [c]) * ss
-            map_x[ys, xs] -= disp[..., 0].astype(np.float32)
-            map_y[ys, xs] -= disp[..., 1].astype(np.float32)
+            map_x[ly, lx] -= disp[..., 0].astype(np.float32)
+            map_y[ly, lx] -= disp[..., 1].astype(np.float32)
         warped = cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        for c, (ys, xs) in zip(contacts, windows):  # a dent's shadow
+        for c, (ys, xs), (ly, lx) in zip(contacts, windows, local):  # a dent's shadow
             pts = np.stack([grid_x[ys, xs], grid_y[ys, xs]], -1) / ss
-            warped[ys, xs, :3] *= shade_field(pts, [c])[..., None].astype(np.float32)
+            warped[ly, lx, :3] *= shade_field(pts, [c])[..., None].astype(np.float32)
         alpha = warped[..., 3:4]
-        region = warped[..., 4] > 0.5
-        canvas = background * (1 - alpha) + warped[..., :3]  # (H·ss, W·ss, 3), premultiplied "over"
-        canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+        region = region_full.copy()
+        region[by, bx] = warped[..., 4] > 0.5
+        canvas = background_u8.copy()  # (H·ss, W·ss, 3); premultiplied "over" inside the box
+        canvas[by, bx] = np.clip(background[by, bx] * (1 - alpha) + warped[..., :3], 0, 255).astype(np.uint8)
         hand_canvas = np.zeros((height * ss, width * ss), np.uint8)
         _draw_arm(canvas, state, look, height, ss)
         draw_hand(canvas, hand_canvas, state.joints, state.pose, look.skin, state.scale, ss)
