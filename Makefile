@@ -28,6 +28,10 @@ test: venv
 bench: venv
 	$(PY) benchmarks/synth_speed.py
 
+# Reproduce the bundled animation model (configs/train_small.yaml: data, seed, steps; about 1.5 h on a 2-core CPU).
+train-small: venv
+	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --export src/interanimate/assets/animate-small
+
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv
 	$(VENV)/bin/interanimate synth --out $(MOTION_DATA) --identities 40 --clips-per-class 4 --frames 32 --size 128x128 --seed 0

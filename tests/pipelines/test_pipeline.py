@@ -88,3 +88,30 @@ def test_bad_inputs_rejected(pipe):
         pipe(**dict(inputs, reference=inputs["reference"][:, :, :16]))
     with pytest.raises(ValueError, match="output_type"):
         pipe(**inputs, output_type="pil")
+
+
+def test_residual_to_reference_adds_the_reference_latent_back(pipe, tmp_path):
+    residual = InterAnimatePipeline(pipe.vae, pipe.image_encoder, pipe.unet, pipe.scheduler,
+                                    residual_to_reference=True)
+    residual.set_progress_bar_config(disable=True)
+    inputs = _inputs(2)
+    plain = pipe(**inputs, num_inference_steps=1, generator=torch.Generator().manual_seed(0), output_type="latent")
+    shifted = residual(**inputs, num_inference_steps=1, generator=torch.Generator().manual_seed(0),
+                       output_type="latent")
+    ref = pipe.vae.encode(inputs["reference"]).latent_dist.mode() * pipe.vae.config.scaling_factor
+    torch.testing.assert_close(shifted.frames - plain.frames, ref.unsqueeze(1).expand_as(plain.frames))
+    residual.save_pretrained(tmp_path / "res")
+    assert InterAnimatePipeline.from_pretrained(tmp_path / "res").config.residual_to_reference
+
+
+def test_default_tile_is_the_training_window(pipe, tmp_path):
+    windowed = InterAnimatePipeline(pipe.vae, pipe.image_encoder, pipe.unet, pipe.scheduler, window=4)
+    windowed.set_progress_bar_config(disable=True)
+    kwargs = dict(num_inference_steps=1, tile_overlap=2, max_guidance_scale=1.0)
+    by_config = _run(windowed, 8, **kwargs)
+    assert torch.equal(by_config, _run(windowed, 8, tile_size=4, **kwargs))
+    assert not torch.equal(by_config, _run(windowed, 8, tile_size=None, **kwargs))
+    windowed.save_pretrained(tmp_path / "w")
+    assert InterAnimatePipeline.from_pretrained(tmp_path / "w").config.window == 4
+    with pytest.raises(ValueError, match="tile_size"):
+        _run(windowed, 8, tile_size="auto")

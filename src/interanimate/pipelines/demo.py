@@ -69,7 +69,8 @@ def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size:
 
 # ------------------------------------------------------------------------------------------ the demo
 def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 16, steps: int = 12,
-             guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6) -> dict:
+             guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6,
+             tile_size: int | None | str = "model", tile_overlap: int = 4) -> dict:
     from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
@@ -79,6 +80,8 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     pipe.set_progress_bar_config(disable=True)
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     timings["load_model_s"] = time.perf_counter() - start
+    if tile_size == "model":
+        tile_size = int(pipe.config.get("window", frames))  # the clip length the model was trained on
 
     start = time.perf_counter()
     clips = [render_heldout_clip(code, i, frames, size, seed) for i, code in enumerate(classes)]
@@ -95,8 +98,8 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
                    face_mask=torch.stack([conds[i]["face_mask"] for i in part]),
                    id_embedding=torch.stack([torch.as_tensor(clips[i]["identity"], dtype=torch.float32)
                                              for i in part]),
-                   num_inference_steps=steps, max_guidance_scale=guidance,
-                   generator=torch.Generator().manual_seed(seed), output_type="np")
+                   num_inference_steps=steps, max_guidance_scale=guidance, tile_size=tile_size,
+                   tile_overlap=tile_overlap, generator=torch.Generator().manual_seed(seed), output_type="np")
         generated.extend(out.frames)  # (F, H, W, 3) uint8 each
     timings["generate_s"] = time.perf_counter() - start
 
@@ -116,7 +119,8 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     mean = {who: {m: float(np.mean([per_class[c][who][m] for c in classes])) for m in ("psnr", "ssim")}
             for who in ("model", "repeat_reference")}
     report = {"classes": per_class, "mean_over_classes": mean, "num_classes": len(classes), "frames": frames,
-              "steps": steps, "guidance": guidance, "size": list(size), "seed": seed,
+              "steps": steps, "guidance": guidance, "tile_size": tile_size, "tile_overlap": tile_overlap,
+              "size": list(size), "seed": seed,
               "metric": "region = hand ∪ face masks of the ground-truth frame; frames 1..F-1; PSNR on uint8 RGB, "
                         "SSIM greyscale (skimage) averaged over the region",
               "timings_s": {k: round(v, 2) for k, v in timings.items()}}

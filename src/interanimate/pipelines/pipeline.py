@@ -60,9 +60,14 @@ class _Conditions:
 class InterAnimatePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "image_encoder->unet->vae"
 
-    def __init__(self, vae, image_encoder, unet, scheduler):
+    def __init__(self, vae, image_encoder, unet, scheduler, residual_to_reference: bool = False,
+                 window: int = DEFAULT_TILE_SIZE):
         super().__init__()
         self.register_modules(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler)
+        # residual_to_reference: True for models trained to generate z − z_ref (TrainConfig.residual_to_reference);
+        # the clean reference latent is added back after sampling. window: the clip length the model was trained on,
+        # the default tile size of the fusion. Both saved in model_index.json.
+        self.register_to_config(residual_to_reference=residual_to_reference, window=int(window))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, torch_dtype: torch.dtype | None = None, **components):
@@ -93,7 +98,8 @@ class InterAnimatePipeline(DiffusionPipeline):
             "scheduler": lambda: EulerDiscreteScheduler.from_pretrained(os.fspath(folder / "scheduler")),
         }
         loaded = {name: components[name] if name in components else load() for name, load in loaders.items()}
-        return cls(**loaded)
+        return cls(**loaded, residual_to_reference=bool(spec.get("residual_to_reference", False)),
+                   window=int(spec.get("window", DEFAULT_TILE_SIZE)))
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -162,7 +168,7 @@ class InterAnimatePipeline(DiffusionPipeline):
                  face_mask: Tensor | None = None, id_embedding: Tensor | None = None, num_inference_steps: int = 25,
                  min_guidance_scale: float = 1.0, max_guidance_scale: float = 2.5, fps: int = 7,
                  motion_bucket_id: int = 127, noise_aug_strength: float = 0.02,
-                 tile_size: int | None = DEFAULT_TILE_SIZE, tile_overlap: int = DEFAULT_OVERLAP,
+                 tile_size: int | None | str = "model", tile_overlap: int = DEFAULT_OVERLAP,
                  decode_chunk_size: int = 8, generator: torch.Generator | None = None, output_type: str = "pt",
                  return_dict: bool = True, latents: Tensor | None = None):
         """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1].
@@ -170,7 +176,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         ``hand_mask``/``face_mask`` (B, F, 1, H, W) in {0, 1} default to the whole frame (the region branch then acts
         everywhere; derive real masks from keypoints with :func:`interanimate.keypoints.masks.masks_for_sequence`).
         ``id_embedding`` (B, D_id) defaults to zeros (no identity), as StableAnimator does when no face is found.
-        ``tile_size=None`` disables fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
+        ``tile_size="model"`` uses the clip length the model was trained on (``config.window``); ``None`` disables
+        fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
         in [-1, 1], ``"np"`` uint8 (B, F, H, W, 3), ``"latent"`` the final latents.
         """
         # 1. check inputs
@@ -184,6 +191,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                              f"{tuple(pose_frames.shape)}")
         if height % self.vae_scale_factor or width % self.vae_scale_factor:
             raise ValueError(f"height and width must be multiples of {self.vae_scale_factor}, got {height}x{width}")
+        if isinstance(tile_size, str) and tile_size != "model":
+            raise ValueError(f"tile_size must be an int, None or 'model', got {tile_size!r}")
         if output_type not in ("pt", "np", "latent"):
             raise ValueError(f"output_type must be 'pt', 'np' or 'latent', got {output_type!r}")
         device, dtype = self.device, torch.float32
@@ -220,6 +229,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         do_cfg = max_guidance_scale > 1.0
 
         # 7. denoising loop: fused tile predictions, one Euler step on the whole sequence
+        if tile_size == "model":
+            tile_size = int(self.config.get("window", DEFAULT_TILE_SIZE))
         tile = tile_size if tile_size is not None else num_frames
         with self.progress_bar(total=len(timesteps)) as progress:
             for t in timesteps:
@@ -228,7 +239,10 @@ class InterAnimatePipeline(DiffusionPipeline):
                 latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
                 progress.update()
 
-        # 8. decode
+        # 8. decode (models trained on the residual to the reference: add the clean reference latent back)
+        if self.config.get("residual_to_reference", False):
+            clean = self.vae.encode(reference.to(self.vae.dtype)).latent_dist.mode().float()  # (B, C, h, w)
+            latents = latents + self.vae.config.scaling_factor * clean.unsqueeze(1)  # (B, F, C, h, w)
         if output_type == "latent":
             frames = latents
         else:

@@ -107,6 +107,10 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     mixed_precision: str = "no"  # no | fp16 | bf16 (CUDA only; CPU runs stay in fp32)
     gradient_checkpointing: bool = False
+    # CHOSEN for the CPU-trained small model only (off for the paper's setup): diffuse z − z_ref, the frames' latents
+    # minus the clean reference's, so that "copy the reference" is the zero prediction the model starts near; the
+    # pipeline adds z_ref back after sampling.
+    residual_to_reference: bool = False
     max_steps: int = 100
     time_limit_minutes: float | None = None  # stop early (checkpoint, preview, export) once this much wall time passed
     batch_size: int = 1  # per process

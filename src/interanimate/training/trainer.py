@@ -397,6 +397,9 @@ class Trainer:
             aug = torch.rand(b, generator=generator).to(dev) * cond.noise_aug_max  # (B,)
             noisy_ref = reference + aug.view(b, 1, 1, 1) * torch.randn(reference.shape, generator=generator).to(dev)
             ref_latents = self.vae.encode(noisy_ref).latent_dist.mode()  # (B, C, h, w), unscaled as in SVD
+            if cfg.residual_to_reference:  # the target becomes z − z_ref (clean reference, scaled like z)
+                clean = self.vae.encode(reference).latent_dist.mode() * sf  # (B, C, h, w)
+                latents = latents - clean.unsqueeze(1)  # (B, F, C, h, w)
 
         image_size = self.accelerator.unwrap_model(self.image_encoder).config.image_size
         image_embeds = encode_image(self.image_encoder, reference, image_size)  # (B, 1, D)
@@ -462,7 +465,9 @@ class Trainer:
         from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
         pipe = InterAnimatePipeline(vae=self.vae, image_encoder=self.accelerator.unwrap_model(self.image_encoder),
                                     unet=self.accelerator.unwrap_model(self.unet),
-                                    scheduler=EulerDiscreteScheduler(**svd_scheduler_config()))
+                                    scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
+                                    residual_to_reference=self.config.residual_to_reference,
+                                    window=self.config.data.num_frames)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
