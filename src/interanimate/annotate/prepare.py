@@ -1,11 +1,17 @@
 """The ``interanimate prepare`` batch job: a folder of videos -> an InterHF-layout dataset, resumably and in shards.
 
 Per video: decode, run the pose backend on every frame, derive hand/face masks from the keypoints at the video's
-resolution, embed the identity of the first frame with a face, then write ``clips/<id>/video.mp4`` (re-encoded),
-``annotations.npz`` and, LAST and atomically, ``clips/<id>/record.json``. A clip is finished iff its ``record.json``
-exists, so an interrupted run resumes where it stopped. A video that cannot be used (unreadable, empty, too short, no
-face, no hands) is appended to ``failures.jsonl`` with the reason; later runs skip it unless ``retry_failed``.
-``manifest.jsonl`` is rebuilt from every ``record.json`` at the end, and rewritten only when its content changes.
+resolution, embed the identity of the first probed frame with a face, then write ``clips/<id>/video.mp4``,
+``annotations.npz`` and, LAST and atomically, ``clips/<id>/record.json``. The video is stored losslessly (its H.264
+stream remuxed, no audio, no container metadata) when it already is an even-sized yuv420p H.264 file whose remux
+decodes to the very frames annotated, and re-encoded (``write_mp4``, crf 18) otherwise.
+
+A clip is finished iff its ``record.json`` exists, so an interrupted run resumes where it stopped. A video that cannot
+be used (empty, unreadable, too short, no face, no hands, or any unexpected error while annotating it) is appended to
+``failures.jsonl`` as ``{"file": ..., "reason": ...}`` and the run goes on; later runs skip it unless
+``retry_failed``. Configuration errors (a missing model file, an unknown backend) are ``UserError`` and stop the run
+before any video is touched. ``manifest.jsonl`` is rebuilt from every ``record.json`` at the end, and rewritten only
+when its content changes, so a run with nothing to do changes no file.
 """
 
 from __future__ import annotations
@@ -13,19 +19,19 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing as mp
-import os
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, save_annotations, split_identities,
-                                      write_manifest)
+from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, read_manifest, save_annotations,
+                                      split_identities, write_manifest)
 from interanimate.errors import UserError
-from interanimate.keypoints.layout import HANDS
+from interanimate.keypoints.layout import FACE, HANDS
 from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig, masks_for_sequence
-from interanimate.utils.io import write_json_atomic
+from interanimate.utils.io import atomic_path, write_json_atomic, write_text_atomic
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 FAILURES_NAME = "failures.jsonl"
@@ -40,14 +46,15 @@ class PrepareConfig:
     videos: Path
     out: Path
     labels: Path | None = None
-    pose_backend: str = "mediapipe"
+    pose_backend: str = "mediapipe"  # or dwpose, or a registered backend
     backend_kwargs: dict = field(default_factory=dict)
-    identity: str = "dlib"  # dlib | arcface | none
+    identity: str = "dlib"  # dlib | arcface | none | a registered embedder
     arcface_model: Path | None = None
     on_no_face: str = "fail"  # fail | zeros
     shard: tuple[int, int] = (0, 1)
     workers: int = 1
     min_frames: int = 16
+    max_frames: int | None = None  # longer videos are cut to their first max_frames frames
     require_hands: bool = True
     retry_failed: bool = False
     test_fraction: float = 0.1
@@ -129,6 +136,23 @@ def identity_of(file: str, label: dict | None) -> str:
     return parts[-2] if len(parts) > 1 else parts[-1].rsplit(".", 1)[0]
 
 
+def unique_clip_ids(files: list[str]) -> list[str]:
+    """``clip_id_for`` of each file; where two files share one (``a.mp4`` beside ``a.mov``), the extension is
+    appended, then a counter if still needed. Depends only on the sorted file list, so every shard agrees."""
+    ids = [clip_id_for(f) for f in files]
+    counts = Counter(ids)
+    ids = [f"{i}_{f.rsplit('.', 1)[-1].lower()}" if counts[i] > 1 else i for i, f in zip(ids, files)]
+    seen: set[str] = set()
+    out = []
+    for clip_id in ids:
+        unique, n = clip_id, 1
+        while unique in seen:
+            unique, n = f"{clip_id}_{n}", n + 1
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
 def plan(config: PrepareConfig) -> list[VideoTask]:
     """All videos as tasks (splits are decided over ALL videos, so every shard agrees), then this shard's share."""
     files = list_videos(config.videos)
@@ -137,27 +161,40 @@ def plan(config: PrepareConfig) -> list[VideoTask]:
     rows = [(f, labels.get(f) or by_name.get(Path(f).name)) for f in files]
     identities = [identity_of(f, label) for f, label in rows]
     splits = split_identities(identities, test_fraction=config.test_fraction, seed=config.seed)
-    ids = [clip_id_for(f) for f in files]
+    ids = unique_clip_ids(files)
     tasks = []
     for index, ((file, label), ident, clip_id) in enumerate(zip(rows, identities, ids)):
-        if ids.count(clip_id) > 1:  # a.mp4 beside a.mov
-            clip_id = f"{clip_id}_{file.rsplit('.', 1)[-1].lower()}"
         if index % config.shard[1] == config.shard[0]:
             tasks.append(VideoTask(file, clip_id, (label or {}).get("class"), ident, splits[ident]))
     return tasks
 
 
-def read_failures(out: Path) -> set[str]:
+def _failure_lines(out: Path) -> list[tuple[str, dict | None]]:
+    """(line, parsed record or None for a line torn by a killed run) for each line of failures.jsonl."""
     path = out / FAILURES_NAME
     if not path.is_file():
-        return set()
-    known = set()
+        return []
+    lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            known.add(json.loads(line)["file"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a line torn by a killed run
-    return known
+            data = json.loads(line)
+            lines.append((line, data if isinstance(data, dict) and "file" in data else None))
+        except json.JSONDecodeError:
+            lines.append((line, None))
+    return lines
+
+
+def read_failures(out: Path) -> set[str]:
+    """Files listed in failures.jsonl."""
+    return {data["file"] for _, data in _failure_lines(out) if data is not None}
+
+
+def forget_failures(out: Path, files: set[str]) -> None:
+    """Drop ``files`` (about to be retried) and torn lines from failures.jsonl; atomic, and only if anything changes."""
+    lines = _failure_lines(out)
+    kept = [line for line, data in lines if data is not None and data["file"] not in files]
+    if len(kept) != len(lines):
+        write_text_atomic(out / FAILURES_NAME, "".join(line + "\n" for line in kept))
 
 
 def append_failure(out: Path, file: str, reason: str) -> None:
@@ -198,36 +235,101 @@ class Annotator:
         for index in probes:
             vector = self.embedder(frames[index])
             if vector is not None:
-                return vector, int(index)
+                return np.asarray(vector, np.float32), int(index)
         return None, None
 
 
+def _part_seen(scores: np.ndarray, part: slice, threshold: float) -> bool:
+    """Some frame has at least MIN_PART_POINTS confident points of ``part`` (what a mask of it needs)."""
+    return bool(((scores[:, part] >= threshold).sum(axis=1) >= MIN_PART_POINTS).any())
+
+
 def hands_seen(scores: np.ndarray, threshold: float) -> bool:
-    """Any frame where some hand has at least MIN_PART_POINTS confident points (what a hand mask needs)."""
-    return any(((scores[:, part] >= threshold).sum(axis=1) >= MIN_PART_POINTS).any() for part in HANDS.values())
+    return any(_part_seen(scores, part, threshold) for part in HANDS.values())
 
 
-def annotate_clip(annotator: Annotator, task: VideoTask) -> ClipRecord:
-    """Do one video; raises ``ClipFailure`` with the reason when it cannot become a clip."""
-    from interanimate.utils.video import read_video, write_mp4
+def face_seen(scores: np.ndarray, threshold: float) -> bool:
+    return _part_seen(scores, FACE, threshold)
 
-    config = annotator.config
-    path = config.videos / task.file
+
+def _decode(config: PrepareConfig, path: Path) -> tuple[np.ndarray, float]:
+    """-> frames (F, H, W, 3) and fps; ``ClipFailure`` for an empty, unreadable or too short video."""
+    from interanimate.utils.video import read_video
+
     if path.stat().st_size == 0:
         raise ClipFailure("empty file (0 bytes)")
     try:
-        frames, fps = read_video(path)  # (F, H, W, 3)
+        frames, fps = read_video(path, max_frames=config.max_frames)  # (F, H, W, 3)
     except (ValueError, OSError) as err:
         raise ClipFailure(f"unreadable video: {err}") from None
     if len(frames) < config.min_frames:
         raise ClipFailure(f"too short: {len(frames)} frames < --min-frames {config.min_frames}")
+    return frames, fps
+
+
+def _remux_if_lossless(source: Path, frames: np.ndarray, target: Path) -> bool:
+    """Copy ``source``'s H.264 stream into ``target`` (mp4, video only) when that decodes to exactly ``frames``."""
+    import av
+
+    try:
+        with av.open(str(source)) as probe:
+            stream = probe.streams.video[0]
+            ctx = stream.codec_context
+            if ctx.name != "h264" or ctx.pix_fmt != "yuv420p" or (ctx.height, ctx.width) != frames.shape[1:3]:
+                return False
+        with atomic_path(target) as tmp:
+            with av.open(str(source)) as inp, av.open(str(tmp), mode="w", format="mp4") as out:
+                src = inp.streams.video[0]
+                dst = out.add_stream_from_template(src)
+                for packet in inp.demux(src):
+                    if packet.dts is not None:
+                        packet.stream = dst
+                        out.mux(packet)
+            if not _decodes_to(tmp, frames):
+                raise ValueError("remux changed the frames")  # atomic_path discards tmp
+        return True
+    except (av.error.FFmpegError, ValueError, IndexError):
+        return False
+
+
+def _decodes_to(path: Path, frames: np.ndarray) -> bool:
+    import av
+
+    with av.open(str(path)) as container:
+        count = 0
+        for count, frame in enumerate(container.decode(container.streams.video[0]), start=1):
+            if count > len(frames) or not np.array_equal(frame.to_ndarray(format="rgb24"), frames[count - 1]):
+                return False
+    return count == len(frames)
+
+
+def store_video(source: Path, frames: np.ndarray, fps: float, target: Path, cut: bool) -> str:
+    """Write the clip's video; -> "remuxed" (lossless) or "encoded". ``cut``: frames were cropped or truncated."""
+    from interanimate.utils.video import write_mp4
+
+    if not cut and source.suffix.lower() in (".mp4", ".m4v", ".mov") and _remux_if_lossless(source, frames, target):
+        return "remuxed"
+    write_mp4(target, frames, fps=fps)
+    return "encoded"
+
+
+def annotate_clip(annotator: Annotator, task: VideoTask) -> ClipRecord:
+    """Do one video; raises ``ClipFailure`` with the reason when it cannot become a clip."""
+    config = annotator.config
+    path = config.videos / task.file
+    frames, fps = _decode(config, path)
     height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2  # H.264 needs even sizes
+    cut = (height, width) != frames.shape[1:3] or (config.max_frames is not None and len(frames) == config.max_frames)
     frames = np.ascontiguousarray(frames[:, :height, :width])
-    keypoints, scores = annotator.poses(frames)
-    if config.require_hands and not hands_seen(scores, config.mask.score_threshold):
+    keypoints, scores = annotator.poses(frames)  # (F, 134, 2), (F, 134)
+    threshold = config.mask.score_threshold
+    if config.require_hands and not hands_seen(scores, threshold):
         raise ClipFailure("no hands seen in any frame (--no-require-hands to keep such clips)")
+    if config.on_no_face == "fail" and not face_seen(scores, threshold):
+        raise ClipFailure(f"no face seen by the {config.pose_backend} pose backend in any frame")
     embedding, face_frame = annotator.identity(frames)
-    extra = {"file": task.file, "pose_backend": config.pose_backend, "identity_model": config.identity}
+    extra = {"file": task.file, "pose_backend": config.pose_backend, "identity_model": config.identity,
+             "mask": asdict(config.mask)}
     if embedding is None:
         if config.on_no_face == "fail":
             raise ClipFailure(f"no face found for the identity embedding ({config.identity})")
@@ -237,7 +339,7 @@ def annotate_clip(annotator: Annotator, task: VideoTask) -> ClipRecord:
         extra["identity_frame"] = face_frame
     hand, face = masks_for_sequence(keypoints, scores, height, width, config.mask)  # (F, H, W) each
     folder = config.out / clip_dir(task.clip_id)
-    write_mp4(folder / "video.mp4", frames, fps=fps)
+    extra["video"] = store_video(path, frames, fps, folder / "video.mp4", cut)
     save_annotations(folder / "annotations.npz", {
         "keypoints": keypoints, "scores": scores, "hand_mask": hand, "face_mask": face,
         "contact": np.zeros(len(frames), np.float32), "identity_embedding": embedding}, task.clip_id)
@@ -248,21 +350,26 @@ def annotate_clip(annotator: Annotator, task: VideoTask) -> ClipRecord:
     return record
 
 
+def _run_one(annotator: Annotator, task: VideoTask) -> tuple[str, str | None]:
+    """-> (file, None) on success or (file, reason). Only a ``UserError`` (bad configuration) escapes."""
+    try:
+        annotate_clip(annotator, task)
+    except ClipFailure as err:
+        return task.file, str(err)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - one bad video must not stop a run of thousands
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        return task.file, f"error: {type(err).__name__}: {first}"
+    return task.file, None
+
+
 _WORKER: Annotator | None = None
 
 
 def _init_worker(config: PrepareConfig) -> None:
     global _WORKER
     _WORKER = Annotator(config)
-
-
-def _run_one(annotator: Annotator, task: VideoTask) -> tuple[str, str | None]:
-    """-> (file, None) on success or (file, reason)."""
-    try:
-        annotate_clip(annotator, task)
-    except ClipFailure as err:
-        return task.file, str(err)
-    return task.file, None
 
 
 def _work(task: VideoTask) -> tuple[str, str | None]:
@@ -282,11 +389,32 @@ def rebuild_manifest(out: Path) -> list[ClipRecord]:
     return records
 
 
+def check_out_dir(out: Path) -> None:
+    """``--out`` must be new, empty, or a dataset this job wrote (never SynthHF's or an unrelated folder)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not ((out / MANIFEST_NAME).is_file() or (out / "clips").is_dir() or (out / FAILURES_NAME).is_file()):
+        raise UserError(f"--out {out} is not empty and holds no prepared dataset; choose an empty or new folder")
+    if (out / MANIFEST_NAME).is_file():
+        foreign = {r.source for r in read_manifest(out)} - {SOURCE}
+        if foreign:
+            raise UserError(f"--out {out} holds clips of source {', '.join(sorted(foreign))}; refusing to mix them "
+                            f"in (prepare rebuilds the manifest from its own records only)")
+
+
 def prepare(config: PrepareConfig) -> Summary:
     """Run the job; returns the done/skipped/failed counts. Per-video problems never stop the run."""
+    if config.on_no_face not in ("fail", "zeros"):
+        raise UserError(f"on_no_face must be 'fail' or 'zeros', got {config.on_no_face!r}")
+    check_out_dir(config.out)
+    tasks = plan(config)  # validates --videos and --labels before anything is written
     config.out.mkdir(parents=True, exist_ok=True)
-    tasks = plan(config)
-    known_failures = set() if config.retry_failed else read_failures(config.out)
+    known_failures = read_failures(config.out)
+    if config.retry_failed:
+        forget_failures(config.out, {t.file for t in tasks} & known_failures)
+        known_failures = set()
     summary = Summary()
     todo = []
     for task in tasks:
@@ -294,18 +422,24 @@ def prepare(config: PrepareConfig) -> Summary:
             summary.skipped += 1
         else:
             todo.append(task)
+    if todo:
+        _annotate_all(config, todo, summary)
+    rebuild_manifest(config.out)
+    return summary
+
+
+def _annotate_all(config: PrepareConfig, todo: list[VideoTask], summary: Summary) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not config.progress)
+    annotator = Annotator(config)  # also checks models and options before any worker starts
     pool = None
-    if not todo:
-        results = iter(())
-    elif config.workers <= 1 or len(todo) == 1:
-        annotator = Annotator(config)
+    if config.workers <= 1 or len(todo) == 1:
         results = (_run_one(annotator, task) for task in todo)
     else:  # each worker process builds its own backend and embedder once
+        del annotator
         pool = mp.get_context("fork").Pool(min(config.workers, len(todo)), _init_worker, (config,))
         results = pool.imap_unordered(_work, todo)
+    bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not config.progress)
     try:
         for file, reason in results:
             if reason is None:
@@ -314,10 +448,12 @@ def prepare(config: PrepareConfig) -> Summary:
                 summary.failed += 1
                 append_failure(config.out, file, reason)
             bar.update()
+            bar.set_postfix_str(summary.line(), refresh=False)
     finally:
         if pool is not None:
-            pool.close()
+            if summary.done + summary.failed < len(todo):  # interrupted: stop the workers now
+                pool.terminate()
+            else:
+                pool.close()
             pool.join()
         bar.close()
-    rebuild_manifest(config.out)
-    return summary

@@ -1,7 +1,7 @@
 """``interanimate annotate-image`` / ``annotate-video``: keypoints and masks drawn over a picture, to check them.
 
 Examples:
-  interanimate annotate-image portrait.jpg --out portrait_pose.png
+  interanimate annotate-image portrait.jpg --preview portrait_pose.png
   interanimate annotate-video clip.mp4 --preview clip_pose.png --frames 8
 """
 
@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     image = subparsers.add_parser("annotate-image", help="draw detected keypoints and masks over an image",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     image.add_argument("image", type=Path, help="input picture (png, jpg, ...)")
-    image.add_argument("--out", type=Path, help="output PNG (default: IMAGE_pose.png beside the input)")
+    image.add_argument("--preview", "--out", dest="out", type=Path, metavar="OUT.png",
+                       help="output PNG (default: IMAGE_pose.png beside the input)")
     _common(image)
     image.set_defaults(func=run_image)
     video = subparsers.add_parser("annotate-video", help="contact sheet of keypoints and masks over video frames",

@@ -15,6 +15,15 @@ from pathlib import Path
 
 from interanimate.cli.common import positive_int
 
+# flag, MaskConfig field, its default (checked against MaskConfig by a test), help. Spelled out here so that
+# --help imports no cv2.
+MASK_OPTIONS = (
+    ("--mask-threshold", "score_threshold", 0.3, "keypoint score a point needs to count"),
+    ("--hand-dilation", "hand_dilation", 0.15, "hand hull dilation, a fraction of the hand's box diagonal"),
+    ("--face-dilation", "face_dilation", 0.05, "face hull dilation, a fraction of the face's box diagonal"),
+    ("--forehead", "forehead", 0.45, "brows lifted by this fraction of the brow-to-chin distance (forehead cover)"),
+)
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("prepare", help="annotate real videos into a dataset (keypoints, masks, identity)",
@@ -24,33 +33,49 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset folder to write or resume")
     parser.add_argument("--pose-backend", default="mediapipe", help="mediapipe (default), dwpose, or a registered name")
     parser.add_argument("--dwpose-dir", type=Path, help="folder with yolox_l.onnx and dw-ll_ucoco_384.onnx")
-    parser.add_argument("--identity", default="dlib", choices=("dlib", "arcface", "none"),
-                        help="identity embedder (default dlib, 128-d)")
+    parser.add_argument("--identity", default="dlib", metavar="{dlib,arcface,none}",
+                        help="identity embedder: dlib (default, 128-d), arcface (512-d, needs --arcface-model), none")
     parser.add_argument("--arcface-model", type=Path, help="insightface recognition ONNX for --identity arcface")
     parser.add_argument("--no-face", dest="on_no_face", default="fail", choices=("fail", "zeros"),
                         help="a clip without a face: fail it (default) or keep it with a zero embedding")
     parser.add_argument("--shard", default="0/1", metavar="i/n", help="process videos whose index %% n == i")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     parser.add_argument("--min-frames", type=positive_int, default=16, help="shorter videos fail (default 16)")
+    parser.add_argument("--max-frames", type=positive_int, help="keep only the first N frames of longer videos")
     parser.add_argument("--require-hands", action=argparse.BooleanOptionalAction, default=True,
                         help="fail clips in which no hand is ever seen (default on)")
+    masks = parser.add_argument_group("masks", "dilated convex hulls of the keypoints (keypoints.masks.MaskConfig)")
+    for flag, name, default, text in MASK_OPTIONS:
+        masks.add_argument(flag, dest=name, type=float, default=default, help=f"{text} (default {default})")
     parser.add_argument("--retry-failed", action="store_true", help="retry videos listed in failures.jsonl")
     parser.add_argument("--seed", type=int, default=0, help="seed of the identity train/test split")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from interanimate.annotate.prepare import PrepareConfig, parse_shard, prepare
+def _mask_config(args: argparse.Namespace):
+    from interanimate.errors import UserError
+    from interanimate.keypoints.masks import MaskConfig
 
-    backend_kwargs = {}
-    if args.pose_backend == "dwpose":
-        backend_kwargs["model_dir"] = args.dwpose_dir
+    values = {name: getattr(args, name) for _, name, _, _ in MASK_OPTIONS}
+    limits = {name: 1.0 if name == "score_threshold" else 5.0 for name in values}
+    bad = [flag for flag, name, _, _ in MASK_OPTIONS if not 0.0 <= values[name] <= limits[name]]
+    if bad:
+        raise UserError(f"{', '.join(bad)} out of range (threshold in [0, 1], dilations and forehead in [0, 5])")
+    return MaskConfig(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from interanimate.annotate.prepare import FAILURES_NAME, PrepareConfig, parse_shard, prepare
+
+    backend_kwargs = {"model_dir": args.dwpose_dir} if args.pose_backend == "dwpose" else {}
     config = PrepareConfig(videos=args.videos, out=args.out, labels=args.labels, pose_backend=args.pose_backend,
                            backend_kwargs=backend_kwargs, identity=args.identity, arcface_model=args.arcface_model,
                            on_no_face=args.on_no_face, shard=parse_shard(args.shard), workers=args.workers,
-                           min_frames=args.min_frames, require_hands=args.require_hands,
-                           retry_failed=args.retry_failed, seed=args.seed, progress=args.progress)
+                           min_frames=args.min_frames, max_frames=args.max_frames, require_hands=args.require_hands,
+                           retry_failed=args.retry_failed, seed=args.seed, progress=args.progress,
+                           mask=_mask_config(args))
     summary = prepare(config)
-    print(summary.line())
+    where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failed else ""
+    print(f"{summary.line()}{where}")
     return 0
