@@ -88,5 +88,5 @@ def test_arcface_onnx_embedder(tmp_path, perturb):
     result = identity_scores(embedder, astronaut, astronaut[None])
     assert result["detected"] == 1 and result["similarities"][0] == pytest.approx(1.0, abs=1e-6)
     (tmp_path / "bad.onnx").write_bytes(b"not onnx")
-    with pytest.raises(UserError, match="cannot load .*bad.onnx"):
+    with pytest.raises(UserError, match="bad.onnx: cannot load"):
         ArcFaceEmbedder(tmp_path / "bad.onnx")

@@ -4,85 +4,77 @@ Score = mean over evaluated generated frames of the cosine similarity between th
 frame (frame 0 of the ground truth, the pipelines' reference by default) and that of the generated frame; higher is
 better, 1 for the same face.
 
-Embedders: dlib's ResNet face descriptor (128-d, from ``face_recognition_models``, offline; the default) or an
-ArcFace ONNX model given with ``--arcface PATH`` (112×112 dlib-aligned RGB chip in [−1, 1], NCHW). Faces are found
-with dlib's HOG detector (largest face); where it finds none and a face mask is available, the mask's bounding box is
-used instead (synthetic faces defeat the detector). Frames with neither are skipped and counted.
+Embedders are those of ``interanimate.annotate.identity`` (one implementation for ``prepare`` and ``evaluate``, so
+that their vectors are comparable): dlib's ResNet face descriptor (128-d, from ``face_recognition_models``, offline;
+the default) or an ArcFace ONNX model given with ``--arcface PATH`` (insightface's five-point alignment to 112×112,
+L2-normalised 512-d). Faces are found with dlib's HOG detector (largest face); where it finds none and a face mask is
+available, the mask's bounding box is used instead (synthetic faces defeat the detector). Frames with neither are
+skipped and counted.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 
-from interanimate.errors import UserError
-
-ARCFACE_SIZE = 112
-
-
-def _dlib_models_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("identity similarity needs the face_recognition_models package (dlib's face models)")
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
+from interanimate.annotate.identity import (ArcFaceEmbedder as _ArcFaceModel, DlibFaces, align_arcface,
+                                            dlib_model_path, five_points_from_ibug68)
 
 
 class DlibFaceEmbedder:
+    """dlib face descriptor of the largest detected face, or of a given box when none is detected."""
+
     name = "dlib ResNet face descriptor (128-d)"
+    points = 5  # the shape predictor the embedding needs
 
     def __init__(self):
         import dlib
 
-        models = _dlib_models_dir()
         self.dlib = dlib
-        self.detector = dlib.get_frontal_face_detector()
-        self.shape_predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-        self.recognizer = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.faces = DlibFaces(points=self.points)
+        self._load_model()
+
+    def _load_model(self) -> None:
+        self.recognizer = self.dlib.face_recognition_model_v1(dlib_model_path("recognition"))
 
     def locate(self, image: np.ndarray, box: tuple[int, int, int, int] | None = None):
         """(dlib shape, detected?) of the largest detected face, else of ``box`` (top, bottom, left, right)."""
-        faces = self.detector(image, 1)
-        if faces:
-            rect = max(faces, key=lambda r: r.area())
-        elif box is not None:
-            top, bottom, left, right = (int(v) for v in box)
-            rect = self.dlib.rectangle(left, top, right - 1, bottom - 1)
-        else:
+        found = self.faces.largest_face(image)
+        if found is not None:
+            return found[1], True
+        if box is None:
             return None, False
-        return self.shape_predictor(image, rect), bool(faces)
+        top, bottom, left, right = (int(v) for v in box)
+        return self.faces.predictor(image, self.dlib.rectangle(left, top, right - 1, bottom - 1)), False
 
     def embed_shape(self, image: np.ndarray, shape) -> np.ndarray:
         return np.asarray(self.recognizer.compute_face_descriptor(image, shape), dtype=np.float64)
 
     def embed(self, image: np.ndarray, box=None) -> tuple[np.ndarray | None, bool]:
-        image = np.ascontiguousarray(image)
+        image = np.ascontiguousarray(image, np.uint8)
         shape, detected = self.locate(image, box)
         return (None, False) if shape is None else (self.embed_shape(image, shape), detected)
 
 
 class ArcFaceEmbedder(DlibFaceEmbedder):
+    """ArcFace ONNX on the five points (from dlib's 68-point predictor) that ``prepare`` uses too."""
+
     name = "ArcFace (ONNX)"
+    points = 68
 
     def __init__(self, path: str | os.PathLike):
+        self.path = path
         super().__init__()
-        import onnxruntime
+        self.name = f"ArcFace (ONNX: {os.path.basename(os.fspath(path))})"
 
-        if not Path(path).is_file():
-            raise UserError(f"ArcFace model: no such file {path}")
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise UserError(f"ArcFace model: cannot load {path} as ONNX ({str(err).splitlines()[0][:200]})") from None
-        self.input_name = self.session.get_inputs()[0].name
-        self.name = f"ArcFace (ONNX: {Path(path).name})"
+    def _load_model(self) -> None:
+        self.model = _ArcFaceModel(self.path, faces=self.faces)
 
     def embed_shape(self, image: np.ndarray, shape) -> np.ndarray:
-        chip = self.dlib.get_face_chip(image, shape, size=ARCFACE_SIZE, padding=0.25)  # (112, 112, 3) uint8
-        x = ((chip.astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1)[None]  # (1, 3, 112, 112)
-        return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float64).reshape(-1)
+        face68 = np.array([(p.x, p.y) for p in shape.parts()], np.float32)  # (68, 2)
+        chip = align_arcface(image, five_points_from_ibug68(face68))  # (112, 112, 3) uint8
+        return self.model.embed_aligned(chip).astype(np.float64)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
