@@ -92,16 +92,17 @@ def test_bad_inputs_rejected(pipe):
 
 def test_residual_to_reference_adds_the_reference_latent_back(pipe, tmp_path):
     residual = InterAnimatePipeline(pipe.vae, pipe.image_encoder, pipe.unet, pipe.scheduler,
-                                    residual_to_reference=True)
+                                    residual_to_reference=True, residual_scale=0.25)
     residual.set_progress_bar_config(disable=True)
     inputs = _inputs(2)
     plain = pipe(**inputs, num_inference_steps=1, generator=torch.Generator().manual_seed(0), output_type="latent")
     shifted = residual(**inputs, num_inference_steps=1, generator=torch.Generator().manual_seed(0),
                        output_type="latent")
     ref = pipe.vae.encode(inputs["reference"]).latent_dist.mode() * pipe.vae.config.scaling_factor
-    torch.testing.assert_close(shifted.frames - plain.frames, ref.unsqueeze(1).expand_as(plain.frames))
+    torch.testing.assert_close(shifted.frames, 0.25 * plain.frames + ref.unsqueeze(1).expand_as(plain.frames))
     residual.save_pretrained(tmp_path / "res")
-    assert InterAnimatePipeline.from_pretrained(tmp_path / "res").config.residual_to_reference
+    loaded = InterAnimatePipeline.from_pretrained(tmp_path / "res")
+    assert loaded.config.residual_to_reference and loaded.config.residual_scale == 0.25
 
 
 def test_default_tile_is_the_training_window(pipe, tmp_path):

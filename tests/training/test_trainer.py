@@ -82,3 +82,19 @@ def test_config_names_bad_keys(tiny_data, tiny_config_dict, tmp_path):
     with pytest.raises(ConfigError, match="max_steps"):
         config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["max_steps=0"])
     assert config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr=1e-3"]).optim.lr == 1e-3
+
+
+def test_residual_target_is_scaled_to_unit_std_and_exported(tiny_data, tiny_config_dict, tmp_path):
+    config = config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=1, residual_to_reference=True))
+    trainer = Trainer(config)
+    trainer.train()
+    scale = trainer.residual_scale
+    assert 0 < scale < 10 and scale == trainer.measure_residual_scale()  # a pure function of data and seed
+    batch = collate([trainer.train_set[i] for i in range(min(4, len(trainer.train_set)))])
+    z = trainer.vae.encode(batch["frames"].flatten(0, 1)).latent_dist.mode() * trainer.vae.config.scaling_factor
+    z_ref = trainer.vae.encode(batch["reference"]).latent_dist.mode() * trainer.vae.config.scaling_factor
+    residual = z.unflatten(0, batch["frames"].shape[:2]) - z_ref.unsqueeze(1)  # (N, F, C, h, w)
+    assert 0.3 < float((residual / scale).std()) < 3  # about unit variance, as EDM's sigma_data = 1 assumes
+    from interanimate.pipelines.pipeline import InterAnimatePipeline
+    loaded = InterAnimatePipeline.from_pretrained(tmp_path / "final")
+    assert loaded.config.residual_to_reference and loaded.config.residual_scale == pytest.approx(scale)

@@ -61,13 +61,15 @@ class InterAnimatePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "image_encoder->unet->vae"
 
     def __init__(self, vae, image_encoder, unet, scheduler, residual_to_reference: bool = False,
-                 window: int = DEFAULT_TILE_SIZE):
+                 residual_scale: float = 1.0, window: int = DEFAULT_TILE_SIZE):
         super().__init__()
         self.register_modules(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler)
-        # residual_to_reference: True for models trained to generate z − z_ref (TrainConfig.residual_to_reference);
-        # the clean reference latent is added back after sampling. window: the clip length the model was trained on,
-        # the default tile size of the fusion. Both saved in model_index.json.
-        self.register_to_config(residual_to_reference=residual_to_reference, window=int(window))
+        # residual_to_reference: True for models trained to generate (z − z_ref) / residual_scale
+        # (TrainConfig.residual_to_reference); sampled latents are scaled back and the clean reference latent added.
+        # window: the clip length the model was trained on, the default tile size of the fusion.
+        # All saved in model_index.json.
+        self.register_to_config(residual_to_reference=residual_to_reference, residual_scale=float(residual_scale),
+                                window=int(window))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, torch_dtype: torch.dtype | None = None, **components):
@@ -99,6 +101,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         }
         loaded = {name: components[name] if name in components else load() for name, load in loaders.items()}
         return cls(**loaded, residual_to_reference=bool(spec.get("residual_to_reference", False)),
+                   residual_scale=float(spec.get("residual_scale", 1.0)),
                    window=int(spec.get("window", DEFAULT_TILE_SIZE)))
 
     # ---------------------------------------------------------------- helpers
@@ -242,7 +245,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         # 8. decode (models trained on the residual to the reference: add the clean reference latent back)
         if self.config.get("residual_to_reference", False):
             clean = self.vae.encode(reference.to(self.vae.dtype)).latent_dist.mode().float()  # (B, C, h, w)
-            latents = latents + self.vae.config.scaling_factor * clean.unsqueeze(1)  # (B, F, C, h, w)
+            latents = (latents * float(self.config.get("residual_scale", 1.0))
+                       + self.vae.config.scaling_factor * clean.unsqueeze(1))  # (B, F, C, h, w)
         if output_type == "latent":
             frames = latents
         else:

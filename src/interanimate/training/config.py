@@ -111,6 +111,9 @@ class TrainConfig:
     # minus the clean reference's, so that "copy the reference" is the zero prediction the model starts near; the
     # pipeline adds z_ref back after sampling.
     residual_to_reference: bool = False
+    # the residual is divided by this so that it has unit variance, as EDM's preconditioning (sigma_data = 1)
+    # assumes; None = measured at start-up: the std of z − z_ref over the first 64 training clips
+    residual_scale: float | None = None
     max_steps: int = 100
     time_limit_minutes: float | None = None  # stop early (checkpoint, preview, export) once this much wall time passed
     batch_size: int = 1  # per process

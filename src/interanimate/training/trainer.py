@@ -397,9 +397,9 @@ class Trainer:
             aug = torch.rand(b, generator=generator).to(dev) * cond.noise_aug_max  # (B,)
             noisy_ref = reference + aug.view(b, 1, 1, 1) * torch.randn(reference.shape, generator=generator).to(dev)
             ref_latents = self.vae.encode(noisy_ref).latent_dist.mode()  # (B, C, h, w), unscaled as in SVD
-            if cfg.residual_to_reference:  # the target becomes z − z_ref (clean reference, scaled like z)
+            if cfg.residual_to_reference:  # the target becomes (z − z_ref) / s (clean reference, scaled like z)
                 clean = self.vae.encode(reference).latent_dist.mode() * sf  # (B, C, h, w)
-                latents = latents - clean.unsqueeze(1)  # (B, F, C, h, w)
+                latents = (latents - clean.unsqueeze(1)) / self.residual_scale  # (B, F, C, h, w)
 
         image_size = self.accelerator.unwrap_model(self.image_encoder).config.image_size
         image_embeds = encode_image(self.image_encoder, reference, image_size)  # (B, 1, D)
@@ -427,6 +427,19 @@ class Trainer:
                 orthogonality_weight=cfg.loss.orthogonality_weight,
                 orthogonality_model=self.accelerator.unwrap_model(self.unet))
         return {"loss": loss, "loss_diff": logs["loss_diff"], "loss_orth": logs["loss_orth"]}
+
+    @torch.no_grad()
+    def measure_residual_scale(self, clips: int = 64) -> float:
+        """Std of z − z_ref (scaled latents of the frames minus the clean reference's) over the first ``clips``
+        training items: a pure function of the data, the first stage and the seed, so every process and every
+        resumed run gets the same value."""
+        items = collate([StepData(self.train_set, self.config.seed)[i] for i in range(min(clips, len(self.train_set)))])
+        frames, reference = items["frames"].to(self.device), items["reference"].to(self.device)  # (N, F, 3, H, W)
+        sf = self.vae.config.scaling_factor
+        z = self.vae.encode(frames.flatten(0, 1)).latent_dist.mode() * sf  # (N·F, C, h, w)
+        z_ref = self.vae.encode(reference).latent_dist.mode() * sf  # (N, C, h, w)
+        residual = z.unflatten(0, frames.shape[:2]) - z_ref.unsqueeze(1)  # (N, F, C, h, w)
+        return float(residual.float().std())
 
     # ------------------------------------------------------------------------------------------ save / resume
     def save(self) -> Path:
@@ -467,7 +480,7 @@ class Trainer:
                                     unet=self.accelerator.unwrap_model(self.unet),
                                     scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                     residual_to_reference=self.config.residual_to_reference,
-                                    window=self.config.data.num_frames)
+                                    residual_scale=self.residual_scale, window=self.config.data.num_frames)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -570,6 +583,10 @@ class Trainer:
             (self.output_dir / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=2))
         self.build_data()
         self.build_models()
+        self.residual_scale = 1.0
+        if self.config.residual_to_reference:
+            self.residual_scale = self.config.residual_scale or self.measure_residual_scale()
+            self.log(f"diffusing (z - z_ref) / {self.residual_scale:.4f} (residual_scale)")
         # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
         # process), and checkpointed beside the EMA
         self.unet, self.image_encoder, self.optimizer = self.accelerator.prepare(
