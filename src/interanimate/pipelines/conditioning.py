@@ -11,7 +11,7 @@ from torch import Tensor
 
 def image_to_tensor(image: np.ndarray) -> Tensor:
     """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).float().div(127.5).sub(1.0).movedim(-1, -3)
+    return torch.as_tensor(np.asarray(image, dtype=np.float32)).div(127.5).sub(1.0).movedim(-1, -3)  # a copy
 
 
 def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
