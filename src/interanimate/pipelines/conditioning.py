@@ -14,6 +14,16 @@ def image_to_tensor(image: np.ndarray) -> Tensor:
     return torch.as_tensor(np.asarray(image, dtype=np.float32)).div(127.5).sub(1.0).movedim(-1, -3)  # a copy
 
 
+def cover_crop(image_size: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Scale an image of ``image_size`` (H, W) to cover ``size`` (H, W), then centre-crop: returns the resized
+    (width, height) and the crop's (left, top). One definition for ``load_reference`` and the keypoint map of
+    ``interanimate.pipelines.retarget.center_crop_matrix``."""
+    (image_h, image_w), (height, width) = image_size, size
+    scale = max(height / image_h, width / image_w)
+    resized_w, resized_h = max(width, round(image_w * scale)), max(height, round(image_h * scale))
+    return resized_w, resized_h, (resized_w - width) // 2, (resized_h - height) // 2
+
+
 def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
     """Read an image file, centre-crop it to the aspect of ``size`` (H, W), resize: (3, H, W) in [-1, 1]."""
     from PIL import Image
@@ -25,10 +35,8 @@ def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read reference image {path}: {err}") from None
     height, width = size
-    scale = max(height / image.height, width / image.width)
-    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))),
-                           Image.Resampling.LANCZOS)
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    resized_w, resized_h, left, top = cover_crop((image.height, image.width), size)
+    resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
     return image_to_tensor(np.asarray(resized.crop((left, top, left + width, top + height))))
 
 

@@ -156,10 +156,10 @@ def center_crop_matrix(image_size: tuple[int, int], size: tuple[int, int]) -> np
     """The map (2, 3) from pixels of an image of ``image_size`` (H, W) to pixels of the ``size`` (H, W) picture
     ``interanimate.pipelines.conditioning.load_reference`` makes of it (scale to cover, centre-crop); a similarity
     up to the rounding of the resized size."""
-    (image_h, image_w), (height, width) = image_size, size
-    scale = max(height / image_h, width / image_w)
-    resized_w, resized_h = max(width, round(image_w * scale)), max(height, round(image_h * scale))
-    left, top = (resized_w - width) // 2, (resized_h - height) // 2
+    from interanimate.pipelines.conditioning import cover_crop
+
+    image_h, image_w = image_size
+    resized_w, resized_h, left, top = cover_crop(image_size, size)
     return np.array([[resized_w / image_w, 0.0, -left], [0.0, resized_h / image_h, -top]])  # (2, 3)
 
 
