@@ -43,6 +43,7 @@ class _Task:
     size: tuple[int, int]
     seed: int
     split: str
+    camera_jitter: float = SynthConfig.camera_jitter
 
 
 def _render_and_write(task: _Task) -> ClipRecord:
@@ -50,7 +51,8 @@ def _render_and_write(task: _Task) -> ClipRecord:
     cls = CLASSES[task.class_index]
     ident = identity_name(task.identity_index)
     clip = render_clip(look, ident, cls, task.frames, task.size,
-                       clip_rng(task.seed, task.identity_index, task.class_index, task.k), SynthConfig())
+                       clip_rng(task.seed, task.identity_index, task.class_index, task.k),
+                       SynthConfig(camera_jitter=task.camera_jitter))
     clip_id = f"{ident}_{cls.code}_{task.k}"
     folder = Path(task.out_dir) / clip_dir(clip_id)
     write_mp4(folder / "video.mp4", clip.frames, fps=FPS)
@@ -60,7 +62,7 @@ def _render_and_write(task: _Task) -> ClipRecord:
     height, width = task.size
     return ClipRecord(clip_id, task.split, cls.code, ident, task.frames, FPS, height, width,
                       f"{clip_dir(clip_id)}/video.mp4", f"{clip_dir(clip_id)}/annotations.npz", source=SOURCE,
-                      extra={"seed": task.seed, "k": task.k})
+                      extra={"seed": task.seed, "k": task.k, "camera_jitter": task.camera_jitter})
 
 
 def _check_out_dir(out_dir: Path) -> None:
@@ -76,19 +78,23 @@ def _check_out_dir(out_dir: Path) -> None:
 
 def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: int, frames: int,
                   size: tuple[int, int], seed: int = 0, progress: bool = True, workers: int | None = None,
-                  test_fraction: float = 0.1) -> list[ClipRecord]:
+                  test_fraction: float = 0.1, camera_jitter: float = SynthConfig.camera_jitter) -> list[ClipRecord]:
     """Render ``identities`` × 18 classes × ``clips_per_class`` clips into ``out_dir``; returns the manifest rows.
+
+    ``camera_jitter`` is the std of the per-frame camera shake as a fraction of the width (0: a steady camera).
 
     The same arguments always give byte-identical annotation files, whatever ``workers`` is.
     """
     if identities < 1 or clips_per_class < 1 or frames < 2:
         raise UserError("identities and clips-per-class must be >= 1 and frames >= 2")
+    if not 0.0 <= camera_jitter <= 0.1:
+        raise UserError(f"camera jitter must be within [0, 0.1] of the width, got {camera_jitter}")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [identity_name(i) for i in range(identities)]
     splits = split_identities(names, test_fraction=test_fraction, seed=seed)
-    tasks = [_Task(str(out_dir), i, c.index, k, frames, tuple(size), seed, splits[names[i]])
+    tasks = [_Task(str(out_dir), i, c.index, k, frames, tuple(size), seed, splits[names[i]], camera_jitter)
              for i in range(identities) for c in CLASSES for k in range(clips_per_class)]
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     from tqdm import tqdm
