@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
 .PHONY: venv demo test bench train-small train-motion clean
-MOTION_DATA ?= runs/synthhf_motion
+MOTION_DATA ?= runs/synthhf_motion16
 DEVICE ?= cpu
 
 venv: $(VENV)/.installed
@@ -34,7 +34,7 @@ train-small: venv
 
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv
-	$(VENV)/bin/interanimate synth --out $(MOTION_DATA) --identities 40 --clips-per-class 4 --frames 32 --size 128x128 --seed 0
+	$(VENV)/bin/interanimate synth --out $(MOTION_DATA) --identities 40 --clips-per-class 4 --frames 16 --size 64x64 --seed 0
 	$(PY) -c "from interanimate.motion.data import MotionDataset as D; D.save_cache('$(MOTION_DATA)', '$(MOTION_DATA).npz')"
 	$(VENV)/bin/interanimate motion train --config configs/motion_small.yaml --data $(MOTION_DATA).npz --output runs/motion_small --device $(DEVICE)
 	$(VENV)/bin/interanimate motion evaluate --data $(MOTION_DATA).npz --model runs/motion_small --out runs/motion_small/report.json

@@ -68,6 +68,10 @@ def test_evaluate_reports_every_metric(trained, motion_root, tmp_path):
         assert np.isfinite(mean) and half >= 0
     assert len(data["generated"]["per_class_top1"]) == 18
     assert "fid_vs_train" in data["real"] and "generated_face" in data["reaction"]
+    assert 0 <= data["reconstructed"]["top1"] <= 1 and np.isfinite(data["reconstructed"]["fid"])
+    table = report.with_suffix(".md").read_text()
+    assert f"{data['generated']['top1'][0]:.3f} ± {data['generated']['top1'][1]:.3f}" in table
+    assert table.count("\n| ") >= 18 + 6  # per-class rows and the summary rows
 
 
 def test_config_errors_name_the_bad_key(tmp_path):

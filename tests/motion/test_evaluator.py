@@ -9,7 +9,7 @@ from interanimate.taxonomy import get_class
 
 def test_evaluator_shapes():
     ev = MotionEvaluator(EvaluatorConfig(width=16, feature_dim=8, layers=2))
-    hand, face = torch.randn(3, 16, 42, 5), torch.randn(3, 16, 68, 4)
+    hand, face = torch.randn(3, 16, 42, 5), torch.randn(3, 16, 68, 6)
     assert ev.features(hand, face).shape == (3, 8) and ev(hand, face).shape == (3, 18)
 
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from interanimate.keypoints.layout import NUM_KEYPOINTS, mirror_keypoints
-from interanimate.motion.representation import (FACE_PARTY, HAND, NULL_CLASS, PARKED, decode_features,
-                                                encode_keypoints, face_frame, mirror_class, mirror_features)
+from interanimate.motion.representation import (DEFORM_SCALE, FACE_PARTY, HAND, NULL_CLASS, PARKED, decode_features,
+                                                encode_keypoints, face_frame, fit_similarities, mirror_class,
+                                                mirror_features, party_features, refine_face, rigid_track)
 from interanimate.taxonomy import NUM_CLASSES, class_index
 
 
@@ -15,7 +16,7 @@ def test_parts_cover_every_point_once(spec):
 
 def test_part_counts_come_from_the_tables():
     assert HAND.num_parts == 12 and FACE_PARTY.num_parts == 7
-    assert HAND.channels == 5 and FACE_PARTY.channels == 4
+    assert HAND.channels == 5 and FACE_PARTY.channels == 6
 
 
 def test_frame_is_between_the_eyes_with_interocular_unit(motion_of):
@@ -70,3 +71,46 @@ def test_absent_hand_is_parked_and_round_trip(motion_of):
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError):
         encode_keypoints(np.zeros((4, 10, 2)), np.zeros((4, 10)))
+
+
+def test_fit_similarities_matches_the_retarget_fit_and_recovers_a_known_motion():
+    from interanimate.pipelines.retarget import similarity_from_points
+
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=(5, 68, 2))
+    angle, scale, shift = rng.uniform(-0.5, 0.5, 5), rng.uniform(0.7, 1.4, 5), rng.normal(size=(5, 2))
+    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    dst = scale[:, None, None] * np.einsum("bij,bnj->bni", rot, src) + shift[:, None]  # (5, 68, 2)
+    noisy = dst + rng.normal(scale=0.05, size=dst.shape)
+    batch = fit_similarities(src, noisy)  # (5, 2, 3)
+    for b in range(5):
+        np.testing.assert_allclose(batch[b], similarity_from_points(src[b], noisy[b]), atol=1e-9)
+    np.testing.assert_allclose(fit_similarities(src, dst)[..., :2], scale[:, None, None] * rot, atol=1e-9)
+    np.testing.assert_allclose(fit_similarities(np.zeros((3, 2)), np.ones((3, 2)))[..., :2], np.eye(2))  # degenerate
+
+
+def test_face_deformation_channels_hold_the_non_rigid_part_only(motion_of):
+    """A head moved by a similarity has no deformation; a local squeeze shows up scaled by DEFORM_SCALE."""
+    kpts, scores = motion_of("LH-NP", frames=8)
+    _, face, _ = encode_keypoints(kpts, scores)
+    np.testing.assert_allclose(face[0, :, 4:6], 0, atol=1e-5)  # frame 0 is its own head pose
+    pos = np.repeat(face[:1, :, :2], 4, 0)  # a rigid face (4, 68, 2)
+    t = np.arange(4, dtype=np.float32)[:, None, None]
+    rigid = pos * (1 + 0.05 * t) + 0.1 * t  # scaled and shifted per frame
+    rigid_feats = party_features(rigid, None, FACE_PARTY)
+    np.testing.assert_allclose(rigid_feats[..., 4:6], 0, atol=1e-4)
+    squeezed = rigid.copy()
+    squeezed[2:, 31:36, 0] += 0.03  # push the nose base sideways from frame 2 on
+    deform = party_features(squeezed, None, FACE_PARTY)[..., 4:6]
+    moved = np.abs(deform).max(-1)  # (4, 68)
+    assert moved[2:, 31:36].min() > 0.5 * 0.03 * DEFORM_SCALE  # the squeeze, ten times larger than in x
+    assert moved[2:, 31:36].min() > 5 * np.delete(moved[2:], np.s_[31:36], axis=1).max()  # and local
+
+
+def test_refine_face_is_a_fixed_point_on_real_faces_and_uses_the_deformation(motion_of):
+    kpts, scores = motion_of("RH-CH", frames=8)
+    _, face, _ = encode_keypoints(kpts, scores)
+    np.testing.assert_allclose(refine_face(face), face, atol=1e-4)
+    coarse = face.copy()
+    coarse[..., :2] = rigid_track(face[..., :2])  # positions without the squeeze: the deformation channels restore it
+    np.testing.assert_allclose(refine_face(coarse)[..., :2], face[..., :2], atol=1e-4)

@@ -32,7 +32,7 @@ def test_codebook_is_used_and_dead_codes_are_reset():
     torch.manual_seed(0)
     vq = tiny("face", dead_code_threshold=0.5)
     opt = torch.optim.Adam(vq.parameters(), lr=1e-3)
-    x = torch.randn(8, 16, 68, 4)
+    x = torch.randn(8, 16, 68, 6)
     vq.quantizer.codebook.data[:] = 100.0  # all codes far away: without resets only one would ever be used
     for _ in range(15):
         terms = vqvae_loss(vq(x), x, vq.spec)

@@ -67,7 +67,7 @@ def register(subparsers) -> None:
     p.add_argument("--frames", type=positive_int, help="window length (default: the model's)")
     p.add_argument("--no-text", action="store_true", help="skip the text-prompt evaluation (no MiniLM)")
     p.add_argument("--reaction-clips", type=positive_int, help="reaction on this many test clips (default: all)")
-    p.add_argument("--out", type=Path, help="write the report as JSON here")
+    p.add_argument("--out", type=Path, help="write the report as JSON here (and Markdown tables beside it, .md)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_evaluate)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
@@ -214,9 +214,13 @@ def run_evaluate(args) -> int:
                       text_encoder=encoder, reaction_clips=args.reaction_clips)
     text = json.dumps(report, indent=2, sort_keys=True)
     if args.out:
+        from interanimate.motion.evaluation import report_markdown
+        from interanimate.utils.io import write_text_atomic
+
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-        print(f"wrote {args.out}")
+        write_text_atomic(args.out, text + "\n")
+        write_text_atomic(args.out.with_suffix(".md"), report_markdown(report))
+        print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     else:
         print(text)
     return 0

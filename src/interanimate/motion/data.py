@@ -91,7 +91,7 @@ class MotionDataset(Dataset):
         return len(self.clips)
 
     def window(self, index: int, start: int | None = None, mirror: bool = False):
-        """Features of one window: hand (T, 42, 5), face (T, 68, 4), class index."""
+        """Features of one window: hand (T, 42, 5), face (T, 68, 6), class index."""
         if start is None:
             start = 0
         key = (index, start, mirror)
@@ -117,7 +117,7 @@ class MotionDataset(Dataset):
                 "class_index": torch.tensor(label, dtype=torch.long)}
 
     def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """First windows of every clip, unmirrored: hand (N, T, 42, 5), face (N, T, 68, 4), labels (N,)."""
+        """First windows of every clip, unmirrored: hand (N, T, 42, 5), face (N, T, 68, 6), labels (N,)."""
         items = [self.window(i) for i in range(len(self))]
         return (torch.from_numpy(np.stack([h for h, _, _ in items])), torch.from_numpy(np.stack([f for _, f, _ in items])),
                 torch.tensor([c for _, _, c in items], dtype=torch.long))

@@ -90,6 +90,16 @@ def evaluate(model: MotionModel, test_set, train_set, samples_per_class: int = 1
     report["real"]["diversity"] = interval([diversity(test_feats, pairs, rng) for _ in range(runs)])
     log(f"real test: top1={report['real']['top1']:.3f} fid_floor={report['real']['fid_vs_train'][0]:.3f}")
 
+    # 1b. the tokenizers' ceiling: real test motions through VQ-VAE encode -> decode
+    rec_h, rec_f = _clean(*model.detokenize(*model.tokenize(th, tf)))
+    rec_feats, rec_logits = _eval_features(model, rec_h, rec_f)
+    report["reconstructed"] = {"top1": topk_accuracy(rec_logits, tl.numpy(), 1),
+                               "fid": frechet_distance(rec_feats, test_feats),
+                               "left_right": _side_rate(rec_h.numpy(), rec_f.numpy(), tl.numpy()),
+                               "hand_position_error": float((rec_h[..., :2] - th[..., :2]).abs().mean()),
+                               "face_position_error": float((rec_f[..., :2] - tf[..., :2]).abs().mean())}
+    log(f"reconstructed test: top1={report['reconstructed']['top1']:.3f} fid={report['reconstructed']['fid']:.3f}")
+
     # 2. class-conditioned generation
     labels = np.repeat(np.arange(NUM_CLASSES), samples_per_class)
     per_run = {k: [] for k in ("top1", "top3", "fid", "diversity", "multimodality", "left_right")}
@@ -183,3 +193,41 @@ def evaluate_reaction(model, hand, face, labels, seed, runs) -> dict:
                       f"{out['mismatched_face']['centroid_to_region'][0]:.3f}; hand-from-face left/right "
                       f"{out['hand_from_face_left_right'][0]:.3f}")
     return out
+
+
+def _pm(value) -> str:
+    """A (mean, half-width) pair or a plain number as text."""
+    if isinstance(value, (list, tuple)):
+        return f"{value[0]:.3f} ± {value[1]:.3f}"
+    return f"{value:.3f}"
+
+
+def report_markdown(report: dict) -> str:
+    """The evaluation report as Markdown tables (the figures of ``evaluate``'s dict, nothing recomputed)."""
+    real, rec, gen = report["real"], report.get("reconstructed"), report["generated"]
+    rows = [("evaluator top-1", _pm(real["top1"]), _pm(rec["top1"]) if rec else "–", _pm(gen["top1"])),
+            ("evaluator top-3", _pm(real["top3"]), "–", _pm(gen["top3"])),
+            ("FID (evaluator features)", f"floor (real test vs train) {_pm(real['fid_vs_train'])}",
+             _pm(rec["fid"]) if rec else "–", _pm(gen["fid"])),
+            ("diversity", _pm(real["diversity"]), "–", _pm(gen["diversity"])),
+            ("multimodality", "–", "–", _pm(gen["multimodality"])),
+            ("left/right (class hand = acting hand)", _pm(real["left_right"]),
+             _pm(rec["left_right"]) if rec else "–", _pm(gen["left_right"]))]
+    lines = ["| measure | real test | real test through the VQ-VAEs | generated |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", "| class | real top-1 | generated top-1 |", "|---|---|---|"]
+    lines += [f"| {code} | {real['per_class_top1'].get(code, float('nan')):.3f} | {acc:.3f} |"
+              for code, acc in gen["per_class_top1"].items()]
+    if "text" in report:
+        t = report["text"]
+        lines += ["", f"Text prompts naming a side: resolved {t['resolved_correct']:.3f}, left/right "
+                      f"{_pm(t['left_right'])}, top-1 {_pm(t['top1'])}."]
+    r = report["reaction"]
+    lines += ["", "| reaction (face from a real hand track), inter-ocular units | real face | generated face | "
+                  "generated face, another clip's hand (chance) |", "|---|---|---|---|"]
+    for key in ("centroid_to_region", "centroid_to_tip", "deformation"):
+        lines.append(f"| {key} | {r['real_face'][key]:.3f} | {_pm(r['generated_face'][key])} | "
+                     f"{_pm(r['mismatched_face'][key])} |")
+    lines += ["", f"Hand from a real face track: left/right {_pm(r['hand_from_face_left_right'])}, top-1 "
+                  f"{_pm(r['hand_from_face_top1'])}."]
+    return "\n".join(lines) + "\n"

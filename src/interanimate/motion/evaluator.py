@@ -40,7 +40,7 @@ class EvaluatorConfig:
 
 
 def evaluator_input(hand: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
-    """Hand (B, T, 42, 5) and face (B, T, 68, 4) features -> (B, C_in, T) frames.
+    """Hand (B, T, 42, 5) and face (B, T, 68, 6) features -> (B, C_in, T) frames.
 
     Velocities are recomputed from the positions so that decoded and real motions are measured alike.
     """

@@ -67,7 +67,7 @@ def add_body(keypoints: np.ndarray, scores: np.ndarray) -> None:
 
 
 def to_dwpose(hand: np.ndarray, face: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Motion features (F, 42, 5), (F, 68, 4) -> DWPose keypoints (F, 134, 2) pixels and scores (F, 134)."""
+    """Motion features (F, 42, 5), (F, 68, 6) -> DWPose keypoints (F, 134, 2) pixels and scores (F, 134)."""
     keypoints, scores = decode_features(hand, face, frame)
     add_body(keypoints, scores)
     return keypoints, scores

@@ -15,7 +15,7 @@ from torch import nn
 
 from interanimate.errors import UserError
 from interanimate.motion.evaluator import EvaluatorConfig, MotionEvaluator
-from interanimate.motion.representation import NULL_CLASS
+from interanimate.motion.representation import FACE_PARTY, NULL_CLASS, refine_face
 from interanimate.motion.sampling import SamplingConfig, generate_tokens
 from interanimate.motion.transformer import CollaborativeTransformer, TransformerConfig
 from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig
@@ -91,7 +91,11 @@ class MotionModel(nn.Module):
 
     @torch.no_grad()
     def detokenize(self, hand_tokens: torch.Tensor, face_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.hand_vq.decode(hand_tokens), self.face_vq.decode(face_tokens)
+        """Token maps -> hand and face features; face positions rebuilt from head motion + deformation."""
+        face = self.face_vq.decode(face_tokens)  # (B, F, 68, 6)
+        if FACE_PARTY.with_deformation:
+            face = torch.from_numpy(refine_face(face.float().cpu().numpy())).to(face)
+        return self.hand_vq.decode(hand_tokens), face
 
     # ---- generation ---------------------------------------------------------------------------------------------
     def check_frames(self, frames: int) -> int:
@@ -104,7 +108,7 @@ class MotionModel(nn.Module):
                  text: torch.Tensor | np.ndarray | None = None, sampling: SamplingConfig | None = None,
                  seed: int | None = None, hand: torch.Tensor | None = None,
                  face: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Generate B motions: hand (B, F, 42, 5) and face (B, F, 68, 4) features in the face-centred frame.
+        """Generate B motions: hand (B, F, 42, 5) and face (B, F, 68, 6) features in the face-centred frame.
 
         ``class_index`` (B,): class indices (``NULL_CLASS`` = unconditional); ``text`` (B, 384) MiniLM embeddings.
         ``hand`` / ``face``: a given party's features (B, F, J, C) to react to; that party's tokens stay fixed.

@@ -10,7 +10,11 @@ Parties (hand ≠ face, unlike InterMask's two people):
 * hand: both 21-point hands (42 points), features (x, y, vx, vy, vis) with the detector score as visibility. A point
   below ``VISIBILITY_THRESHOLD`` is "parked" at a fixed spot below its side of the face with zero velocity, so an
   absent hand is one constant pattern rather than noise.
-* face: the 68 iBUG points, features (x, y, vx, vy): deformation and head motion together.
+* face: the 68 iBUG points, features (x, y, vx, vy, dx, dy): positions (head motion and deformation together)
+  plus the *deformation* on its own, ``DEFORM_SCALE`` × (p_t − S_t(p_0)), where S_t is the least-squares similarity
+  (head motion) taking the window's first face onto frame t's. A contact squeeze is ~0.04 inter-ocular units, as
+  small as a VQ-VAE's position error; scaled up in its own channels it dominates the face tokens, and decoding
+  (``refine_face``) rebuilds the positions as S_t(p_0) + (dx, dy) / ``DEFORM_SCALE``.
 
 Parts (the rows of the VQ-VAE's 2D token map): hand = palm + five fingers per hand (12); face = jaw, right brow,
 left brow, nose, right eye, left eye, mouth (7). The part tables are data, never hard-coded counts elsewhere.
@@ -30,6 +34,7 @@ from interanimate.taxonomy import CLASSES, NUM_CLASSES
 
 VISIBILITY_THRESHOLD = 0.3  # a hand point below this score counts as absent
 VELOCITY_SCALE = 5.0  # per-frame velocities (inter-ocular units) are multiplied by this to be O(1)
+DEFORM_SCALE = 10.0  # non-rigid face displacements (inter-ocular units) are multiplied by this to be O(1)
 PARK_X, PARK_Y = 3.0, 6.0  # parked spot of an absent hand's points: below the face, on the hand's own side
 NULL_CLASS = NUM_CLASSES  # index of the "no class" embedding (classifier-free guidance)
 MIRROR_CLASS = np.array([next(c.index for c in CLASSES if c.code == k.mirror) for k in CLASSES] + [NULL_CLASS])
@@ -47,6 +52,7 @@ class PartySpec:
     keypoints: tuple[int, ...]  # global DWPose indices, in party order
     parts: tuple[tuple[str, tuple[int, ...]], ...]  # (part name, local indices into ``keypoints``)
     with_visibility: bool
+    with_deformation: bool = False  # (dx, dy) channels: displacement from the similarity-moved first frame
 
     @property
     def num_points(self) -> int:
@@ -58,7 +64,15 @@ class PartySpec:
 
     @property
     def channels(self) -> int:
-        return 5 if self.with_visibility else 4
+        return 4 + int(self.with_visibility) + 2 * int(self.with_deformation)
+
+    @property
+    def x_channels(self) -> tuple[int, ...]:
+        """Channels that change sign under a horizontal mirror: x, vx and, with deformation, dx.
+
+        Channel order (``party_features``): x, y, vx, vy, [vis], [dx, dy].
+        """
+        return (0, 2) + ((4 + int(self.with_visibility),) if self.with_deformation else ())
 
     @property
     def max_part_size(self) -> int:
@@ -92,7 +106,7 @@ def _face_parts() -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 
 HAND = PartySpec("hand", _r(LEFT_HAND) + _r(RIGHT_HAND), _hand_parts(), with_visibility=True)
-FACE_PARTY = PartySpec("face", _r(FACE), _face_parts(), with_visibility=False)
+FACE_PARTY = PartySpec("face", _r(FACE), _face_parts(), with_visibility=False, with_deformation=True)
 PARTIES = (HAND, FACE_PARTY)
 HAND_SIDES = {"left": slice(0, NUM_HAND), "right": slice(NUM_HAND, 2 * NUM_HAND)}  # local slices in HAND
 PARKED = np.concatenate([np.tile([PARK_X, PARK_Y], (NUM_HAND, 1)),  # subject's left hand: image right (x > 0)
@@ -133,6 +147,37 @@ def _velocity(positions: np.ndarray) -> np.ndarray:
     return vel * VELOCITY_SCALE
 
 
+def fit_similarities(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarities (Umeyama 1991, no reflection) taking ``src`` (..., N, 2) onto ``dst`` (..., N, 2),
+    batched over the leading axes -> (..., 2, 3). Degenerate (coincident) point sets give the identity."""
+    src, dst = np.broadcast_arrays(np.asarray(src, np.float64), np.asarray(dst, np.float64))
+    src_mean, dst_mean = src.mean(-2, keepdims=True), dst.mean(-2, keepdims=True)  # (..., 1, 2)
+    src_c, dst_c = src - src_mean, dst - dst_mean  # (..., N, 2)
+    src_var = (src_c**2).sum(-1).mean(-1)  # (...,)
+    cov = np.einsum("...ni,...nj->...ij", dst_c, src_c) / src.shape[-2]  # (..., 2, 2)
+    u, sigma, vt = np.linalg.svd(cov)  # (..., 2, 2), (..., 2), (..., 2, 2)
+    det = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    sign = np.stack([np.ones_like(det), np.where(det == 0, 1.0, det)], -1)  # (..., 2): forbid a reflection
+    rotation = u @ (sign[..., :, None] * vt)  # (..., 2, 2)
+    ok = src_var > 1e-12
+    scale = np.where(ok, (sigma * sign).sum(-1) / np.where(ok, src_var, 1.0), 1.0)  # (...,)
+    rotation = np.where(ok[..., None, None], rotation, np.eye(2))
+    linear = scale[..., None, None] * rotation  # (..., 2, 2)
+    shift = dst_mean[..., 0, :] - np.einsum("...ij,...j->...i", linear, src_mean[..., 0, :])  # (..., 2)
+    return np.concatenate([linear, shift[..., None]], -1)  # (..., 2, 3)
+
+
+def _move(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Points (..., N, 2) moved by similarities (..., 2, 3) -> (..., N, 2)."""
+    return np.einsum("...ij,...nj->...ni", matrix[..., :2], points) + matrix[..., None, :, 2]
+
+
+def rigid_track(positions: np.ndarray) -> np.ndarray:
+    """Face positions (..., F, J, 2) -> the first frame's shape moved by each frame's head motion (..., F, J, 2)."""
+    first = np.broadcast_to(positions[..., :1, :, :], positions.shape)
+    return _move(first, fit_similarities(first, positions)).astype(np.float32)
+
+
 def party_features(positions: np.ndarray, visibility: np.ndarray | None, spec: PartySpec) -> np.ndarray:
     """Normalised positions (F, J, 2) [+ visibility (F, J)] -> features (F, J, C) for ``spec``."""
     positions = positions.astype(np.float32)
@@ -144,12 +189,26 @@ def party_features(positions: np.ndarray, visibility: np.ndarray | None, spec: P
         feats = [positions, _velocity(positions), visibility[..., None].astype(np.float32)]
     else:
         feats = [positions, _velocity(positions)]
-    return np.concatenate(feats, axis=-1)  # (F, J, C)
+    if spec.with_deformation:
+        feats.append(DEFORM_SCALE * (positions - rigid_track(positions)))
+    return np.concatenate(feats, axis=-1).astype(np.float32)  # (F, J, C)
+
+
+def refine_face(face: np.ndarray) -> np.ndarray:
+    """Decoded face features (..., F, 68, 6) -> the same with positions rebuilt from head motion + deformation.
+
+    Positions become S_t(p_0) + (dx, dy) / DEFORM_SCALE, with S_t fitted on the decoded positions (coarse, carries the
+    head motion) and (dx, dy) the decoded deformation (fine); velocities are recomputed. An encoded (real) face is a
+    fixed point up to float rounding.
+    """
+    out = np.array(face, dtype=np.float32, copy=True)
+    out[..., :2] = rigid_track(out[..., :2]) + out[..., 4:6] / DEFORM_SCALE
+    return recompute_velocity(out, FACE_PARTY)
 
 
 def encode_keypoints(keypoints: np.ndarray, scores: np.ndarray,
                      frame: FaceFrame | None = None) -> tuple[np.ndarray, np.ndarray, FaceFrame]:
-    """DWPose pixels (F, 134, 2) + scores (F, 134) -> hand (F, 42, 5), face (F, 68, 4) features and the frame.
+    """DWPose pixels (F, 134, 2) + scores (F, 134) -> hand (F, 42, 5), face (F, 68, 6) features and the frame.
 
     The frame defaults to that of the first frame.
     """
@@ -172,13 +231,14 @@ def recompute_velocity(features: np.ndarray, spec: PartySpec) -> np.ndarray:
 
 
 def mirror_features(features: np.ndarray, spec: PartySpec) -> np.ndarray:
-    """Mirror (…, J, C) features of ``spec`` about the frame's vertical axis: permute left/right points, negate x, vx.
+    """Mirror (…, J, C) features of ``spec`` about the frame's vertical axis: permute left/right points, negate x, vx
+    (and dx).
 
     An involution: mirroring twice returns the input exactly.
     """
     out = features[..., spec.mirror_permutation(), :].copy()
-    out[..., 0] = -out[..., 0]
-    out[..., 2] = -out[..., 2]
+    for c in spec.x_channels:
+        out[..., c] = -out[..., c]
     return out
 
 
@@ -188,7 +248,7 @@ def mirror_class(index: int | np.ndarray) -> int | np.ndarray:
 
 
 def decode_features(hand: np.ndarray, face: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Hand (F, 42, 5) and face (F, 68, 4) features -> DWPose (F, 134, 2) pixels and (F, 134) scores.
+    """Hand (F, 42, 5) and face (F, 68, 6) features -> DWPose (F, 134, 2) pixels and (F, 134) scores.
 
     Hand scores are the visibility channel clipped to [0, 1], zeroed below ``VISIBILITY_THRESHOLD``; face scores are
     1. Body and feet get zero scores here (``export`` adds a body).
