@@ -30,6 +30,7 @@ from interanimate.keypoints.layout import (FACE, FACE_JAW, FACE_LEFT_BROW, FACE_
                                            FACE_MOUTH_OUTER, FACE_NOSE_BASE, FACE_NOSE_BRIDGE, FACE_RIGHT_BROW,
                                            FACE_RIGHT_EYE, HAND_FINGERS, HAND_WRIST, LEFT_HAND, MIRROR_PERMUTATION,
                                            NUM_HAND, NUM_KEYPOINTS, RIGHT_HAND)
+from interanimate.keypoints.similarity import fit_similarities
 from interanimate.taxonomy import CLASSES, NUM_CLASSES
 
 VISIBILITY_THRESHOLD = 0.3  # a hand point below this score counts as absent
@@ -145,26 +146,6 @@ def _velocity(positions: np.ndarray) -> np.ndarray:
     vel = np.zeros_like(positions)
     vel[1:] = positions[1:] - positions[:-1]
     return vel * VELOCITY_SCALE
-
-
-def fit_similarities(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarities (Umeyama 1991, no reflection) taking ``src`` (..., N, 2) onto ``dst`` (..., N, 2),
-    batched over the leading axes -> (..., 2, 3). Degenerate (coincident) point sets give the identity."""
-    src, dst = np.broadcast_arrays(np.asarray(src, np.float64), np.asarray(dst, np.float64))
-    src_mean, dst_mean = src.mean(-2, keepdims=True), dst.mean(-2, keepdims=True)  # (..., 1, 2)
-    src_c, dst_c = src - src_mean, dst - dst_mean  # (..., N, 2)
-    src_var = (src_c**2).sum(-1).mean(-1)  # (...,)
-    cov = np.einsum("...ni,...nj->...ij", dst_c, src_c) / src.shape[-2]  # (..., 2, 2)
-    u, sigma, vt = np.linalg.svd(cov)  # (..., 2, 2), (..., 2), (..., 2, 2)
-    det = np.sign(np.linalg.det(u) * np.linalg.det(vt))
-    sign = np.stack([np.ones_like(det), np.where(det == 0, 1.0, det)], -1)  # (..., 2): forbid a reflection
-    rotation = u @ (sign[..., :, None] * vt)  # (..., 2, 2)
-    ok = src_var > 1e-12
-    scale = np.where(ok, (sigma * sign).sum(-1) / np.where(ok, src_var, 1.0), 1.0)  # (...,)
-    rotation = np.where(ok[..., None, None], rotation, np.eye(2))
-    linear = scale[..., None, None] * rotation  # (..., 2, 2)
-    shift = dst_mean[..., 0, :] - np.einsum("...ij,...j->...i", linear, src_mean[..., 0, :])  # (..., 2)
-    return np.concatenate([linear, shift[..., None]], -1)  # (..., 2, 3)
 
 
 def _move(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

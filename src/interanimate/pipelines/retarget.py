@@ -30,6 +30,7 @@ import numpy as np
 
 from interanimate.errors import UserError
 from interanimate.keypoints.layout import BODY, BODY_INDEX, FACE, FACE_LEFT_EYE, FACE_NOSE_TIP, FACE_RIGHT_EYE
+from interanimate.keypoints.similarity import fit_similarities
 
 FACE_SCORE_THRESHOLD = 0.3  # a face point enters a fit at this score (the keypoint masks' default threshold)
 MIN_FACE_POINTS = 6  # fewer confident face points in common and no similarity is fitted
@@ -45,17 +46,11 @@ class NotEnoughFacePoints(UserError, ValueError):
 def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (Umeyama 1991, no reflection) taking ``src`` (N, 2) onto ``dst`` (N, 2) -> (2, 3)."""
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)  # (2,) each
-    src_c, dst_c = src - src_mean, dst - dst_mean  # (N, 2) each
-    src_var, dst_var = (src_c**2).sum(axis=1).mean(), (dst_c**2).sum(axis=1).mean()
+    src_var = ((src - src.mean(axis=0)) ** 2).sum(axis=1).mean()
+    dst_var = ((dst - dst.mean(axis=0)) ** 2).sum(axis=1).mean()
     if min(src_var, dst_var) <= 1e-12 * max(1.0, float(np.abs(np.concatenate([src, dst])).max()) ** 2):
         raise NotEnoughFacePoints("the face points all coincide; no similarity can be fitted")
-    u, sigma, vt = np.linalg.svd(dst_c.T @ src_c / len(src))  # covariance (2, 2)
-    sign = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])  # (2,): forbid a reflection
-    rotation = u @ np.diag(sign) @ vt  # (2, 2)
-    scale = float((sigma * sign).sum() / src_var)
-    shift = dst_mean - scale * rotation @ src_mean  # (2,)
-    return np.concatenate([scale * rotation, shift[:, None]], axis=1)  # (2, 3)
+    return fit_similarities(src, dst)
 
 
 def similarity_from_faces(src_face: np.ndarray, dst_face: np.ndarray, src_scores: np.ndarray, dst_scores: np.ndarray,
