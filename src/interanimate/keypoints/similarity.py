@@ -1,7 +1,7 @@
 """Least-squares 2D similarity transforms (rotation, uniform scale, shift) between point sets, batched.
 
 Used by the motion representation (head motion of a face track) and by retargeting (driving face onto the
-reference face): one implementation of Umeyama's fit.
+reference face): one implementation of Umeyama's fit and of applying it.
 """
 
 from __future__ import annotations
@@ -27,3 +27,10 @@ def fit_similarities(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     linear = scale[..., None, None] * rotation  # (..., 2, 2)
     shift = dst_mean[..., 0, :] - np.einsum("...ij,...j->...i", linear, src_mean[..., 0, :])  # (..., 2)
     return np.concatenate([linear, shift[..., None]], -1)  # (..., 2, 3)
+
+
+def apply_similarity(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Points (..., N, 2) moved by ``matrix`` (2, 3), or one matrix per leading index (..., 2, 3) -> (..., N, 2)."""
+    points, matrix = np.asarray(points, np.float64), np.asarray(matrix, np.float64)
+    moved = np.einsum("...ij,...nj->...ni", matrix[..., :2], points)  # (..., N, 2)
+    return (moved + matrix[..., None, :, 2]).astype(np.float32)  # + shift (..., 1, 2)

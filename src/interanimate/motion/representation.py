@@ -30,7 +30,7 @@ from interanimate.keypoints.layout import (FACE, FACE_JAW, FACE_LEFT_BROW, FACE_
                                            FACE_MOUTH_OUTER, FACE_NOSE_BASE, FACE_NOSE_BRIDGE, FACE_RIGHT_BROW,
                                            FACE_RIGHT_EYE, HAND_FINGERS, HAND_WRIST, LEFT_HAND, MIRROR_PERMUTATION,
                                            NUM_HAND, NUM_KEYPOINTS, RIGHT_HAND)
-from interanimate.keypoints.similarity import fit_similarities
+from interanimate.keypoints.similarity import apply_similarity, fit_similarities
 from interanimate.taxonomy import CLASSES, NUM_CLASSES
 
 VISIBILITY_THRESHOLD = 0.3  # a hand point below this score counts as absent
@@ -148,15 +148,10 @@ def _velocity(positions: np.ndarray) -> np.ndarray:
     return vel * VELOCITY_SCALE
 
 
-def _move(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Points (..., N, 2) moved by similarities (..., 2, 3) -> (..., N, 2)."""
-    return np.einsum("...ij,...nj->...ni", matrix[..., :2], points) + matrix[..., None, :, 2]
-
-
 def rigid_track(positions: np.ndarray) -> np.ndarray:
     """Face positions (..., F, J, 2) -> the first frame's shape moved by each frame's head motion (..., F, J, 2)."""
     first = np.broadcast_to(positions[..., :1, :, :], positions.shape)
-    return _move(first, fit_similarities(first, positions)).astype(np.float32)
+    return apply_similarity(first, fit_similarities(first, positions))  # float32
 
 
 def party_features(positions: np.ndarray, visibility: np.ndarray | None, spec: PartySpec) -> np.ndarray:

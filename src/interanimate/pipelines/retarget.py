@@ -30,7 +30,7 @@ import numpy as np
 
 from interanimate.errors import UserError
 from interanimate.keypoints.layout import BODY, BODY_INDEX, FACE, FACE_LEFT_EYE, FACE_NOSE_TIP, FACE_RIGHT_EYE
-from interanimate.keypoints.similarity import fit_similarities
+from interanimate.keypoints.similarity import apply_similarity, fit_similarities  # noqa: F401  (re-exported)
 
 FACE_SCORE_THRESHOLD = 0.3  # a face point enters a fit at this score (the keypoint masks' default threshold)
 MIN_FACE_POINTS = 6  # fewer confident face points in common and no similarity is fitted
@@ -65,13 +65,6 @@ def similarity_from_faces(src_face: np.ndarray, dst_face: np.ndarray, src_scores
         raise NotEnoughFacePoints(f"only {int(both.sum())} face points are confident (score >= {threshold}) in "
                                   f"both faces; a similarity fit needs {min_points}")
     return similarity_from_points(src_face[both], dst_face[both])
-
-
-def apply_similarity(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Points (..., N, 2) moved by ``matrix`` (2, 3), or one matrix per leading index (..., 2, 3) -> (..., N, 2)."""
-    points, matrix = np.asarray(points, np.float64), np.asarray(matrix, np.float64)
-    moved = np.einsum("...ij,...nj->...ni", matrix[..., :2], points)  # (..., N, 2)
-    return (moved + matrix[..., None, :, 2]).astype(np.float32)  # + shift (..., 1, 2)
 
 
 def retarget_keypoints(keypoints: np.ndarray, scores: np.ndarray, matrix: np.ndarray) -> np.ndarray:
