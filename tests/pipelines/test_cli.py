@@ -223,3 +223,60 @@ def test_region_metrics():
     video = np.stack([a, b])
     scores = clip_scores(video, video, np.ones((2, 16, 16), bool))  # frame 0 (the reference) is not scored
     assert scores["psnr"] == 100.0 and scores["ssim"] == pytest.approx(1.0)
+
+
+def test_animate_class_chains_the_motion_generator(tiny_model, tmp_path, seen_conditions, capsys):
+    """--class: the bundled motion model generates the motion; the pose frames are drawn from exactly it."""
+    from interanimate.motion.export import load_poses
+
+    Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(tmp_path / "ref.png")
+    out = tmp_path / "out.mp4"
+    code = main(animate_args(tmp_path / "ref.png", out, tiny_model, "--class", "RH-NP", "--retarget", "none"))
+    assert code == 0 and out.is_file()
+    poses = load_poses(out.with_suffix(".poses.npz"))
+    assert poses["class_code"] == "RH-NP" and poses["keypoints"].shape == (3, NUM_KEYPOINTS, 2)
+    assert poses["size"] == (512, 512) and "motion:" in capsys.readouterr().out
+    assert seen_conditions["source_size"] == (512, 512)
+    np.testing.assert_array_equal(seen_conditions["keypoints"], poses["keypoints"])
+    np.testing.assert_array_equal(seen_conditions["scores"], poses["scores"])
+    assert main(animate_args(tmp_path / "ref.png", tmp_path / "bad.mp4", tiny_model, "--class", "XX-YY")) == 2
+    assert not (tmp_path / "bad.mp4").exists() and not (tmp_path / "bad.poses.npz").exists()
+
+
+def test_animate_text_resolves_the_class(tiny_model, tmp_path, capsys):
+    from interanimate.motion.export import load_poses
+
+    Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(tmp_path / "ref.png")
+    out = tmp_path / "out.mp4"
+    code = main(animate_args(tmp_path / "ref.png", out, tiny_model, "--text", "the right hand pinches the nose",
+                             "--retarget", "none"))
+    assert code == 0
+    poses = load_poses(out.with_suffix(".poses.npz"))
+    assert poses["class_code"] == "RH-NP" and poses["text"] == "the right hand pinches the nose"
+
+
+def test_animate_takes_the_frame_rate_of_the_driving_video(tiny_model, tmp_path):
+    from interanimate.utils.video import read_video, write_mp4
+
+    write_mp4(tmp_path / "drive.mp4", np.full((3, 32, 64, 3), 90, np.uint8), fps=12.0)
+    Image.fromarray(np.full((96, 128, 3), 128, np.uint8)).save(tmp_path / "ref.png")
+    drive = ["--driving-video", str(tmp_path / "drive.mp4"), "--pose-backend", UNIT_STUB]
+    assert main(animate_args(tmp_path / "ref.png", tmp_path / "a.mp4", tiny_model, *drive)) == 0
+    assert read_video(tmp_path / "a.mp4")[1] == pytest.approx(12.0)
+    assert main(animate_args(tmp_path / "ref.png", tmp_path / "b.mp4", tiny_model, *drive, "--fps", "5")) == 0
+    assert read_video(tmp_path / "b.mp4")[1] == pytest.approx(5.0)
+
+
+def test_animate_driving_poses_use_the_files_image_size(tiny_model, tmp_path, seen_conditions):
+    """A pose file from ``motion generate`` stores height and width; their pixels refer to that size."""
+    from interanimate.motion.export import save_poses
+
+    from interanimate.pipelines.demo import render_heldout_clip
+
+    clip = render_heldout_clip("LH-NP", index=0, frames=3)
+    save_poses(tmp_path / "p.npz", clip["keypoints"] * 1.5, clip["scores"], 96, 96, fps=10.0)  # 64 px -> 96 px
+    Image.fromarray(np.full((48, 40, 3), 128, np.uint8)).save(tmp_path / "ref.png")
+    out = tmp_path / "out.mp4"
+    assert main(animate_args(tmp_path / "ref.png", out, tiny_model, "--driving-poses", str(tmp_path / "p.npz"),
+                             "--retarget", "none")) == 0
+    assert seen_conditions["source_size"] == (96, 96)

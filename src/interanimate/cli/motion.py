@@ -166,7 +166,7 @@ def run_react(args) -> int:
                                                     face_frame)
 
     model, sampling = _load_model(args)
-    poses = load_poses(args.hand or args.face)
+    poses = load_poses(args.hand or args.face, option="--hand" if args.hand else "--face")
     kpts, scores = poses["keypoints"], poses["scores"]
     usable = (kpts.shape[0] // model.stride) * model.stride
     if usable == 0:

@@ -83,23 +83,32 @@ def save_poses(path: str | os.PathLike, keypoints: np.ndarray, scores: np.ndarra
                            "fps": np.array(fps, np.float32)})
 
 
-def load_poses(path: str | os.PathLike) -> dict:
-    """Read a POSES.npz (this module's, or any npz with ``keypoints`` (F,134,2) and ``scores`` (F,134))."""
+def load_poses(path: str | os.PathLike, option: str = "pose file") -> dict:
+    """Read a POSES.npz (this module's, or any npz with ``keypoints`` (F,134,2) and ``scores`` (F,134)).
+
+    The image size comes from ``height`` and ``width`` or from ``size`` = [height, width]; ``size`` is None when
+    neither is there. ``option`` names the input in error messages (e.g. "--driving-poses").
+    """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"pose file not found: {path}")
+        raise UserError(f"{option} {path}: file not found")
     try:
         data = load_npz(path)
     except Exception as err:  # corrupt archive
-        raise UserError(f"pose file {path} is unreadable: {err}") from None
+        raise UserError(f"{option} {path}: unreadable ({err})") from None
     kpts, scores = data.get("keypoints"), data.get("scores")
     if kpts is None or scores is None or kpts.ndim != 3 or kpts.shape[1:] != (NUM_KEYPOINTS, 2) \
             or scores.shape != kpts.shape[:2]:
-        raise UserError(f"{path}: expected arrays keypoints (F, 134, 2) and scores (F, 134)")
+        raise UserError(f"{option} {path}: expected arrays keypoints (F, 134, 2) and scores (F, 134)")
     out = {"keypoints": kpts.astype(np.float32), "scores": scores.astype(np.float32)}
     scalar = lambda key: data[key].reshape(-1)[0].item()  # noqa: E731  (stored 0-d, read back as (1,))
     for key in ("class_code", "text"):
         out[key] = str(scalar(key)) if key in data else ""
     out["size"] = (int(scalar("height")), int(scalar("width"))) if "height" in data and "width" in data else None
+    if out["size"] is None and "size" in data:
+        size = data["size"].reshape(-1)
+        if size.shape != (2,) or not (size > 0).all():
+            raise UserError(f"{option} {path}: size must be [height, width], got {data['size'].tolist()}")
+        out["size"] = (int(size[0]), int(size[1]))
     out["fps"] = float(scalar("fps")) if "fps" in data else 8.0
     return out
