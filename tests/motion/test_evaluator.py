@@ -47,3 +47,47 @@ def test_reaction_error_is_smaller_for_the_true_class(motion_of):
     wrong = reaction_error(face, hand, get_class("LH-CH"))
     assert right["centroid_to_region"] < wrong["centroid_to_region"]
     assert right["deformation"] > 0
+
+
+def test_deformation_ignores_head_motion_and_keeps_a_local_dent(motion_of):
+    from interanimate.motion.evaluator import deformation
+
+    _, face, _ = encode_keypoints(*motion_of("LH-NP", frames=16))
+    rng = np.random.default_rng(0)
+    moved = face.copy()
+    for t in range(len(face)):  # a head rotation and shift per frame: head motion, not deformation
+        ang, shift = rng.normal(0, 0.1), rng.normal(0, 0.3, 2)
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        moved[t, :, :2] = face[t, :, :2] @ rot.T + shift
+    assert deformation(face).max() > 0.05  # the hand-made face squeezes at contact
+    assert np.abs(deformation(moved) - deformation(face)).max() < 1e-4
+    zoomed = face.copy()
+    zoomed[3:, :, :2] *= 1.1  # the head comes closer from frame 3 on: still no deformation added
+    assert np.abs(deformation(zoomed) - deformation(face) * np.r_[np.ones(3), 1.1 * np.ones(13)][:, None]).max() < 1e-4
+    still = np.repeat(face[:1], len(face), 0)
+    assert deformation(still).max() < 1e-5
+    still[5:, 30, 1] += 0.2  # one point dented from frame 5 on
+    d = deformation(still)
+    assert d[5:, 30].min() > 0.15 and np.delete(d, 30, axis=1).max() < 0.02
+
+
+def test_region_hit_finds_the_contact_region_from_real_signatures(motion_of):
+    from interanimate.motion.evaluator import TARGET_REGIONS, region_signatures
+    from interanimate.taxonomy import CLASSES
+
+    assert len(TARGET_REGIONS) == 10
+
+    def enc(cls, seed):
+        hand, face, _ = encode_keypoints(*motion_of(cls.code, 16, seed))
+        return hand, face
+
+    train = [(enc(c, s), c.index) for c in CLASSES for s in range(3)]
+    signatures = region_signatures(np.stack([f for (_, f), _ in train]), np.stack([h for (h, _), _ in train]),
+                                   np.array([c for _, c in train]))
+    # the hand-made motions touch the nose and mid-face at the same point, so those two cannot be told apart
+    classes = [c for c in CLASSES if c.region not in ("nose", "face")]
+    own = [reaction_error(enc(c, 9)[1], enc(c, 9)[0], c, signatures=signatures)["region_hit"] for c in classes]
+    other = [reaction_error(enc(CLASSES[(c.index + 5) % 18], 9)[1], enc(c, 9)[0], c,
+                            signatures=signatures)["region_hit"] for c in classes]
+    assert np.mean(own) == 1.0 and np.mean(other) == 0.0
+    assert "region_hit" not in reaction_error(enc(classes[0], 9)[1], enc(classes[0], 9)[0], classes[0])

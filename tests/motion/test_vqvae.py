@@ -59,3 +59,28 @@ def test_training_reduces_reconstruction_loss():
         terms["loss"].backward()
         opt.step()
     assert float(terms["rec"]) < first
+
+
+def test_deformation_weight_adds_the_squared_error_of_the_deformation_channels():
+    torch.manual_seed(0)
+    vq = tiny("face")
+    x = torch.randn(2, 16, 68, 6)
+    out = vq(x)
+    plain = vqvae_loss(out, x, vq.spec)
+    weighted = vqvae_loss(out, x, vq.spec, deformation_weight=3.0)
+    by_hand = ((out["recon"][..., 4:6] - x[..., 4:6]) ** 2).mean()
+    assert vq.spec.deformation_channels == [4, 5]
+    assert torch.allclose(weighted["deform"], by_hand)
+    assert torch.allclose(weighted["loss"], plain["loss"] + 3.0 * by_hand)
+    # the term's gradient reaches the reconstruction only through the deformation channels
+    recon = out["recon"].detach().requires_grad_(True)
+    extra = vqvae_loss(out | {"recon": recon}, x, vq.spec, deformation_weight=1.0)["loss"] \
+        - vqvae_loss(out | {"recon": recon}, x, vq.spec)["loss"]
+    extra.backward()
+    assert recon.grad[..., :4].abs().max() < 1e-6 and recon.grad[..., 4:].abs().max() > 0
+
+
+def test_hands_have_no_deformation_term():
+    vq = tiny("hand")
+    x = torch.randn(2, 16, 42, 5)
+    assert "deform" not in vqvae_loss(vq(x), x, vq.spec, deformation_weight=5.0)

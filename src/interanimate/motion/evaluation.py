@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from interanimate.motion.evaluator import (acting_side, diversity, frechet_distance, interval, multimodality,
-                                           reaction_error, topk_accuracy)
+                                           reaction_error, region_signatures, topk_accuracy)
 from interanimate.motion.model import MotionModel
 from interanimate.motion.representation import FACE_PARTY, HAND, recompute_velocity
 from interanimate.taxonomy import CLASSES, NUM_CLASSES
@@ -128,7 +128,9 @@ def evaluate(model: MotionModel, test_set, train_set, samples_per_class: int = 1
     pick = np.arange(len(tl))
     if reaction_clips and reaction_clips < len(pick):
         pick = np.linspace(0, len(tl) - 1, reaction_clips).round().astype(int)
-    report["reaction"] = evaluate_reaction(model, th[pick], tf[pick], tl.numpy()[pick], seed, runs)
+    signatures = region_signatures(rf.numpy(), rh.numpy(), rl.numpy())
+    report["reaction"] = evaluate_reaction(model, th[pick], tf[pick], tl.numpy()[pick], seed, runs, signatures,
+                                           reconstructed_face=rec_f[pick])
     log(f"reaction: {report['reaction']['summary']}")
     return report
 
@@ -163,21 +165,31 @@ def evaluate_text(model, text_encoder, frames, samples_per_class, runs, seed) ->
     return out
 
 
-def evaluate_reaction(model, hand, face, labels, seed, runs) -> dict:
-    """Face from real hand tracks (and hand from real face tracks); see ``reaction_error``."""
+def evaluate_reaction(model, hand, face, labels, seed, runs, signatures=None, reconstructed_face=None) -> dict:
+    """Face from real hand tracks (and hand from real face tracks); see ``reaction_error``.
+
+    ``signatures``: ``region_signatures`` of the real train clips (adds ``region_hit``); ``reconstructed_face``: the
+    real faces through the face VQ-VAE (the tokenizer's ceiling), measured alongside.
+    """
     frames = hand.shape[1]
-    keys = ("centroid_to_region", "centroid_to_tip", "deformation")
+    keys = ("centroid_to_region", "centroid_to_tip", "deformation") + (("region_hit",) if signatures is not None else ())
+
+    def rows_of(faces, hands):
+        return [reaction_error(f, h, CLASSES[c], signatures=signatures) for f, h, c in zip(faces, hands, labels)]
 
     def measure(faces, hands):
-        rows = [reaction_error(f, h, CLASSES[c]) for f, h, c in zip(faces, hands, labels)]
+        rows = rows_of(faces, hands)
         return {k: float(np.nanmean([row[k] for row in rows])) for k in keys}
 
     real = measure(face.numpy(), hand.numpy())
     rng = np.random.default_rng(seed)
-    gen_runs, mismatch_runs, hand_side, hand_top1 = [], [], [], []
+    gen_runs, mismatch_runs, hand_side, hand_top1, hits = [], [], [], [], []
     for r in range(runs):
         _, gf = _generate(model, labels, frames, seed + 200 + r, hand=hand)
-        gen_runs.append(measure(gf.numpy(), hand.numpy()))
+        rows = rows_of(gf.numpy(), hand.numpy())
+        gen_runs.append({k: float(np.nanmean([row[k] for row in rows])) for k in keys})
+        if signatures is not None:
+            hits.append(np.array([row["region_hit"] for row in rows]))
         perm = rng.permutation(len(labels))  # faces generated for someone else's hand track
         mismatch_runs.append(measure(gf.numpy()[perm], hand.numpy()))
         gh, _ = _generate(model, labels, frames, seed + 300 + r, face=face)
@@ -188,9 +200,19 @@ def evaluate_reaction(model, hand, face, labels, seed, runs) -> dict:
            "generated_face": {k: interval([g[k] for g in gen_runs]) for k in keys},
            "mismatched_face": {k: interval([g[k] for g in mismatch_runs]) for k in keys},
            "hand_from_face_left_right": interval(hand_side), "hand_from_face_top1": interval(hand_top1)}
+    if reconstructed_face is not None:
+        out["reconstructed_face"] = measure(reconstructed_face.numpy(), hand.numpy())
+    if hits:
+        hit = np.nanmean(np.stack(hits), 0)  # (clips,) over runs
+        out["per_class_region_hit"] = {c.code: float(np.nanmean(hit[labels == i])) for i, c in enumerate(CLASSES)
+                                       if (labels == i).any()}
     out["summary"] = (f"centroid_to_region real {real['centroid_to_region']:.3f} / generated "
                       f"{out['generated_face']['centroid_to_region'][0]:.3f} / mismatched "
-                      f"{out['mismatched_face']['centroid_to_region'][0]:.3f}; hand-from-face left/right "
+                      f"{out['mismatched_face']['centroid_to_region'][0]:.3f}; "
+                      + (f"region_hit real {real['region_hit']:.3f} / generated "
+                         f"{out['generated_face']['region_hit'][0]:.3f} / mismatched "
+                         f"{out['mismatched_face']['region_hit'][0]:.3f}; " if signatures is not None else "")
+                      + f"hand-from-face left/right "
                       f"{out['hand_from_face_left_right'][0]:.3f}")
     return out
 
@@ -223,11 +245,17 @@ def report_markdown(report: dict) -> str:
         lines += ["", f"Text prompts naming a side: resolved {t['resolved_correct']:.3f}, left/right "
                       f"{_pm(t['left_right'])}, top-1 {_pm(t['top1'])}."]
     r = report["reaction"]
-    lines += ["", "| reaction (face from a real hand track), inter-ocular units | real face | generated face | "
-                  "generated face, another clip's hand (chance) |", "|---|---|---|---|"]
-    for key in ("centroid_to_region", "centroid_to_tip", "deformation"):
-        lines.append(f"| {key} | {r['real_face'][key]:.3f} | {_pm(r['generated_face'][key])} | "
-                     f"{_pm(r['mismatched_face'][key])} |")
+    lines += ["", "| reaction (face from a real hand track; distances in inter-ocular units) | real face | "
+                  "real face through the face VQ-VAE | generated face | generated face, another clip's hand (chance) |",
+              "|---|---|---|---|---|"]
+    for key in ("centroid_to_region", "region_hit", "centroid_to_tip", "deformation"):
+        if key in r["real_face"]:
+            rec_face = f"{r['reconstructed_face'][key]:.3f}" if "reconstructed_face" in r else "–"
+            lines.append(f"| {key} | {r['real_face'][key]:.3f} | {rec_face} | {_pm(r['generated_face'][key])} | "
+                         f"{_pm(r['mismatched_face'][key])} |")
+    if "per_class_region_hit" in r:
+        lines += ["", "Generated face, region hit per class: "
+                  + ", ".join(f"{code} {v:.2f}" for code, v in r["per_class_region_hit"].items()) + "."]
     lines += ["", f"Hand from a real face track: left/right {_pm(r['hand_from_face_left_right'])}, top-1 "
                   f"{_pm(r['hand_from_face_top1'])}."]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,8 @@ from torch import nn
 from interanimate.metrics.frechet import frechet_distance_from_features
 from interanimate.keypoints.layout import (FACE_CHIN, FACE_LEFT_BROW, FACE_LEFT_EYE, FACE_NOSE_BASE,
                                            FACE_NOSE_BRIDGE, FACE_RIGHT_BROW, FACE_RIGHT_EYE, HAND_TIPS)
-from interanimate.motion.representation import FACE_PARTY, HAND, HAND_SIDES, VELOCITY_SCALE, VISIBILITY_THRESHOLD
+from interanimate.motion.representation import (FACE_PARTY, HAND, HAND_SIDES, VELOCITY_SCALE, VISIBILITY_THRESHOLD,
+                                               rigid_track)
 from interanimate.taxonomy import CLASSES, NUM_CLASSES
 
 
@@ -158,33 +159,87 @@ def region_centre(face: np.ndarray, cls) -> np.ndarray:
 
 
 def deformation(face: np.ndarray) -> np.ndarray:
-    """Per-point non-rigid displacement (F, 68) of face features against frame 0, head translation removed.
+    """Per-point non-rigid displacement (F, 68) of face features: |p_t − S_t(p_0)|, inter-ocular units.
 
-    The head translation is the median displacement over the 68 points (robust while the deformation is local).
+    S_t is the least-squares similarity taking frame 0's face onto frame t's (``rigid_track``, the same head motion
+    the representation's deformation channels remove), so head translation, rotation and scale do not count as
+    deformation; a local dent or squeeze does.
     """
-    disp = face[:, :, :2] - face[:1, :, :2]  # (F, 68, 2)
-    head = np.median(disp, axis=1, keepdims=True)
-    return np.linalg.norm(disp - head, axis=-1)
+    return np.linalg.norm(face[..., :2] - rigid_track(face[..., :2]), axis=-1)
 
 
 DEFORMED_POINTS = 7  # the centroid uses the most displaced points only (about 10 % of the face)
 
 
-def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: float = 0.25) -> dict[str, float]:
+def _target_regions() -> list:
+    """One representative class per distinct target (region, side): nose, each brow, forehead, chin, each ear, each
+    cheek, mid-face (swipes) — 10 regions."""
+    seen, out = set(), []
+    for cls in CLASSES:
+        if (cls.region, cls.side) not in seen:
+            seen.add((cls.region, cls.side))
+            out.append(cls)
+    return out
+
+
+TARGET_REGIONS = _target_regions()
+
+
+def _contact_frames(face: np.ndarray, hand: np.ndarray, side: str, contact_quantile: float) -> np.ndarray | None:
+    """Indices of the frames whose fingertip-to-face distance (``side`` hand) is in the lowest ``contact_quantile``."""
+    dist = hand_face_distance(hand, face, side)
+    finite = np.isfinite(dist)
+    if not finite.any():
+        return None
+    return np.where(finite & (dist <= np.quantile(dist[finite], contact_quantile)))[0]
+
+
+def contact_pattern(face: np.ndarray, hand: np.ndarray, side: str, contact_quantile: float = 0.25) -> np.ndarray:
+    """Where the face deforms at contact: per-point deformation (68,) averaged over contact frames, unit L2 norm
+    (NaN when the hand is never seen)."""
+    frames = _contact_frames(face, hand, side, contact_quantile)
+    if frames is None:
+        return np.full(face.shape[1], np.nan)
+    pattern = deformation(face)[frames].mean(0)  # (68,)
+    return pattern / max(float(np.linalg.norm(pattern)), 1e-9)
+
+
+def region_signatures(faces: np.ndarray, hands: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean contact pattern (R, 68) of each of the ``TARGET_REGIONS`` over real clips (the train split), unit norm.
+
+    The reference for ``region_hit``: which face points a real contact on each region moves.
+    """
+    patterns = np.stack([contact_pattern(f, h, CLASSES[c].hand) for f, h, c in zip(faces, hands, labels)])
+    regions = np.array([region_index(CLASSES[c]) for c in labels])
+    out = np.zeros((len(TARGET_REGIONS), faces.shape[2]))
+    for r in range(len(TARGET_REGIONS)):
+        rows = patterns[(regions == r) & np.isfinite(patterns).all(1)]
+        if len(rows) == 0:
+            raise ValueError(f"no real clip touches {TARGET_REGIONS[r].region} ({TARGET_REGIONS[r].side})")
+        out[r] = rows.mean(0) / max(float(np.linalg.norm(rows.mean(0))), 1e-9)
+    return out
+
+
+def region_index(cls) -> int:
+    return next(i for i, r in enumerate(TARGET_REGIONS) if (r.region, r.side) == (cls.region, cls.side))
+
+
+def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: float = 0.25,
+                   signatures: np.ndarray | None = None) -> dict[str, float]:
     """Where does the face deform, against where the class touches? All distances in inter-ocular units.
 
     Contact frames: the frames whose fingertip-to-face distance (acting hand) is in the lowest ``contact_quantile``.
     ``centroid_to_region``: distance from the deformation-weighted centroid of the ``DEFORMED_POINTS`` most displaced
-    face points (contact frames) to
-    the class's target region centre. ``centroid_to_tip``: the same centroid to the nearest fingertip of the acting
-    hand. ``deformation``: the mean deformation magnitude at contact frames.
+    face points (contact frames) to the class's target region centre. ``centroid_to_tip``: the same centroid to the
+    nearest fingertip of the acting hand. ``deformation``: the mean deformation magnitude at contact frames.
+    With ``signatures`` (``region_signatures`` of real train clips), ``region_hit``: 1 when the face's contact pattern
+    is most similar (cosine) to the signature of the class's own target region among the 10 ``TARGET_REGIONS``.
     """
     side = cls.hand
-    dist = hand_face_distance(hand, face, side)
-    finite = np.isfinite(dist)
-    if not finite.any():
-        return {"centroid_to_region": np.nan, "centroid_to_tip": np.nan, "deformation": np.nan}
-    frames = np.where(finite & (dist <= np.quantile(dist[finite], contact_quantile)))[0]
+    frames = _contact_frames(face, hand, side, contact_quantile)
+    if frames is None:
+        out = {"centroid_to_region": np.nan, "centroid_to_tip": np.nan, "deformation": np.nan}
+        return out | ({"region_hit": np.nan} if signatures is not None else {})
     deform = deformation(face)[frames]  # (K, 68)
     top = np.argsort(-deform, axis=1)[:, :DEFORMED_POINTS]
     weights = np.zeros_like(deform)
@@ -194,8 +249,12 @@ def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: fl
     target = region_centre(face, cls)[frames]
     tips, _ = _fingertips(hand, side)
     to_tip = np.linalg.norm(tips[frames] - centroid[:, None], axis=-1).min(-1)
-    return {"centroid_to_region": float(np.linalg.norm(centroid - target, axis=-1).mean()),
-            "centroid_to_tip": float(to_tip.mean()), "deformation": float(deform.mean())}
+    out = {"centroid_to_region": float(np.linalg.norm(centroid - target, axis=-1).mean()),
+           "centroid_to_tip": float(to_tip.mean()), "deformation": float(deform.mean())}
+    if signatures is not None:
+        pattern = deform.mean(0) / max(float(np.linalg.norm(deform.mean(0))), 1e-9)  # as contact_pattern
+        out["region_hit"] = float(int(np.argmax(signatures @ pattern)) == region_index(cls))
+    return out
 
 
 def class_of(index: int):

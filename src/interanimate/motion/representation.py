@@ -76,6 +76,12 @@ class PartySpec:
         return (0, 2) + ((4 + int(self.with_visibility),) if self.with_deformation else ())
 
     @property
+    def deformation_channels(self) -> list[int]:
+        """The (dx, dy) channels (empty without deformation)."""
+        first = 4 + int(self.with_visibility)
+        return [first, first + 1] if self.with_deformation else []
+
+    @property
     def max_part_size(self) -> int:
         return max(len(idx) for _, idx in self.parts)
 

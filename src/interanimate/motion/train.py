@@ -39,6 +39,7 @@ class VQTrainConfig:
     commit_weight: float = 0.02
     velocity_weight: float = 1.0
     bone_weight: float = 1.0
+    deformation_weight: float = 0.0  # squared error on the face's deformation channels (see vqvae_loss)
 
 
 @dataclass
@@ -167,7 +168,8 @@ def train_vqvae(vq: PartyVQVAE, dataset: MotionDataset, cfg: VQTrainConfig, seed
     terms = {}
     for step in range(cfg.steps):
         x = next(batches)[key].to(device)
-        terms = vqvae_loss(vq(x), x, vq.spec, cfg.commit_weight, cfg.velocity_weight, cfg.bone_weight)
+        terms = vqvae_loss(vq(x), x, vq.spec, cfg.commit_weight, cfg.velocity_weight, cfg.bone_weight,
+                           cfg.deformation_weight)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(vq.parameters(), 1.0)

@@ -212,7 +212,14 @@ def bone_lengths(positions: torch.Tensor) -> torch.Tensor:
 
 
 def vqvae_loss(out: dict, target: torch.Tensor, spec: PartySpec, commit_weight: float = 0.02,
-               velocity_weight: float = 1.0, bone_weight: float = 1.0) -> dict[str, torch.Tensor]:
+               velocity_weight: float = 1.0, bone_weight: float = 1.0,
+               deformation_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Reconstruction (smooth L1) + velocity + commitment (+ bone lengths for hands, + deformation for faces).
+
+    ``deformation_weight``: an extra squared error on the face's deformation channels (dx, dy). They are sparse (only
+    points near a contact move), so under the L1-like reconstruction term alone the VQ-VAE learns to output zero there
+    and the contact location is lost; the squared error makes the large, localised displacements count.
+    """
     recon = out["recon"]
     loss_rec = F.smooth_l1_loss(recon, target, beta=0.05)
     vel_r = recon[:, 1:, :, :2] - recon[:, :-1, :, :2]
@@ -227,6 +234,11 @@ def vqvae_loss(out: dict, target: torch.Tensor, spec: PartySpec, commit_weight: 
         loss_bone = ((len_r - len_t).abs() * vis).sum() / vis.sum().clamp(min=1)
         loss = loss + bone_weight * loss_bone
         terms["bone"] = loss_bone.detach()
+    if spec.with_deformation and deformation_weight > 0:
+        d = spec.deformation_channels
+        loss_deform = F.mse_loss(recon[..., d], target[..., d])
+        loss = loss + deformation_weight * loss_deform
+        terms["deform"] = loss_deform.detach()
     terms["loss"] = loss
     terms["perplexity"] = out["perplexity"].detach()
     return terms
