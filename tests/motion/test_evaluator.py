@@ -91,3 +91,10 @@ def test_region_hit_finds_the_contact_region_from_real_signatures(motion_of):
                             signatures=signatures)["region_hit"] for c in classes]
     assert np.mean(own) == 1.0 and np.mean(other) == 0.0
     assert "region_hit" not in reaction_error(enc(classes[0], 9)[1], enc(classes[0], 9)[0], classes[0])
+    # a region without real clips: its own clips cannot be scored, the others still can
+    no_chin = [(x, c) for x, c in train if CLASSES[c].region != "chin"]
+    partial = region_signatures(np.stack([f for (_, f), _ in no_chin]), np.stack([h for (h, _), _ in no_chin]),
+                                np.array([c for _, c in no_chin]))
+    chin, brow = get_class("LH-CH"), get_class("LH-EB")
+    assert np.isnan(reaction_error(enc(chin, 9)[1], enc(chin, 9)[0], chin, signatures=partial)["region_hit"])
+    assert reaction_error(enc(brow, 9)[1], enc(brow, 9)[0], brow, signatures=partial)["region_hit"] == 1.0
