@@ -68,6 +68,9 @@ def test_evaluate_reports_every_metric(trained, motion_root, tmp_path):
         assert np.isfinite(mean) and half >= 0
     assert len(data["generated"]["per_class_top1"]) == 18
     assert "fid_vs_train" in data["real"] and "generated_face" in data["reaction"]
+    reaction = data["reaction"]
+    assert 0 <= reaction["real_face"]["region_hit"] <= 1 and 0 <= reaction["generated_face"]["region_hit"][0] <= 1
+    assert "region_hit" in reaction["reconstructed_face"] and len(reaction["per_class_region_hit"]) == 18
     assert 0 <= data["reconstructed"]["top1"] <= 1 and np.isfinite(data["reconstructed"]["fid"])
     table = report.with_suffix(".md").read_text()
     assert f"{data['generated']['top1'][0]:.3f} ± {data['generated']['top1'][1]:.3f}" in table
