@@ -106,13 +106,13 @@ def _generated_keypoints(args):
     """Generate the motion for --class / --text with the motion model; keep it for OUT.poses.npz."""
     import torch
 
-    from interanimate.cli.motion import _condition
+    from interanimate.cli.motion import resolve_condition
     from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
     from interanimate.motion.model import MotionModel
 
     model = MotionModel.load(args.motion_model)
     frames = -(-args.frames // model.stride) * model.stride  # generated in whole strides, trimmed by the caller
-    index, code, text = _condition(args, 1)
+    index, code, text = resolve_condition(args, 1)
     hand, face = model.generate(torch.tensor([index]), frames=frames, text=text, seed=args.seed)
     keypoints, scores = to_dwpose(hand[0].numpy(), face[0].numpy(), default_frame(*DEFAULT_SIZE))
     args.generated_motion = {"keypoints": keypoints[:args.frames], "scores": scores[:args.frames],

@@ -104,7 +104,7 @@ def _load_model(args):
     return model, sampling
 
 
-def _condition(args, num: int):
+def resolve_condition(args, num: int):
     """(class index, class code, text embedding or None) from --class / --text."""
     import numpy as np
 
@@ -142,7 +142,7 @@ def run_generate(args) -> int:
     model, sampling = _load_model(args)
     frames = args.frames or model.frames
     model.check_frames(frames)
-    index, code, text = _condition(args, args.num)
+    index, code, text = resolve_condition(args, args.num)
     hand, face = model.generate(torch.full((args.num,), index), frames=frames, text=text, sampling=sampling,
                                 seed=args.seed)
     height, width = args.size
@@ -180,7 +180,7 @@ def run_react(args) -> int:
         raise UserError(f"{args.face}: the face is not visible in the first frame")
     frame = face_frame(kpts[0]) if face_seen else default_frame(height, width)
     hand_f, face_f, _ = encode_keypoints(kpts, scores, frame)
-    index, code, text = _condition(args, 1)
+    index, code, text = resolve_condition(args, 1)
     given = {"hand": torch.from_numpy(hand_f)[None]} if args.hand else {"face": torch.from_numpy(face_f)[None]}
     gen_hand, gen_face = model.generate(torch.tensor([index]), text=text, sampling=sampling, seed=args.seed, **given)
     out_kpts, out_scores = decode_features(gen_hand[0].numpy(), gen_face[0].numpy(), frame)
