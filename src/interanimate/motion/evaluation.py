@@ -172,14 +172,17 @@ def evaluate_reaction(model, hand, face, labels, seed, runs, signatures=None, re
     real faces through the face VQ-VAE (the tokenizer's ceiling), measured alongside.
     """
     frames = hand.shape[1]
-    keys = ("centroid_to_region", "centroid_to_tip", "deformation") + (("region_hit",) if signatures is not None else ())
+    keys = ("centroid_to_region", "centroid_to_tip", "deformation")
+    keys += ("region_hit",) if signatures is not None else ()
 
     def rows_of(faces, hands):
         return [reaction_error(f, h, CLASSES[c], signatures=signatures) for f, h, c in zip(faces, hands, labels)]
 
-    def measure(faces, hands):
-        rows = rows_of(faces, hands)
+    def mean_of(rows):
         return {k: float(np.nanmean([row[k] for row in rows])) for k in keys}
+
+    def measure(faces, hands):
+        return mean_of(rows_of(faces, hands))
 
     real = measure(face.numpy(), hand.numpy())
     rng = np.random.default_rng(seed)
@@ -187,7 +190,7 @@ def evaluate_reaction(model, hand, face, labels, seed, runs, signatures=None, re
     for r in range(runs):
         _, gf = _generate(model, labels, frames, seed + 200 + r, hand=hand)
         rows = rows_of(gf.numpy(), hand.numpy())
-        gen_runs.append({k: float(np.nanmean([row[k] for row in rows])) for k in keys})
+        gen_runs.append(mean_of(rows))
         if signatures is not None:
             hits.append(np.array([row["region_hit"] for row in rows]))
         perm = rng.permutation(len(labels))  # faces generated for someone else's hand track

@@ -194,14 +194,17 @@ def _contact_frames(face: np.ndarray, hand: np.ndarray, side: str, contact_quant
     return np.where(finite & (dist <= np.quantile(dist[finite], contact_quantile)))[0]
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
 def contact_pattern(face: np.ndarray, hand: np.ndarray, side: str, contact_quantile: float = 0.25) -> np.ndarray:
     """Where the face deforms at contact: per-point deformation (68,) averaged over contact frames, unit L2 norm
     (NaN when the hand is never seen)."""
     frames = _contact_frames(face, hand, side, contact_quantile)
     if frames is None:
         return np.full(face.shape[1], np.nan)
-    pattern = deformation(face)[frames].mean(0)  # (68,)
-    return pattern / max(float(np.linalg.norm(pattern)), 1e-9)
+    return _unit(deformation(face)[frames].mean(0))  # (68,)
 
 
 def region_signatures(faces: np.ndarray, hands: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -215,7 +218,7 @@ def region_signatures(faces: np.ndarray, hands: np.ndarray, labels: np.ndarray) 
     out = np.zeros((len(TARGET_REGIONS), faces.shape[2]))
     for r in range(len(TARGET_REGIONS)):
         rows = patterns[(regions == r) & np.isfinite(patterns).all(1)]
-        out[r] = rows.mean(0) / max(float(np.linalg.norm(rows.mean(0))), 1e-9) if len(rows) else np.nan
+        out[r] = _unit(rows.mean(0)) if len(rows) else np.nan
     return out
 
 
@@ -251,8 +254,8 @@ def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: fl
     out = {"centroid_to_region": float(np.linalg.norm(centroid - target, axis=-1).mean()),
            "centroid_to_tip": float(to_tip.mean()), "deformation": float(deform.mean())}
     if signatures is not None:
-        pattern = deform.mean(0) / max(float(np.linalg.norm(deform.mean(0))), 1e-9)  # as contact_pattern
         own = region_index(cls)
+        pattern = _unit(deform.mean(0))  # as contact_pattern
         similarity = np.nan_to_num(signatures @ pattern, nan=-np.inf)  # regions without real clips never win
         out["region_hit"] = float(int(np.argmax(similarity)) == own) if np.isfinite(signatures[own]).all() else np.nan
     return out

@@ -73,7 +73,7 @@ class PartySpec:
 
         Channel order (``party_features``): x, y, vx, vy, [vis], [dx, dy].
         """
-        return (0, 2) + ((4 + int(self.with_visibility),) if self.with_deformation else ())
+        return (0, 2) + tuple(self.deformation_channels[:1])
 
     @property
     def deformation_channels(self) -> list[int]:
@@ -184,7 +184,7 @@ def refine_face(face: np.ndarray) -> np.ndarray:
     fixed point up to float rounding.
     """
     out = np.array(face, dtype=np.float32, copy=True)
-    out[..., :2] = rigid_track(out[..., :2]) + out[..., 4:6] / DEFORM_SCALE
+    out[..., :2] = rigid_track(out[..., :2]) + out[..., FACE_PARTY.deformation_channels] / DEFORM_SCALE
     return recompute_velocity(out, FACE_PARTY)
 
 
