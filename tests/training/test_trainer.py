@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from interanimate.training.config import ConfigError, config_from_dict
-from interanimate.training.trainer import Trainer, collate, list_checkpoints, step_generator
+from interanimate.training.trainer import Trainer, collate, list_checkpoints, lr_factor, step_generator
 
 
 def _unet_state(trainer):
@@ -39,7 +39,7 @@ def test_one_step_is_finite_and_changes_trainable_weights_only(tiny_data, tiny_c
 
 
 def test_kill_and_resume_equals_uninterrupted(tiny_data, tiny_config_dict, tmp_path):
-    changes = dict(max_steps=3, checkpoint_every=1)
+    changes = {"max_steps": 3, "checkpoint_every": 1, "optim.lr_decay_steps": 2}  # the anneal resumes too
     straight = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "a", **changes)))
     straight.train()
     interrupted = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "b", **changes)))
@@ -55,6 +55,22 @@ def test_kill_and_resume_equals_uninterrupted(tiny_data, tiny_config_dict, tmp_p
     assert (tmp_path / "b" / "validation" / "step-00000003.png").is_file()
     log = (tmp_path / "b" / "logs" / "train.csv").read_text().splitlines()
     assert log[0].startswith("step,loss") and [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
+    lr = [float(line.split(",")[log[0].split(",").index("lr")]) for line in log[1:]]
+    assert lr == pytest.approx([1e-3, 5e-4, 0.0])  # lr after steps 1..3: constant, then to 0 over the last 2
+
+
+def test_lr_factor_warms_up_holds_and_anneals():
+    factors = [lr_factor(s, warmup=2, decay=4, max_steps=10) for s in range(11)]
+    assert factors == pytest.approx([0.5, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25, 0])
+    assert [lr_factor(s, warmup=0, decay=0, max_steps=10) for s in (0, 9, 10)] == [1, 1, 1]
+
+
+def test_resume_takes_the_configured_ema_decay(tiny_data, tiny_config_dict, tmp_path):
+    Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1))).train(stop_at=1)
+    resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1,
+                                                        ema_decay=0.5)))
+    resumed.setup("latest")
+    assert resumed.step == 1 and resumed.ema.num_updates == 1 and resumed.ema.decay == 0.5
 
 
 def test_two_processes_run_two_steps(tiny_data, tiny_config_dict, tmp_path):
@@ -81,6 +97,8 @@ def test_config_names_bad_keys(tiny_data, tiny_config_dict, tmp_path):
         config_from_dict(tiny_config_dict(tiny_data, tmp_path, trainable=["everything"]))
     with pytest.raises(ConfigError, match="max_steps"):
         config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["max_steps=0"])
+    with pytest.raises(ConfigError, match="lr_decay_steps"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr_decay_steps=3"])  # > max_steps
     assert config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr=1e-3"]).optim.lr == 1e-3
 
 

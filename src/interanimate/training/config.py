@@ -94,6 +94,8 @@ class ConditioningConfig:
 class OptimConfig:
     lr: float = 1e-4
     lr_warmup_steps: int = 0
+    # 0: constant after warm-up; N: linear from lr to 0 over the last N of max_steps (an anneal at the end)
+    lr_decay_steps: int = 0
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     grad_clip: float = 1.0
@@ -144,6 +146,9 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
         if self.data.size is not None and (len(self.data.size) != 2 or any(s % 8 for s in self.data.size)):
             raise ConfigError(f"data.size: expected [height, width], multiples of 8, got {self.data.size}")
+        if not 0 <= self.optim.lr_decay_steps <= self.max_steps:
+            raise ConfigError(f"optim.lr_decay_steps: must be in [0, max_steps={self.max_steps}], "
+                              f"got {self.optim.lr_decay_steps}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay: must be in [0, 1), got {self.ema_decay}")
         for key in ("drop_all", "drop_image", "drop_latents"):

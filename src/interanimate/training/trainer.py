@@ -19,6 +19,7 @@ import math
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,15 @@ def resolve_resume(output_dir: str | os.PathLike, resume: str | None) -> Path | 
     return path
 
 
+def lr_factor(step: int, warmup: int, decay: int, max_steps: int) -> float:
+    """Multiplier of the learning rate after ``step`` optimizer steps: linear warm-up over ``warmup`` steps, then
+    constant, then (``decay`` > 0) linear to 0 over the last ``decay`` of ``max_steps``."""
+    factor = min(1.0, (step + 1) / max(1, warmup))
+    if decay > 0:
+        factor *= min(1.0, max(0.0, (max_steps - step) / decay))
+    return factor
+
+
 class EMA:
     """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``."""
 
@@ -91,7 +101,8 @@ class EMA:
         return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
 
     def load_state_dict(self, state: dict) -> None:
-        self.decay, self.num_updates = state["decay"], state["num_updates"]
+        """Restores the averages and the update count; the decay stays the configured one (a resume may change it)."""
+        self.num_updates = state["num_updates"]
         missing = set(self.shadow) ^ set(state["shadow"])
         if missing:
             raise KeyError(f"EMA state does not match the trainable parameters: {sorted(missing)[:5]}")
@@ -241,8 +252,9 @@ class Trainer:
         self.image_encoder.train("image_encoder" in self.config.trainable)
         o = self.config.optim
         self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-        warmup = max(1, o.lr_warmup_steps)
-        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, partial(lr_factor, warmup=o.lr_warmup_steps, decay=o.lr_decay_steps,
+                                    max_steps=self.config.max_steps))
         self.ema = EMA(self.trainable_named, self.config.ema_decay) if self.config.ema_decay > 0 else None
         n_train = sum(p.numel() for _, p in self.trainable_named)
         n_all = sum(p.numel() for p in self.unet.parameters()) + sum(p.numel() for p in self.image_encoder.parameters())
