@@ -1,6 +1,5 @@
 """Weight loaders, each tested with a network saved in the real file's format, plus clear errors for bad files."""
 
-import numpy as np
 import pytest
 import torch
 

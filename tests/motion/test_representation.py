@@ -3,7 +3,7 @@ import pytest
 
 from interanimate.keypoints.layout import NUM_KEYPOINTS, mirror_keypoints
 from interanimate.motion.representation import (DEFORM_SCALE, FACE_PARTY, HAND, NULL_CLASS, PARKED, decode_features,
-                                                encode_keypoints, face_frame, fit_similarities, mirror_class,
+                                                encode_keypoints, fit_similarities, mirror_class,
                                                 mirror_features, party_features, refine_face, rigid_track)
 from interanimate.taxonomy import NUM_CLASSES, class_index
 

@@ -157,7 +157,6 @@ def run_generate(args) -> int:
 
 
 def run_react(args) -> int:
-    import numpy as np
     import torch
 
     from interanimate.motion.export import add_body, default_frame, load_poses, save_poses

@@ -9,7 +9,6 @@ frames 1..F-1), next to the "repeat the reference frame" baseline.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 

@@ -26,134 +26,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from interanimate.training.build import build_image_encoder, build_unet
 from interanimate.training.config import TrainConfig, config_to_dict
-from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_image_encoder, build_small_vae,
-                                               encode_image, latent_scaling_factor, load_vae, train_vae)
+from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_vae, encode_image,
+                                               latent_scaling_factor, load_vae, train_vae)
+from interanimate.training.sampling import ShortClips, StepBatchSampler, StepData, collate
+from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, list_checkpoints, lr_factor,
+                                         resolve_resume, step_generator)
 
-CHECKPOINT_DIR = "checkpoints"
-CHECKPOINT_PREFIX = "step-"
 FIRST_STAGE_DIR = "first_stage"
 FINAL_DIR = "final"
-
-
-# ----------------------------------------------------------------------------------------------- small helpers
-def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Generator:
-    """A CPU generator that depends only on (seed, rank, step, stream): resumable without saving its state."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank, step, stream]).generate_state(1)[0]))
-
-
-def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
-    root = Path(output_dir) / CHECKPOINT_DIR
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX)
-             and p.name[len(CHECKPOINT_PREFIX):].isdigit() and (p / "trainer_state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
-
-
-def resolve_resume(output_dir: str | os.PathLike, resume: str | None) -> Path | None:
-    """``None`` -> no resume; ``"latest"`` -> newest complete checkpoint (None when there is none); else a path."""
-    if not resume:
-        return None
-    if resume == "latest":
-        found = list_checkpoints(output_dir)
-        return found[-1] if found else None
-    path = Path(resume)
-    if not (path / "trainer_state.json").is_file():
-        from interanimate.errors import UserError
-        raise UserError(f"--resume {resume}: not a checkpoint folder (no trainer_state.json)")
-    return path
-
-
-def lr_factor(step: int, warmup: int, decay: int, max_steps: int) -> float:
-    """Multiplier of the learning rate after ``step`` optimizer steps: linear warm-up over ``warmup`` steps, then
-    constant, then (``decay`` > 0) linear to 0 over the last ``decay`` of ``max_steps``."""
-    factor = min(1.0, (step + 1) / max(1, warmup))
-    if decay > 0:
-        factor *= min(1.0, max(0.0, (max_steps - step) / decay))
-    return factor
-
-
-class EMA:
-    """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``."""
-
-    def __init__(self, named_params: list[tuple[str, Tensor]], decay: float):
-        self.decay = decay
-        self.num_updates = 0
-        self.shadow = {name: p.detach().clone().float() for name, p in named_params}
-
-    @torch.no_grad()
-    def update(self, named_params: list[tuple[str, Tensor]]) -> None:
-        self.num_updates += 1
-        decay = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
-        for name, p in named_params:
-            self.shadow[name].lerp_(p.detach().float(), 1.0 - decay)
-
-    @torch.no_grad()
-    def swap(self, named_params: list[tuple[str, Tensor]]) -> None:
-        """Exchange the model's weights with the averages (call twice to restore)."""
-        for name, p in named_params:
-            current = p.detach().float().clone()
-            p.copy_(self.shadow[name].to(p.dtype))
-            self.shadow[name].copy_(current)
-
-    def state_dict(self) -> dict:
-        return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restores the averages and the update count; the decay stays the configured one (a resume may change it)."""
-        self.num_updates = state["num_updates"]
-        missing = set(self.shadow) ^ set(state["shadow"])
-        if missing:
-            raise KeyError(f"EMA state does not match the trainable parameters: {sorted(missing)[:5]}")
-        for name, value in state["shadow"].items():
-            self.shadow[name].copy_(value)
-
-
-class StepData(torch.utils.data.Dataset):
-    """Position ``p`` of an endless stream of epochs: epoch ``p // n`` visits a seeded permutation of the clips."""
-
-    def __init__(self, dataset, seed: int):
-        self.dataset, self.seed = dataset, seed
-        self._orders: dict[int, np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return 2 ** 62
-
-    def locate(self, position: int) -> tuple[int, int]:
-        epoch, offset = divmod(position, len(self.dataset))
-        if epoch not in self._orders:
-            self._orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))}
-        return epoch, int(self._orders[epoch][offset])
-
-    def __getitem__(self, position: int) -> dict:
-        epoch, index = self.locate(position)
-        self.dataset.set_epoch(epoch)  # which window and reference frame the clip draws
-        return self.dataset[index]
-
-
-class StepBatchSampler(torch.utils.data.Sampler):
-    """Batches of stream positions for one process: micro-batch ``m`` of process ``r`` is
-    ``[(m·W + r)·B, (m·W + r + 1)·B)``. Starts at ``start`` and stops after ``stop`` micro-batches."""
-
-    def __init__(self, batch_size: int, rank: int, world: int, start: int, stop: int):
-        self.batch_size, self.rank, self.world, self.start, self.stop = batch_size, rank, world, start, stop
-
-    def __iter__(self):
-        for micro in range(self.start, self.stop):
-            first = (micro * self.world + self.rank) * self.batch_size
-            yield list(range(first, first + self.batch_size))
-
-    def __len__(self) -> int:
-        return max(0, self.stop - self.start)
-
-
-def collate(items: list[dict]) -> dict:
-    batch = {}
-    for key in items[0]:
-        values = [item[key] for item in items]
-        batch[key] = torch.stack(values) if isinstance(values[0], Tensor) else values
-    return batch
 
 
 # ----------------------------------------------------------------------------------------------- the trainer
@@ -227,8 +109,8 @@ class Trainer:
         cfg = self.config.model
         torch.manual_seed(self.config.seed)  # the same initial weights on every process and every run
         self.vae = self._build_vae()
-        self.image_encoder = self._build_image_encoder()
-        self.unet = self._build_unet()
+        self.image_encoder = build_image_encoder(self.config.model)
+        self.unet = build_unet(self.config.model)
         self.vae.requires_grad_(False).to(self.device).eval()
         self.image_encoder.to(self.device)
         self.unet.to(self.device)
@@ -309,7 +191,7 @@ class Trainer:
     def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
         self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
-        clip_set = _short_clip_view(self.train_set, cfg.num_frames)
+        clip_set = ShortClips(self.train_set, cfg.num_frames)
         loader = iter(self._loader(clip_set, cfg.batch_size, 0, cfg.train_steps, self.config.seed + 1))
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed)
         train_vae(vae, loader, cfg.train_steps, cfg.lr, cfg.kl_weight, cfg.region_weight, self.device, gen,
@@ -319,52 +201,6 @@ class Trainer:
         vae.register_to_config(scaling_factor=sf)
         self.log(f"first stage: latent scaling factor {sf:.4f}")
         self._save_folder(vae, out_dir)
-
-    def _build_image_encoder(self):
-        cfg = self.config.model.image_encoder
-        if cfg.pretrained:
-            from transformers import CLIPVisionModelWithProjection
-            return CLIPVisionModelWithProjection.from_pretrained(cfg.pretrained)
-        from interanimate.models import get_model_config
-        cross = self._unet_kwargs().get("cross_attention_dim") if not self._unet_is_folder() else None
-        if cross is None:
-            cross = self._load_unet_folder().config.cross_attention_dim
-        return build_small_image_encoder(int(cross), cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads,
-                                         cfg.image_size, cfg.patch_size)
-
-    def _unet_is_folder(self) -> bool:
-        return Path(self.config.model.unet).is_dir()
-
-    def _load_unet_folder(self):
-        from interanimate.models import InterAnimateUNet
-        return InterAnimateUNet.from_pretrained(self.config.model.unet)
-
-    def _unet_kwargs(self) -> dict:
-        from interanimate.models import get_model_config
-        try:
-            kwargs = get_model_config(self.config.model.unet).to_kwargs()
-        except KeyError as err:
-            from interanimate.errors import UserError
-            raise UserError(f"model.unet: {err.args[0]}") from None
-        unknown = sorted(set(self.config.model.unet_overrides) - set(kwargs))
-        if unknown:
-            from interanimate.errors import UserError
-            raise UserError(f"model.unet_overrides: unknown argument(s) {unknown}")
-        return {**kwargs, **self.config.model.unet_overrides}
-
-    def _build_unet(self):
-        from interanimate.models import InterAnimateUNet, load_svd_unet
-
-        cfg = self.config.model
-        if self._unet_is_folder():
-            return self._load_unet_folder()
-        kwargs = self._unet_kwargs()
-        if cfg.svd_unet:
-            from interanimate.models import INTERANIMATE_DEFAULTS
-            base = load_svd_unet(cfg.svd_unet)
-            return InterAnimateUNet.from_svd_unet(base, **{k: v for k, v in kwargs.items()
-                                                           if k in INTERANIMATE_DEFAULTS})
-        return InterAnimateUNet(**kwargs)
 
     def parameter_groups(self) -> dict[str, list[tuple[str, Tensor]]]:
         """The configured trainable groups, as named parameters (names prefixed ``unet.`` / ``image_encoder.``)."""
@@ -674,27 +510,3 @@ class Trainer:
             self._tb.close()
         self.accelerator.end_training()
         return last
-
-
-class _ShortClips(torch.utils.data.Dataset):
-    """The training set with shorter clips (the first stage trains on a few frames at a time)."""
-
-    def __init__(self, dataset, num_frames: int):
-        from dataclasses import replace
-
-        from interanimate.data.dataset import InterHFDataset
-        self.inner = InterHFDataset(dataset.root, split=None, config=replace(dataset.config, num_frames=num_frames),
-                                    records=list(dataset.records))
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.inner.set_epoch(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.inner[index]
-
-
-def _short_clip_view(dataset, num_frames: int):
-    return _ShortClips(dataset, num_frames)

@@ -1,0 +1,53 @@
+"""The denoiser and the image encoder a run's ``model`` config names (the first stage, which may be fitted or
+trained on the run's own data, is built by the trainer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from interanimate.errors import UserError
+from interanimate.training.config import ModelConfig
+from interanimate.training.first_stage import build_small_image_encoder
+
+
+def unet_kwargs(cfg: ModelConfig) -> dict:
+    """Constructor arguments of the named UNet size with ``unet_overrides`` applied."""
+    from interanimate.models import get_model_config
+
+    try:
+        kwargs = get_model_config(cfg.unet).to_kwargs()
+    except KeyError as err:
+        raise UserError(f"model.unet: {err.args[0]}") from None
+    unknown = sorted(set(cfg.unet_overrides) - set(kwargs))
+    if unknown:
+        raise UserError(f"model.unet_overrides: unknown argument(s) {unknown}")
+    return {**kwargs, **cfg.unet_overrides}
+
+
+def build_unet(cfg: ModelConfig):
+    """A saved InterAnimateUNet folder, SVD's UNet wrapped (``svd_unet``), or a fresh one of the named size."""
+    from interanimate.models import INTERANIMATE_DEFAULTS, InterAnimateUNet, load_svd_unet
+
+    if Path(cfg.unet).is_dir():
+        return InterAnimateUNet.from_pretrained(cfg.unet)
+    kwargs = unet_kwargs(cfg)
+    if cfg.svd_unet:
+        base = load_svd_unet(cfg.svd_unet)
+        return InterAnimateUNet.from_svd_unet(base, **{k: v for k, v in kwargs.items() if k in INTERANIMATE_DEFAULTS})
+    return InterAnimateUNet(**kwargs)
+
+
+def build_image_encoder(cfg: ModelConfig):
+    """CLIP's vision tower from a folder (``image_encoder.pretrained``), else the small one, projecting to the
+    UNet's cross-attention width."""
+    enc = cfg.image_encoder
+    if enc.pretrained:
+        from transformers import CLIPVisionModelWithProjection
+        return CLIPVisionModelWithProjection.from_pretrained(enc.pretrained)
+    if Path(cfg.unet).is_dir():
+        from interanimate.models import InterAnimateUNet
+        cross = InterAnimateUNet.load_config(cfg.unet)["cross_attention_dim"]
+    else:
+        cross = unet_kwargs(cfg)["cross_attention_dim"]
+    return build_small_image_encoder(int(cross), enc.hidden_size, enc.num_hidden_layers, enc.num_attention_heads,
+                                     enc.image_size, enc.patch_size)
