@@ -144,6 +144,10 @@ def test_cli_synth_and_preview(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 36
+    assert {row["extra"]["camera_jitter"] for row in rows} == {SynthConfig.camera_jitter}  # the renderer's default
+    shaky = subprocess.run(cmd[:5] + [str(tmp_path / "j"), "--camera-jitter", "-1"] + cmd[6:],
+                           capture_output=True, text=True, timeout=60)
+    assert shaky.returncode == 2 and "camera jitter" in shaky.stderr and not (tmp_path / "j").exists()
     bad = subprocess.run([sys.executable, "-m", "interanimate", "synth", "--out", str(out), "--size", "33x32"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "multiples of 8" in bad.stderr

@@ -24,8 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=positive_int, default=24, help="frames per clip (default 24)")
     parser.add_argument("--size", type=parse_size, default=(128, 128), metavar="HxW", help="frame size (128x128)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--camera-jitter", type=float, default=0.006, metavar="FRAC",
-                        help="std of the per-frame camera shake, fraction of the width (default 0.006; 0: steady)")
+    parser.add_argument("--camera-jitter", type=float, default=None, metavar="FRAC",
+                        help="std of the per-frame camera shake, fraction of the width (default: SynthConfig's, "
+                             "0.006; 0: steady)")
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.set_defaults(func=run)
 
@@ -45,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.frames < 2:
         raise UserError("--frames must be at least 2")
-    from interanimate.data.synth import write_dataset
+    from interanimate.data.synth import SynthConfig, write_dataset
 
+    jitter = SynthConfig.camera_jitter if args.camera_jitter is None else args.camera_jitter
     start = time.perf_counter()
     records = write_dataset(args.out, args.identities, args.clips_per_class, args.frames, args.size, seed=args.seed,
-                            workers=args.workers, camera_jitter=args.camera_jitter)
+                            workers=args.workers, camera_jitter=jitter)
     seconds = time.perf_counter() - start
     n_test = sum(r.split == "test" for r in records)
     print(f"wrote {len(records)} clips ({len(records) - n_test} train, {n_test} test) to {args.out.resolve()} "
