@@ -28,7 +28,7 @@ test: venv
 bench: venv
 	$(PY) benchmarks/synth_speed.py
 
-# Reproduce the bundled animation model (configs/train_small.yaml: data, seed, steps; about 1.5 h on a 2-core CPU).
+# Reproduce the bundled animation model (configs/train_small.yaml: data, seed, steps; about 4.4 h on a 2-core CPU).
 train-small: venv
 	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --export src/interanimate/assets/animate-small
 
