@@ -93,7 +93,7 @@ class InterAnimatePipeline(DiffusionPipeline):
             raise TypeError(f"unexpected keyword argument(s) {unknown}")
         dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
         loaders = {
-            "vae": lambda: load_vae(folder / "vae").to(**({"dtype": torch_dtype} if torch_dtype is not None else {})),
+            "vae": lambda: load_vae(folder / "vae", torch_dtype),
             "image_encoder": lambda: CLIPVisionModelWithProjection.from_pretrained(
                 os.fspath(folder / "image_encoder"), **({"dtype": torch_dtype} if torch_dtype is not None else {})),
             "unet": lambda: InterAnimateUNet.from_pretrained(os.fspath(folder / "unet"), **dtype),

@@ -60,19 +60,21 @@ def vae_decode(vae, latents: Tensor, num_frames: int) -> Tensor:
     return vae.decode(latents).sample
 
 
-def load_vae(folder):
-    """A VAE folder written by ``save_pretrained``, of whichever class its config names."""
+def load_vae(folder, torch_dtype: torch.dtype | None = None):
+    """A VAE folder written by ``save_pretrained``, of whichever class its config names (weights cast to
+    ``torch_dtype`` when given)."""
     import json
     import os
 
     import diffusers
 
+    dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
     name = json.loads((Path(folder) / "config.json").read_text())["_class_name"]
     if name == PatchPCAAutoencoder.__name__:
-        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder))
+        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder), **dtype)
     if name not in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
         raise ValueError(f"{folder}: unsupported VAE class {name}")
-    return getattr(diffusers, name).from_pretrained(os.fspath(folder))
+    return getattr(diffusers, name).from_pretrained(os.fspath(folder), **dtype)
 
 
 class PatchPCAAutoencoder(ModelMixin, ConfigMixin):
