@@ -54,21 +54,11 @@ def collate(items: list[dict]) -> dict:
     return batch
 
 
-class ShortClips(torch.utils.data.Dataset):
-    """The training set with shorter clips (the first stage trains on a few frames at a time)."""
+def short_clips(dataset, num_frames: int):
+    """The same clips as ``dataset`` (an InterHFDataset) cut to ``num_frames`` (the first stage trains on a few
+    frames at a time)."""
+    from dataclasses import replace
 
-    def __init__(self, dataset, num_frames: int):
-        from dataclasses import replace
-
-        from interanimate.data.dataset import InterHFDataset
-        self.inner = InterHFDataset(dataset.root, split=None, config=replace(dataset.config, num_frames=num_frames),
-                                    records=list(dataset.records))
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.inner.set_epoch(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.inner[index]
+    from interanimate.data.dataset import InterHFDataset
+    return InterHFDataset(dataset.root, split=None, config=replace(dataset.config, num_frames=num_frames),
+                          records=list(dataset.records))

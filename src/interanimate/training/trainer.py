@@ -30,7 +30,7 @@ from interanimate.training.build import build_image_encoder, build_unet
 from interanimate.training.config import TrainConfig, config_to_dict
 from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_vae, encode_image,
                                                latent_scaling_factor, load_vae, train_vae)
-from interanimate.training.sampling import ShortClips, StepBatchSampler, StepData, collate
+from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
 from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, list_checkpoints, lr_factor,
                                          resolve_resume, step_generator)
 
@@ -191,7 +191,7 @@ class Trainer:
     def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
         self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
-        clip_set = ShortClips(self.train_set, cfg.num_frames)
+        clip_set = short_clips(self.train_set, cfg.num_frames)
         loader = iter(self._loader(clip_set, cfg.batch_size, 0, cfg.train_steps, self.config.seed + 1))
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed)
         train_vae(vae, loader, cfg.train_steps, cfg.lr, cfg.kl_weight, cfg.region_weight, self.device, gen,
