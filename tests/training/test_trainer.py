@@ -1,6 +1,8 @@
-"""Trainer tests on the tiny config (CPU): one step, kill-and-resume, two processes, config validation."""
+"""Trainer tests on the tiny config (CPU): one step, kill-and-resume, two processes, config validation, the
+learned first stage."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -116,3 +118,39 @@ def test_residual_target_is_scaled_to_unit_std_and_exported(tiny_data, tiny_conf
     from interanimate.pipelines.pipeline import InterAnimatePipeline
     loaded = InterAnimatePipeline.from_pretrained(tmp_path / "final")
     assert loaded.config.residual_to_reference and loaded.config.residual_scale == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("kind, cls", [("temporal", "AutoencoderKLTemporalDecoder"), ("kl2d", "AutoencoderKL")])
+def test_learned_first_stage_trains_saves_and_is_reused(tiny_data, tiny_config_dict, tmp_path, monkeypatch, kind, cls):
+    import interanimate.training.trainer as trainer_module
+
+    calls = []
+    real_train_vae = trainer_module.train_vae
+
+    def spy(vae, *args, **kwargs):
+        before = {k: v.clone() for k, v in vae.state_dict().items()}
+        real_train_vae(vae, *args, **kwargs)
+        calls.append((before, {k: v.clone() for k, v in vae.state_dict().items()}))
+
+    monkeypatch.setattr(trainer_module, "train_vae", spy)
+    changes = {"max_steps": 1, "model.vae.kind": kind, "model.vae.train_steps": 2, "model.vae.batch_size": 1,
+               "model.vae.num_frames": 2}
+    trainer = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, **changes)))
+    trainer.train()
+    assert len(calls) == 1
+    before, after = calls[0]
+    assert any(not torch.equal(before[k], after[k]) for k in before), "the first stage did not train"
+    folder = tmp_path / "first_stage" / "vae"
+    assert yaml.safe_load((folder / "config.json").read_text())["_class_name"] == cls
+    used = trainer.vae.state_dict()  # the diffusion stage uses the trained first stage, frozen
+    assert all(torch.equal(used[k], after[k]) for k in after)
+    assert 0 < trainer.vae.config.scaling_factor < 100 and trainer.vae.config.scaling_factor != 1.0
+    log = (tmp_path / "logs" / "first_stage.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["1", "2"]
+    assert (tmp_path / "final" / "vae" / "config.json").is_file()
+    again = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "second", **changes)))
+    shutil.copytree(tmp_path / "first_stage", tmp_path / "second" / "first_stage")
+    again.build_data()
+    again.build_models()
+    assert len(calls) == 1, "a trained first stage in the output folder is loaded, not trained again"
+    assert all(torch.equal(again.vae.state_dict()[k], after[k]) for k in after)

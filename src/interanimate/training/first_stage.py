@@ -198,6 +198,6 @@ def train_vae(vae, batches: Iterator[dict], steps: int, lr: float, kl_weight: fl
         optimizer.step()
         schedule.step()
         if log is not None and (step % log_every == 0 or step == steps):
-            log(step, {"vae_loss": float(loss), **{f"vae_{k}": v for k, v in parts.items()},
+            log(step, {"vae_loss": loss.item(), **{f"vae_{k}": v for k, v in parts.items()},
                        "sec": time.time() - start})
     vae.eval()
