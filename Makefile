@@ -28,9 +28,11 @@ test: venv
 bench: venv
 	$(PY) benchmarks/synth_speed.py
 
-# Reproduce the bundled animation model (configs/train_small.yaml: data, seed, steps; about 4.4 h on a 2-core CPU).
+# Reproduce the bundled animation model: stage 1 (configs/train_small.yaml: data, seed, 19000 steps), then stage 2
+# (configs/train_small_stage2.yaml: to 26000 steps with more weight on the hand); about 6.1 h on a 2-core CPU.
 train-small: venv
-	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --export src/interanimate/assets/animate-small
+	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --resume latest
+	$(VENV)/bin/interanimate train --config configs/train_small_stage2.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
 
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv

@@ -5,12 +5,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from interanimate.training.config import ConfigError, config_from_dict
+from interanimate.training.config import ConfigError, config_from_dict, load_config
 from interanimate.training.trainer import Trainer, collate, list_checkpoints, lr_factor, step_generator
 
 
@@ -102,6 +103,27 @@ def test_config_names_bad_keys(tiny_data, tiny_config_dict, tmp_path):
     with pytest.raises(ConfigError, match="lr_decay_steps"):
         config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr_decay_steps=3"])  # > max_steps
     assert config_from_dict(tiny_config_dict(tiny_data, tmp_path), overrides=["optim.lr=1e-3"]).optim.lr == 1e-3
+
+
+def test_config_base_is_read_first_and_merged_under_the_file(tiny_data, tiny_config_dict, tmp_path):
+    (tmp_path / "stage1.yaml").write_text(yaml.safe_dump(tiny_config_dict(tiny_data, tmp_path, max_steps=3,
+                                                                          **{"loss.alpha_hand": 2.0})))
+    sub = tmp_path / "more"
+    sub.mkdir()
+    (sub / "stage2.yaml").write_text("base: ../stage1.yaml\nmax_steps: 5\nloss: {p_mean: 0.0}\n")
+    stage1, stage2 = load_config(tmp_path / "stage1.yaml"), load_config(sub / "stage2.yaml", ["loss.p_std=1.0"])
+    assert (stage1.max_steps, stage2.max_steps) == (3, 5)
+    assert (stage2.loss.alpha_hand, stage2.loss.p_mean, stage2.loss.p_std) == (2.0, 0.0, 1.0)  # merged key by key
+    assert stage2.model == stage1.model and stage2.data == stage1.data and stage2.output_dir == stage1.output_dir
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loop"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "gone.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml"):
+        load_config(tmp_path / "gone.yaml")
+    configs = Path(__file__).resolve().parents[2] / "configs"  # the bundled model's two stages
+    shipped = load_config(configs / "train_small_stage2.yaml")
+    assert shipped.max_steps > load_config(configs / "train_small.yaml").max_steps and shipped.loss.alpha_hand == 8.0
 
 
 def test_residual_target_is_scaled_to_unit_std_and_exported(tiny_data, tiny_config_dict, tmp_path):

@@ -277,18 +277,40 @@ def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    """Read a YAML config; a top-level ``base: OTHER.yaml`` (relative to this file) is read first and this file's keys
+    are merged over it (mappings key by key, anything else replaced), so a later training stage names only what it
+    changes. ``overrides`` (``dotted.key=value``) apply last."""
+    return config_from_dict(_read_yaml_with_base(Path(path), ()), overrides)
+
+
+def _read_yaml_with_base(path: Path, chain: tuple[Path, ...]) -> dict:
     import yaml
 
-    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no such config file: {path}")
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: config files name each other as base in a loop")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return config_from_dict(data, overrides)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be a file name, got {base!r}")
+    return _merge(_read_yaml_with_base(path.parent / base, chain + (path.resolve(),)), data)
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """Mappings merged key by key (``top`` wins); any other value in ``top`` replaces the base's."""
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 def config_to_dict(config: TrainConfig) -> dict:
