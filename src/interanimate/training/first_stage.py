@@ -68,13 +68,12 @@ def load_vae(folder, torch_dtype: torch.dtype | None = None):
 
     import diffusers
 
-    dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
     name = json.loads((Path(folder) / "config.json").read_text())["_class_name"]
     if name == PatchPCAAutoencoder.__name__:
-        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder), **dtype)
+        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder), torch_dtype=torch_dtype)
     if name not in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
         raise ValueError(f"{folder}: unsupported VAE class {name}")
-    return getattr(diffusers, name).from_pretrained(os.fspath(folder), **dtype)
+    return getattr(diffusers, name).from_pretrained(os.fspath(folder), torch_dtype=torch_dtype)
 
 
 class PatchPCAAutoencoder(ModelMixin, ConfigMixin):
