@@ -53,8 +53,9 @@ def test_mask_flags_default_to_mask_config_and_apply(clips, tmp_path, capsys):
 
     assert {name: default for _, name, default, _ in MASK_OPTIONS} == asdict(MaskConfig())
     base = ["prepare", "--videos", str(clips), "--pose-backend", STUB, "--identity", "none", "--no-progress"]
-    assert main([*base, "--out", str(tmp_path / "wide")]) == 0
-    assert main([*base, "--out", str(tmp_path / "tight"), "--hand-dilation", "0", "--forehead", "0"]) == 0
+    assert main([*base, "--out", str(tmp_path / "wide"), "--allow-partial"]) == 0  # bad.mp4 fails
+    assert main([*base, "--out", str(tmp_path / "tight"), "--hand-dilation", "0", "--forehead", "0",
+                 "--allow-partial"]) == 0
     (wide,), (tight,) = read_manifest(tmp_path / "wide"), read_manifest(tmp_path / "tight")
     assert tight.extra["mask"] == {**asdict(MaskConfig()), "hand_dilation": 0.0, "forehead": 0.0}
     for key in ("hand_mask", "face_mask"):
@@ -66,7 +67,7 @@ def test_mask_flags_default_to_mask_config_and_apply(clips, tmp_path, capsys):
 
 def test_prepare_bad_paths_exit_2(tmp_path, capsys):
     assert main(["prepare", "--videos", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "missing: no such folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # argparse: a required option missing
         main(["prepare", "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 2
@@ -76,10 +77,25 @@ def test_prepare_runs_and_summarises(clips, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["prepare", "--videos", str(clips), "--out", str(out), "--pose-backend", STUB, "--identity", "none",
             "--no-progress"]
-    assert main(argv) == 0
-    assert "done 1, skipped 0, failed 1 (reasons in" in capsys.readouterr().out
-    assert main(argv) == 0
-    assert capsys.readouterr().out.strip() == "done 0, skipped 2, failed 0"
+    assert main(argv) == 1  # one of the two videos failed: not a complete dataset
+    captured = capsys.readouterr()
+    assert "done 1, skipped 0, failed 1 (reasons in" in captured.out
+    assert "1 of 2 videos are not clips; exit 1" in captured.err
+    assert main(argv) == 1  # the earlier failure still counts, and is said
+    assert capsys.readouterr().out.startswith("done 0, skipped 2 (1 failed earlier, see --retry-failed), failed 0")
+    assert main([*argv, "--allow-partial"]) == 0
+
+
+def test_prepare_exit_code_when_every_video_fails(tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(b"\x00" * 100)
+    argv = ["prepare", "--videos", str(folder), "--out", str(tmp_path / "out"), "--pose-backend", STUB,
+            "--identity", "none", "--no-progress"]
+    assert main(argv) == 1
+    assert "2 of 2 videos are not clips" in capsys.readouterr().err
+    assert read_manifest(tmp_path / "out") == []
 
 
 def test_annotate_image_bad_input_exit_2(tmp_path, capsys):

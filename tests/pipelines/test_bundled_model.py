@@ -6,7 +6,7 @@ import json
 import numpy as np
 import torch
 
-from interanimate.cli.animate import bundled_model_dir
+from interanimate.pipelines import bundled_model_dir
 from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
 from interanimate.pipelines.demo import render_heldout_clip
 from interanimate.pipelines.pipeline import InterAnimatePipeline

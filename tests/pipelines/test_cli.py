@@ -182,7 +182,7 @@ def test_animate_reference_without_a_face_suggests_retarget_none(tiny_model, tmp
     (["--identity-from", "test-pipelines-noface"], "no face found"),
     (["--identity-from", "nope"], "unknown identity embedder"),
     (["--arcface-model", "x.onnx"], "only used with --identity-from arcface"),
-    (["--driving-video", "missing.mp4"], "--driving-video: cannot read"),
+    (["--driving-video", "missing.mp4"], "missing.mp4: no such file"),
 ])
 def test_animate_bad_inputs_are_one_line_errors(tiny_model, tmp_path, capsys, extra, message):
     Image.fromarray(np.full((96, 128, 3), 128, np.uint8)).save(tmp_path / "ref.png")

@@ -75,11 +75,18 @@ class VideoTask:
 @dataclass
 class Summary:
     done: int = 0
-    skipped: int = 0
-    failed: int = 0
+    skipped: int = 0  # finished earlier, or failed earlier and not retried (counted in ``failed_before`` too)
+    failed: int = 0  # failed in this run
+    failed_before: int = 0  # listed in failures.jsonl from an earlier run and skipped
 
     def line(self) -> str:
-        return f"done {self.done}, skipped {self.skipped}, failed {self.failed}"
+        earlier = f" ({self.failed_before} failed earlier, see --retry-failed)" if self.failed_before else ""
+        return f"done {self.done}, skipped {self.skipped}{earlier}, failed {self.failed}"
+
+    @property
+    def failures(self) -> int:
+        """Videos of this job that are not clips: failed now or earlier."""
+        return self.failed + self.failed_before
 
 
 class ClipFailure(Exception):
@@ -410,28 +417,32 @@ def prepare(config: PrepareConfig) -> Summary:
         raise UserError(f"on_no_face must be 'fail' or 'zeros', got {config.on_no_face!r}")
     check_out_dir(config.out)
     tasks = plan(config)  # validates --videos and --labels before anything is written
-    config.out.mkdir(parents=True, exist_ok=True)
-    known_failures = read_failures(config.out)
+    known_failures = read_failures(config.out) if config.out.is_dir() else set()
     if config.retry_failed:
-        forget_failures(config.out, {t.file for t in tasks} & known_failures)
         known_failures = set()
     summary = Summary()
     todo = []
     for task in tasks:
-        if is_finished(config.out, task.clip_id) or task.file in known_failures:
+        if is_finished(config.out, task.clip_id):
             summary.skipped += 1
+        elif task.file in known_failures:
+            summary.skipped += 1
+            summary.failed_before += 1
         else:
             todo.append(task)
+    annotator = Annotator(config) if todo else None  # checks models and options before anything is written
+    config.out.mkdir(parents=True, exist_ok=True)
+    if config.retry_failed:
+        forget_failures(config.out, {t.file for t in tasks} & read_failures(config.out))
     if todo:
-        _annotate_all(config, todo, summary)
+        _annotate_all(config, todo, summary, annotator)
     rebuild_manifest(config.out)
     return summary
 
 
-def _annotate_all(config: PrepareConfig, todo: list[VideoTask], summary: Summary) -> None:
+def _annotate_all(config: PrepareConfig, todo: list[VideoTask], summary: Summary, annotator: "Annotator") -> None:
     from tqdm import tqdm
 
-    annotator = Annotator(config)  # also checks models and options before any worker starts
     pool = None
     if config.workers <= 1 or len(todo) == 1:
         results = (_run_one(annotator, task) for task in todo)

@@ -30,12 +30,14 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from interanimate.cli.common import OneLineParser
+
+    parser = OneLineParser(
         prog="interanimate",
         description="Hand-face interaction animation: data, training, generation and evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"interanimate {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(name)

@@ -30,17 +30,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from interanimate.cli.common import parse_size, positive_float, positive_int
+from interanimate.cli.common import fps_value, frames_count, guidance_scale, parse_size, seed_int, steps_count
+from interanimate.pipelines import bundled_model_dir
 
 IDENTITY_HELP = ("face-identity vector of the reference for the ID preserver: dlib (128-d), arcface (512-d, needs "
                  "--arcface-model) or none (default). Keep none for the bundled model: it was trained on SynthHF "
                  "identity vectors, a different space from dlib's or ArcFace's")
-
-
-def bundled_model_dir() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("interanimate") / "assets" / "animate-small"))
 
 
 def register(subparsers) -> None:
@@ -64,16 +59,17 @@ def register(subparsers) -> None:
     parser.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     parser.add_argument("--motion-model", type=Path, default=None,
                         help="motion model folder for --class / --text (default: the bundled motion model)")
-    parser.add_argument("--frames", type=positive_int, default=16, help="frames to generate (default 16)")
-    parser.add_argument("--steps", type=positive_int, default=25, help="denoising steps (default 25)")
-    parser.add_argument("--guidance", type=float, default=2.0, help="max CFG scale (1 disables CFG; default 2)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--frames", type=frames_count, default=16, help="frames to generate (default 16)")
+    parser.add_argument("--steps", type=steps_count, default=25, help="denoising steps (default 25)")
+    parser.add_argument("--guidance", type=guidance_scale, default=2.0,
+                        help="max CFG scale in [0, 100] (1 disables CFG; default 2)")
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--size", type=parse_size, default=None, help="HxW (default: the model's training size)")
     identity = parser.add_mutually_exclusive_group()
     identity.add_argument("--identity", type=Path, default=None, help=".npy identity embedding (default: none)")
     identity.add_argument("--identity-from", default="none", metavar="dlib|arcface|none", help=IDENTITY_HELP)
     parser.add_argument("--arcface-model", type=Path, help="insightface recognition .onnx for --identity-from arcface")
-    parser.add_argument("--fps", type=positive_float, default=None,
+    parser.add_argument("--fps", type=fps_value, default=None,
                         help="frame rate of the outputs (default: the driving video's or pose file's, else 8)")
     parser.set_defaults(func=run)
 
@@ -95,7 +91,7 @@ def _pose_file_keypoints(args, reference_size: tuple[int, int]):
 
     from interanimate.motion.export import load_poses
 
-    poses = load_poses(args.driving_poses, option="--driving-poses")  # one-line UserErrors for bad files
+    poses = getattr(args, "driving_pose_data", None) or load_poses(args.driving_poses, option="--driving-poses")
     keypoints, size = poses["keypoints"], poses["size"]
     if size is None:
         size = (1, 1) if np.nanmax(np.abs(keypoints)) <= 1.0 else reference_size
@@ -106,17 +102,19 @@ def _generated_keypoints(args):
     """Generate the motion for --class / --text with the motion model; keep it for OUT.poses.npz."""
     import torch
 
-    from interanimate.cli.motion import resolve_condition
     from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
     from interanimate.motion.model import MotionModel
+    from interanimate.motion.text import motion_condition
 
     model = MotionModel.load(args.motion_model)
     frames = -(-args.frames // model.stride) * model.stride  # generated in whole strides, trimmed by the caller
-    index, code, text = resolve_condition(args, 1)
-    hand, face = model.generate(torch.tensor([index]), frames=frames, text=text, seed=args.seed)
+    cond = motion_condition(args.class_code, args.text, 1)
+    if args.text:
+        print(f"text {args.text!r} -> class {cond.code or 'none'} (parsed {cond.parsed})")
+    hand, face = model.generate(torch.tensor([cond.index]), frames=frames, text=cond.text_embedding, seed=args.seed)
     keypoints, scores = to_dwpose(hand[0].numpy(), face[0].numpy(), default_frame(*DEFAULT_SIZE))
     args.generated_motion = {"keypoints": keypoints[:args.frames], "scores": scores[:args.frames],
-                             "class_code": code, "text": args.text or ""}
+                             "class_code": cond.code, "text": args.text or ""}
     return keypoints, scores, DEFAULT_SIZE, None
 
 
@@ -124,7 +122,7 @@ def _video_keypoints(args):
     import numpy as np
 
     from interanimate.annotate.backends import check_pose
-    from interanimate.cli.annotate import _backend
+    from interanimate.annotate.backends import backend_for
     from interanimate.errors import UserError
     from interanimate.utils.video import read_video
 
@@ -132,7 +130,7 @@ def _video_keypoints(args):
         frames, fps = read_video(args.driving_video, max_frames=args.frames)  # (F, H, W, 3)
     except (ValueError, OSError) as err:
         raise UserError(f"--driving-video: cannot read {args.driving_video}: {err}") from None
-    backend = _backend(args, static=False)
+    backend = backend_for(args.pose_backend, args.dwpose_dir, static=False)
     if hasattr(backend, "reset"):
         backend.reset()
     poses = [check_pose(*backend(frame), backend=args.pose_backend) for frame in frames]  # every frame, in order
@@ -172,12 +170,13 @@ def _retarget(args, keypoints, scores, source_size, image, size):
     if args.retarget == "none":
         return keypoints, scores, source_size
     from interanimate.annotate.backends import check_pose
-    from interanimate.cli.annotate import _backend
+    from interanimate.annotate.backends import backend_for
     from interanimate.errors import UserError
     from interanimate.pipelines.retarget import (NotEnoughFacePoints, apply_similarity, center_crop_matrix, has_face,
                                                  retarget_to_reference)
 
-    ref_kpts, ref_scores = check_pose(*_backend(args, static=True)(image), backend=args.pose_backend)
+    backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
+    ref_kpts, ref_scores = check_pose(*backend(image), backend=args.pose_backend)
     if not has_face(ref_scores):
         raise UserError(f"--reference {args.reference}: the {args.pose_backend} pose backend finds no face to move "
                         "the motion onto; pass --retarget none to use the driving keypoints as they are")
@@ -190,6 +189,21 @@ def _retarget(args, keypoints, scores, source_size, image, size):
     return keypoints, scores, size
 
 
+def _read_identity_file(path: Path):
+    """-> float32 (D,) from a .npy file of finite numbers."""
+    import numpy as np
+
+    from interanimate.errors import UserError
+
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"--identity {path}: need a .npy vector ({err})") from None
+    if not np.issubdtype(vector.dtype, np.number) or vector.size == 0 or not np.isfinite(vector).all():
+        raise UserError(f"--identity {path}: need a non-empty vector of finite numbers")
+    return vector.astype(np.float32).reshape(-1)  # (D,)
+
+
 def _identity(args, image):
     """-> float32 (D,) identity vector, or None."""
     import numpy as np
@@ -198,10 +212,7 @@ def _identity(args, image):
     from interanimate.errors import UserError
 
     if args.identity is not None:
-        try:
-            return np.load(args.identity, allow_pickle=False).astype(np.float32).reshape(-1)  # (D,)
-        except (OSError, ValueError) as err:
-            raise UserError(f"--identity {args.identity}: need a .npy vector ({err})") from None
+        return args.identity_vector if hasattr(args, "identity_vector") else _read_identity_file(args.identity)
     embedder = get_embedder(args.identity_from, arcface_model=args.arcface_model)
     if embedder is None:
         return None
@@ -212,6 +223,76 @@ def _identity(args, image):
 
 
 # ------------------------------------------------------------------------------------------ the command
+def output_paths(out: Path, with_motion: bool) -> list[Path]:
+    """Every file ``animate`` writes: the mp4, its preview PNG and GIF, and the generated motion when there is one."""
+    paths = [out, out.with_suffix(".png"), out.with_suffix(".gif")]
+    return paths + [out.with_suffix(".poses.npz")] if with_motion else paths
+
+
+def check_inputs(args: argparse.Namespace) -> Path:
+    """Everything that can be checked without loading a model; returns the model folder. One line per problem."""
+    from interanimate import validation
+    from interanimate.errors import UserError
+    from interanimate.models.loading import check_pipeline_folder, read_json_file, vae_downsampling
+
+    for path in output_paths(args.out, bool(args.class_code or args.text)):
+        validation.output_file(path, "--out", (path.suffix,) if path != args.out else (".mp4",))
+    validation.input_file(args.reference, "--reference")
+    if args.driving_video is not None:
+        validation.input_file(args.driving_video, "--driving-video")
+    if args.driving_poses is not None:
+        from interanimate.motion.export import load_poses
+
+        validation.input_file(args.driving_poses, "--driving-poses", (".npz",))
+        args.driving_pose_data = load_poses(args.driving_poses, option="--driving-poses")  # cheap; checks values
+    if args.identity is not None:
+        validation.input_file(args.identity, "--identity", (".npy",))
+        args.identity_vector = _read_identity_file(args.identity)
+    if args.arcface_model is not None:
+        if args.identity_from != "arcface":
+            raise UserError("--arcface-model is only used with --identity-from arcface")
+        validation.input_file(args.arcface_model, "--arcface-model", (".onnx",))
+    from interanimate.annotate.identity import available_embedders
+
+    if args.identity_from not in available_embedders():
+        raise UserError(f"--identity-from: unknown identity embedder {args.identity_from!r}; choose {', '.join(available_embedders())}")
+    if args.identity_from == "arcface" and args.arcface_model is None:
+        raise UserError("--identity-from arcface needs --arcface-model PATH (an insightface recognition .onnx)")
+    if args.dwpose_dir is not None:
+        validation.input_dir(args.dwpose_dir, "--dwpose-dir")
+    if args.class_code is not None:
+        args.class_code = _known_class(args.class_code, "--class")
+    if args.synth_class is not None:
+        args.synth_class = _known_class(args.synth_class, "--synth-class")
+    if args.text is not None:
+        validation.interaction_text(args.text)
+    model_dir = args.model or bundled_model_dir()
+    index = check_pipeline_folder(model_dir, "--model")
+    if args.motion_model is not None and (args.class_code or args.text):
+        from interanimate.motion.model import check_model_folder
+
+        check_model_folder(args.motion_model, "--motion-model")
+    vae = read_json_file(model_dir / "vae" / "config.json")
+    size = args.size or (vae.get("sample_size", 64),) * 2
+    validation.check_video_memory(args.frames, *size)
+    if index.get("unet", [None, None])[1] == "InterAnimateUNet":
+        levels = len(read_json_file(model_dir / "unet" / "config.json").get("down_block_types", ()))
+        multiple = vae_downsampling(vae) * 2 ** max(levels - 1, 0)
+        if size[0] % multiple or size[1] % multiple:
+            raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of {multiple}")
+    return model_dir
+
+
+def _known_class(code: str, option: str) -> str:
+    from interanimate.errors import UserError
+    from interanimate.taxonomy import get_class
+
+    try:
+        return get_class(code).code
+    except ValueError as err:
+        raise UserError(f"{option}: {err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -220,12 +301,8 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.pipelines.outputs import preview_grid, write_gif, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
-    # 1. check inputs, read the reference and load the model
-    model_dir = args.model or bundled_model_dir()
-    if not (model_dir / "model_index.json").is_file():
-        raise UserError(f"--model {model_dir}: not a pipeline folder (no model_index.json)")
-    if args.arcface_model is not None and args.identity_from != "arcface":
-        raise UserError("--arcface-model is only used with --identity-from arcface")
+    # 1. check inputs (before anything loads), read the reference and load the model
+    model_dir = check_inputs(args)
     image = _read_reference(args.reference)  # (H, W, 3)
     pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
     size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)

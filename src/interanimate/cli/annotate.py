@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from interanimate.cli.common import positive_int
+from interanimate.cli.common import int_range
 
 
 def _common(parser) -> None:
@@ -30,29 +30,31 @@ def register(subparsers) -> None:
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     video.add_argument("video", type=Path, help="input video")
     video.add_argument("--preview", type=Path, required=True, metavar="OUT.png", help="contact sheet PNG to write")
-    video.add_argument("--frames", type=positive_int, default=8, help="frames shown, evenly spaced (default 8)")
+    video.add_argument("--frames", type=int_range(1, 256, "frame count"), default=8, help="frames shown, evenly spaced (default 8)")
     _common(video)
     video.set_defaults(func=run_video)
 
 
 def _backend(args, static: bool):
-    from interanimate.annotate.backends import get_backend
+    from interanimate.annotate.backends import backend_for
 
-    if args.pose_backend == "dwpose":
-        return get_backend("dwpose", model_dir=args.dwpose_dir)
-    if args.pose_backend == "mediapipe":
-        return get_backend("mediapipe", static_image_mode=static)
-    return get_backend(args.pose_backend)
+    return backend_for(args.pose_backend, args.dwpose_dir, static)
+
+
+def _check_png(path: Path) -> Path:
+    from interanimate import validation
+    from interanimate.errors import UserError
+
+    if path.suffix.lower() != ".png":
+        raise UserError(f"output must be a .png file, got {path}")
+    return validation.output_file(path, "--preview", (".png",))
 
 
 def _write_png(path: Path, image) -> None:
     from PIL import Image
 
-    from interanimate.errors import UserError
     from interanimate.utils.io import atomic_path
 
-    if path.suffix.lower() != ".png":
-        raise UserError(f"output must be a .png file, got {path}")
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
     print(f"preview: {path.resolve()}")
@@ -65,12 +67,13 @@ def run_image(args: argparse.Namespace) -> int:
     from interanimate.annotate.preview import overlay
     from interanimate.errors import UserError
 
+    out = _check_png(args.out or args.image.with_name(f"{args.image.stem}_pose.png"))
     try:
         image = np.asarray(Image.open(args.image).convert("RGB"))
     except (FileNotFoundError, UnidentifiedImageError, OSError) as err:
         raise UserError(f"cannot read image {args.image}: {err}") from None
     keypoints, scores = _backend(args, static=True)(image)
-    _write_png(args.out or args.image.with_name(f"{args.image.stem}_pose.png"), overlay(image, keypoints, scores))
+    _write_png(out, overlay(image, keypoints, scores))
     return 0
 
 
@@ -81,6 +84,7 @@ def run_video(args: argparse.Namespace) -> int:
     from interanimate.errors import UserError
     from interanimate.utils.video import read_video
 
+    _check_png(args.preview)
     try:
         frames, _ = read_video(args.video)
     except (ValueError, OSError) as err:

@@ -13,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+from interanimate.cli.common import seed_int, steps_count
+
 DEFAULT_CLASSES = "all"
 
 
@@ -20,24 +22,32 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="run the bundled demo and print where its outputs are",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--classes", default=DEFAULT_CLASSES,
                         help="comma-separated class codes, or 'all' (default: all 18)")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's demo setting)")
+    parser.add_argument("--steps", type=steps_count, default=None, help="denoising steps (default: the model's demo setting)")
     parser.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     parser.add_argument("--skip-preview", action="store_true", help="do not render the SynthHF contact sheet")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from interanimate.cli.animate import bundled_model_dir
+    from interanimate import validation
     from interanimate.errors import UserError
+    from interanimate.models.loading import check_pipeline_folder
+    from interanimate.pipelines import bundled_model_dir
     from interanimate.taxonomy import BY_CODE, CODES
 
-    classes = list(CODES) if args.classes == "all" else [c.strip() for c in args.classes.split(",") if c.strip()]
+    classes = list(CODES) if args.classes == "all" else [c.strip().upper() for c in args.classes.split(",") if c.strip()]
+    if not classes:
+        raise UserError(f"--classes {args.classes!r}: no class code given; use 'all' or codes such as LH-NP,RH-EB")
     unknown = [c for c in classes if c not in BY_CODE]
     if unknown:
         raise UserError(f"--classes: unknown class code(s) {', '.join(unknown)}; known: {', '.join(CODES)}")
+
+    validation.output_dir(args.out, "--out")
+    model_dir = args.model or bundled_model_dir()
+    check_pipeline_folder(model_dir, "--model")  # before anything is written
 
     if not args.skip_preview:
         from interanimate.data.synth import write_preview
@@ -46,9 +56,6 @@ def run(args: argparse.Namespace) -> int:
         write_preview(preview, seed=args.seed)
         print(f"SynthHF preview: {preview.resolve()}")
 
-    model_dir = args.model or bundled_model_dir()
-    if not (model_dir / "model_index.json").is_file():
-        raise UserError(f"no model at {model_dir} (model_index.json missing)")
     from interanimate.pipelines.demo import DEMO_SETTINGS, run_demo
 
     settings = dict(DEMO_SETTINGS, **({"steps": args.steps} if args.steps else {}))

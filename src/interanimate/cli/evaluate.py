@@ -24,7 +24,7 @@ WEIGHT_FLAGS = (  # (argparse dest, flag, conventional file name key in backbone
 
 
 def register(subparsers) -> None:
-    from interanimate.cli.common import positive_int
+    from interanimate.cli.common import int_range
 
     parser = subparsers.add_parser("evaluate", help="compute FID/SSIM/PSNR/LPIPS/L1/FID-VID/FVD and write reports",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--protocol", choices=("disco", "standard"), default="disco")
     parser.add_argument("--clips", dest="clip_mode", choices=("sliding", "per-video"), default="sliding",
                         help="stride-1 sliding windows (DisCo) or one clip per video (StyleGAN-V)")
-    parser.add_argument("--clip-length", type=positive_int, default=16)
+    parser.add_argument("--clip-length", type=int_range(1, 4096, "frame count"), default=16)
     parser.add_argument("--pad-short", action="store_true", help="pad videos shorter than a clip with their last "
                                                                  "frame instead of failing")
     parser.add_argument("--weights-dir", type=Path, help="folder holding weight files under their usual names")
@@ -52,7 +52,7 @@ def register(subparsers) -> None:
     parser.add_argument("--no-identity", action="store_true", help="skip identity similarity")
     parser.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency figures")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--batch-size", type=int_range(1, 4096, "batch size"), default=16)
     parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN",
                         help="compare finished runs (report folders or report.json files) instead of evaluating")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -81,10 +81,18 @@ def resolve_weights(args: argparse.Namespace) -> dict[str, Path | None]:
 
 
 def _device(name: str) -> str:
+    import re
+
     import torch
+
+    from interanimate.errors import UserError
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise UserError(f"--device {name!r}: use cpu, cuda, cuda:N or auto")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device is available here; use cpu")
     return name
 
 
@@ -92,18 +100,30 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.errors import UserError
     from interanimate.metrics import report as report_mod
 
+    from interanimate import validation
+
+    validation.output_dir(args.out, "--out")
+    device = _device(args.device)
     if args.compare:
         written = report_mod.compare_runs(args.compare, args.out)
         print("\n".join(str(p) for p in written))
         return 0
     if args.pred is None or args.gt is None:
         raise UserError("--pred and --gt are required (or --compare RUN RUN ...)")
+    for path, option in ((args.pred, "--pred"), (args.gt, "--gt")):
+        if not path.exists():
+            raise UserError(f"{option} {path}: no such folder or file")
+    if args.masks is not None:
+        validation.input_dir(args.masks, "--masks")
+    for option in ("lpips_weights", "arcface"):
+        if getattr(args, option) is not None:
+            validation.input_file(getattr(args, option), "--" + option.replace("_", "-"))
     from interanimate.metrics.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(protocol=args.protocol, clip_mode=args.clip_mode, clip_length=args.clip_length,
                         pad_short=args.pad_short, lpips_weights=args.lpips_weights, arcface=args.arcface,
                         fid=not args.no_fid, identity=not args.no_identity, temporal=not args.no_temporal,
-                        device=_device(args.device), batch_size=args.batch_size, **resolve_weights(args))
+                        device=device, batch_size=args.batch_size, **resolve_weights(args))
     report = evaluate(args.pred, args.gt, config, masks_root=args.masks, split=args.split,
                       progress=not args.quiet)
     json_path, md_path = report_mod.write_report(args.out, report)

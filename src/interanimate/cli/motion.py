@@ -15,8 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-from interanimate.cli.common import parse_size, positive_int
+from interanimate.cli.common import guidance_scale, int_range, number_range, parse_size, positive_int, seed_int, \
+    steps_count
 from interanimate.errors import UserError
+
+MAX_MOTION_FRAMES = 1024  # one window; longer ones take minutes per sample on a CPU (attention ~ length²)
+MAX_SAMPLES = 10_000
 
 
 def register(subparsers) -> None:
@@ -44,39 +48,51 @@ def register(subparsers) -> None:
             cond = p.add_mutually_exclusive_group()
         else:
             cond = p.add_mutually_exclusive_group(required=True)
-            p.add_argument("--frames", type=positive_int, help="frames (a multiple of the temporal stride)")
-            p.add_argument("--num", type=positive_int, default=1, help="samples (OUT_000.npz, … when > 1)")
+            p.add_argument("--frames", type=int_range(1, MAX_MOTION_FRAMES, "frame count"),
+                           help=f"frames (a multiple of the temporal stride, at most {MAX_MOTION_FRAMES})")
+            p.add_argument("--num", type=int_range(1, MAX_SAMPLES, "sample count"), default=1,
+                           help=f"samples (OUT_000.npz, … when > 1; at most {MAX_SAMPLES})")
             p.add_argument("--size", type=parse_size, default=(512, 512), help="canvas HxW (default 512x512)")
         cond.add_argument("--class", dest="class_code", help="interaction class code, e.g. LH-NP")
         cond.add_argument("--text", help='free text, e.g. "the left hand pinches the nose"')
         p.add_argument("--out", type=Path, required=True, help="output POSES.npz")
         p.add_argument("--preview", type=Path, help="also write a preview (.gif, or a strip .png)")
         p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--steps", type=positive_int, help="decoding iterations")
-        p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-        p.add_argument("--temperature", type=float, help="temperature on the logits (0 = greedy)")
-        p.add_argument("--top-k", type=float, dest="top_k", help="fraction of the codebook kept when sampling")
+        p.add_argument("--seed", type=seed_int, default=0)
+        p.add_argument("--steps", type=steps_count, help="decoding iterations")
+        p.add_argument("--guidance", type=guidance_scale, help="classifier-free guidance scale in [0, 100]")
+        p.add_argument("--temperature", type=number_range(0.0, 100.0, "temperature"),
+                       help="temperature on the logits in [0, 100] (0 = greedy)")
+        p.add_argument("--top-k", type=number_range(0.0, 1.0, "fraction", low_inclusive=False), dest="top_k",
+                       help="fraction of the codebook kept when sampling, in (0, 1]")
         p.set_defaults(func=run_generate if name == "generate" else run_react)
 
     p = sub.add_parser("evaluate", help="evaluator accuracy, FID, diversity, multimodality, left/right, reaction")
     p.add_argument("--data", type=Path, required=True, help="dataset root with train and test splits")
     p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
-    p.add_argument("--runs", type=positive_int, default=5)
-    p.add_argument("--samples-per-class", type=positive_int, default=16)
+    p.add_argument("--runs", type=int_range(1, 1000, "run count"), default=5)
+    p.add_argument("--samples-per-class", type=int_range(1, 10_000, "sample count"), default=16)
     p.add_argument("--frames", type=positive_int, help="window length (default: the model's)")
     p.add_argument("--no-text", action="store_true", help="skip the text-prompt evaluation (no MiniLM)")
     p.add_argument("--reaction-clips", type=positive_int, help="reaction on this many test clips (default: all)")
     p.add_argument("--out", type=Path, help="write the report as JSON here (and Markdown tables beside it, .md)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.set_defaults(func=run_evaluate)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
 # ---- train ------------------------------------------------------------------------------------------------------
 def run_train(args) -> int:
+    from interanimate import validation
     from interanimate.motion.train import load_config, run
 
+    validation.input_file(args.config, "--config", (".yaml", ".yml"))
+    if args.init is not None:
+        from interanimate.motion.model import check_model_folder
+
+        check_model_folder(args.init, "--init")
+    if args.output:
+        validation.output_dir(Path(args.output), "--output")
     overrides = {k: v for k, v in (("data.root", args.data), ("output", args.output), ("device", args.device)) if v}
     cfg = load_config(args.config, overrides)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
@@ -90,6 +106,27 @@ def run_train(args) -> int:
 
 
 # ---- generate / react -------------------------------------------------------------------------------------------
+def _check_outputs(args, outputs: list[Path]) -> None:
+    """Before the model loads: the prompt, the model folder and every file to write."""
+    from interanimate import validation
+    from interanimate.motion.model import BUNDLED_DIR, check_model_folder
+
+    if args.text is not None:
+        validation.interaction_text(args.text)
+    if args.class_code is not None:
+        from interanimate.taxonomy import get_class
+
+        try:
+            args.class_code = get_class(args.class_code).code
+        except ValueError as err:
+            raise UserError(f"--class: {err}") from None
+    check_model_folder(args.model or BUNDLED_DIR, "--model")
+    for path in outputs:
+        validation.output_file(path, "--out", (".npz",))
+    if args.preview is not None:
+        validation.output_file(args.preview, "--preview", (".gif", ".png"))
+
+
 def _load_model(args):
     from interanimate.motion.model import MotionModel
     from interanimate.motion.sampling import SamplingConfig
@@ -105,28 +142,13 @@ def _load_model(args):
 
 
 def resolve_condition(args, num: int):
-    """(class index, class code, text embedding or None) from --class / --text."""
-    import numpy as np
+    """(class index, class code, text embedding or None) from --class / --text; says which class a text names."""
+    from interanimate.motion.text import motion_condition
 
-    from interanimate.motion.representation import NULL_CLASS
-    from interanimate.taxonomy import get_class
-
-    if args.class_code:
-        try:
-            cls = get_class(args.class_code)
-        except ValueError as err:
-            raise UserError(str(err)) from None
-        return cls.index, cls.code, None
+    cond = motion_condition(args.class_code, args.text, num)
     if args.text:
-        from interanimate.motion.text import default_encoder, resolve_class
-        from interanimate.taxonomy import CLASSES
-
-        encoder = default_encoder()
-        emb = encoder([args.text])[0]
-        cls, parsed = resolve_class(args.text, emb, encoder([c.description for c in CLASSES]))
-        print(f"text {args.text!r} -> class {cls.code if cls else 'none'} (parsed {parsed})")
-        return (cls.index if cls else NULL_CLASS), (cls.code if cls else ""), np.repeat(emb[None], num, 0)
-    return NULL_CLASS, "", None
+        print(f"text {args.text!r} -> class {cond.code or 'none'} (parsed {cond.parsed})")
+    return cond.index, cond.code, cond.text_embedding
 
 
 def _outputs(out: Path, num: int) -> list[Path]:
@@ -139,6 +161,7 @@ def run_generate(args) -> int:
     from interanimate.motion.export import default_frame, save_poses, to_dwpose
     from interanimate.motion.preview import write_preview
 
+    _check_outputs(args, _outputs(args.out, args.num))
     model, sampling = _load_model(args)
     frames = args.frames or model.frames
     model.check_frames(frames)
@@ -164,8 +187,9 @@ def run_react(args) -> int:
     from interanimate.motion.representation import (FACE_PARTY, HAND, decode_features, encode_keypoints,
                                                     face_frame)
 
-    model, sampling = _load_model(args)
+    _check_outputs(args, [args.out])
     poses = load_poses(args.hand or args.face, option="--hand" if args.hand else "--face")
+    model, sampling = _load_model(args)
     kpts, scores = poses["keypoints"], poses["scores"]
     usable = (kpts.shape[0] // model.stride) * model.stride
     if usable == 0:
@@ -198,8 +222,12 @@ def run_react(args) -> int:
 def run_evaluate(args) -> int:
     from interanimate.motion.data import MotionDataConfig, MotionDataset
     from interanimate.motion.evaluation import evaluate
+    from interanimate import validation
     from interanimate.motion.model import MotionModel
 
+    validation.input_dir(args.data, "--data")
+    if args.out is not None:
+        validation.output_file(args.out, "--out", (".json",))
     model = MotionModel.load(args.model)
     cfg = MotionDataConfig(root=str(args.data), frames=args.frames or model.frames, mirror=False)
     model.check_frames(cfg.frames)

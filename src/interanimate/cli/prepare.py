@@ -6,6 +6,8 @@ Examples:
   interanimate prepare --videos my_videos --out data/real --pose-backend dwpose --dwpose-dir models/dwpose
 
 A finished clip is skipped on re-runs; failures go to OUT/failures.jsonl and are skipped unless --retry-failed.
+Exit code 0 when every video of the job is a clip, 1 when some failed (now or in an earlier run; --allow-partial
+accepts that with exit 0), 2 for bad input.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from interanimate.cli.common import positive_int
+from interanimate.cli.common import int_range, seed_int, workers_count
 
 # flag, MaskConfig field, its default (checked against MaskConfig by a test), help. Spelled out here so that
 # --help imports no cv2.
@@ -39,16 +41,20 @@ def register(subparsers) -> None:
     parser.add_argument("--no-face", dest="on_no_face", default="fail", choices=("fail", "zeros"),
                         help="a clip without a face: fail it (default) or keep it with a zero embedding")
     parser.add_argument("--shard", default="0/1", metavar="i/n", help="process videos whose index %% n == i")
-    parser.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
-    parser.add_argument("--min-frames", type=positive_int, default=16, help="shorter videos fail (default 16)")
-    parser.add_argument("--max-frames", type=positive_int, help="keep only the first N frames of longer videos")
+    parser.add_argument("--workers", type=workers_count, default=1, help="processes (default 1)")
+    parser.add_argument("--min-frames", type=int_range(1, 100_000, "frame count"), default=16,
+                        help="shorter videos fail (default 16)")
+    parser.add_argument("--max-frames", type=int_range(1, 100_000, "frame count"),
+                        help="keep only the first N frames of longer videos")
     parser.add_argument("--require-hands", action=argparse.BooleanOptionalAction, default=True,
                         help="fail clips in which no hand is ever seen (default on)")
     masks = parser.add_argument_group("masks", "dilated convex hulls of the keypoints (keypoints.masks.MaskConfig)")
     for flag, name, default, text in MASK_OPTIONS:
         masks.add_argument(flag, dest=name, type=float, default=default, help=f"{text} (default {default})")
     parser.add_argument("--retry-failed", action="store_true", help="retry videos listed in failures.jsonl")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the identity train/test split")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="exit 0 even when some videos failed (default: exit 1 and say how many)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the identity train/test split")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -65,8 +71,38 @@ def _mask_config(args: argparse.Namespace):
     return MaskConfig(**values)
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Paths and options, before any model loads or anything is written."""
+    from interanimate import validation
+    from interanimate.annotate.backends import available_backends
+    from interanimate.annotate.identity import available_embedders
+    from interanimate.errors import UserError
+
+    validation.input_dir(args.videos, "--videos")
+    if args.labels is not None:
+        validation.input_file(args.labels, "--labels", (".csv",))
+    validation.output_dir(args.out, "--out")
+    if args.pose_backend not in available_backends():
+        raise UserError(f"--pose-backend: unknown pose backend {args.pose_backend!r}; choose "
+                        f"{', '.join(available_backends())}")
+    if args.pose_backend == "dwpose":
+        if args.dwpose_dir is None:
+            raise UserError("--pose-backend dwpose needs --dwpose-dir DIR (yolox_l.onnx and dw-ll_ucoco_384.onnx)")
+        validation.input_dir(args.dwpose_dir, "--dwpose-dir")
+    if args.identity not in available_embedders():
+        raise UserError(f"--identity: unknown identity embedder {args.identity!r}; choose "
+                        f"{', '.join(available_embedders())}")
+    if args.arcface_model is not None:
+        validation.input_file(args.arcface_model, "--arcface-model", (".onnx",))
+    if args.max_frames is not None and args.max_frames < args.min_frames:
+        raise UserError(f"--max-frames {args.max_frames} is below --min-frames {args.min_frames}: every video "
+                        "would fail")
+
+
 def run(args: argparse.Namespace) -> int:
     from interanimate.annotate.prepare import FAILURES_NAME, PrepareConfig, parse_shard, prepare
+
+    check_inputs(args)
 
     backend_kwargs = {"model_dir": args.dwpose_dir} if args.pose_backend == "dwpose" else {}
     config = PrepareConfig(videos=args.videos, out=args.out, labels=args.labels, pose_backend=args.pose_backend,
@@ -76,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
                            retry_failed=args.retry_failed, seed=args.seed, progress=args.progress,
                            mask=_mask_config(args))
     summary = prepare(config)
-    where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failed else ""
+    where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failures else ""
     print(f"{summary.line()}{where}")
+    if summary.failures and not args.allow_partial:
+        import sys
+
+        print(f"interanimate prepare: {summary.failures} of {summary.done + summary.skipped + summary.failed} "
+              f"videos are not clips; exit 1 (--allow-partial accepts a partial dataset)", file=sys.stderr)
+        return 1
     return 0

@@ -100,6 +100,15 @@ def load_poses(path: str | os.PathLike, option: str = "pose file") -> dict:
     if kpts is None or scores is None or kpts.ndim != 3 or kpts.shape[1:] != (NUM_KEYPOINTS, 2) \
             or scores.shape != kpts.shape[:2]:
         raise UserError(f"{option} {path}: expected arrays keypoints (F, 134, 2) and scores (F, 134)")
+    if len(kpts) == 0:
+        raise UserError(f"{option} {path}: holds no frames")
+    for name, array in (("keypoints", kpts), ("scores", scores)):
+        if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+            bad = np.argwhere(~np.isfinite(array.astype(np.float64)))[:1] if np.issubdtype(array.dtype, np.number) \
+                else None
+            where = f" (first at frame {int(bad[0][0])}, point {int(bad[0][1])})" if bad is not None and len(bad) else ""
+            raise UserError(f"{option} {path}: {name} must be finite numbers{where}; mark a missing point with "
+                            "score 0 and any finite coordinates")
     out = {"keypoints": kpts.astype(np.float32), "scores": scores.astype(np.float32)}
     scalar = lambda key: data[key].reshape(-1)[0].item()  # noqa: E731  (stored 0-d, read back as (1,))
     for key in ("class_code", "text"):
@@ -111,4 +120,8 @@ def load_poses(path: str | os.PathLike, option: str = "pose file") -> dict:
             raise UserError(f"{option} {path}: size must be [height, width], got {data['size'].tolist()}")
         out["size"] = (int(size[0]), int(size[1]))
     out["fps"] = float(scalar("fps")) if "fps" in data else 8.0
+    if not (np.isfinite(out["fps"]) and 0 < out["fps"] <= 1000):
+        raise UserError(f"{option} {path}: fps must be in (0, 1000], got {out['fps']}")
+    if out["size"] is not None and not all(0 < side <= 65536 for side in out["size"]):
+        raise UserError(f"{option} {path}: size must be positive [height, width], got {list(out['size'])}")
     return out

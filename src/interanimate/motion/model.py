@@ -21,6 +21,10 @@ from interanimate.motion.transformer import CollaborativeTransformer, Transforme
 from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+# ``generate`` decodes at most GENERATE_BATCH samples together, fewer for long windows (attention cost ~ length²), so
+# that no single op runs for more than about a second on a CPU and Ctrl-C is seen at once.
+GENERATE_BATCH = 32
+GENERATE_BUDGET = 32 * 64 ** 2  # samples × (token length)² per call
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "motion"
 
 
@@ -64,6 +68,13 @@ class MotionModel(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict) -> "MotionModel":
+        try:
+            return cls._from_config(config)
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(f"motion model config: bad or missing entry ({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def _from_config(cls, config: dict) -> "MotionModel":
         return cls(VQVAEConfig(**config["hand_vq"]), VQVAEConfig(**config["face_vq"]),
                    TransformerConfig(**config["transformer"]),
                    EvaluatorConfig(**config["evaluator"]) if config.get("evaluator") else None,
@@ -75,9 +86,7 @@ class MotionModel(nn.Module):
         from safetensors.torch import load_file
 
         folder = Path(folder) if folder is not None else BUNDLED_DIR
-        if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
-            raise UserError(f"no motion model in {folder} (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
-        model = cls.from_config(json.loads((folder / CONFIG_NAME).read_text()))
+        model = cls.from_config(check_model_folder(folder))
         try:
             model.load_state_dict(load_file(str(folder / WEIGHTS_NAME), device=device), strict=True)
         except RuntimeError as err:  # missing/unexpected keys or shapes: never load partially
@@ -124,9 +133,30 @@ class MotionModel(nn.Module):
         generator.manual_seed(0 if seed is None else int(seed))
         hand_given = self.hand_vq.encode(hand.to(device)) if hand is not None else None
         face_given = self.face_vq.encode(face.to(device)) if face is not None else None
-        tokens = generate_tokens(self.transformer, class_index, length, sampling or self.sampling, text,
-                                 hand_given, face_given, generator)
-        return self.detokenize(*tokens)
+        outputs = []
+        chunk = max(1, min(GENERATE_BATCH, GENERATE_BUDGET // length ** 2))
+        for start in range(0, class_index.shape[0], chunk):  # short ops, so Ctrl-C is seen within a second
+            part = slice(start, start + chunk)
+            tokens = generate_tokens(self.transformer, class_index[part], length, sampling or self.sampling,
+                                     None if text is None else text[part],
+                                     None if hand_given is None else hand_given[part],
+                                     None if face_given is None else face_given[part], generator)
+            outputs.append(self.detokenize(*tokens))
+        return torch.cat([h for h, _ in outputs]), torch.cat([f for _, f in outputs])
+
+
+def check_model_folder(folder: str | os.PathLike, option: str = "motion model") -> dict:
+    """A motion-model folder: config.json parses and model.safetensors is whole. Returns the config."""
+    from interanimate.models.loading import check_safetensors_file, read_json_file
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{option} {folder}: no such folder")
+    if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
+        raise UserError(f"{option} {folder}: no motion model (expected {CONFIG_NAME} and {WEIGHTS_NAME})")
+    config = read_json_file(folder / CONFIG_NAME)
+    check_safetensors_file(folder / WEIGHTS_NAME)
+    return config
 
 
 def null_classes(n: int) -> torch.Tensor:

@@ -170,3 +170,35 @@ def class_prompts(cls: InteractionClass) -> list[str]:
         way = "left to right" if cls.code.startswith("LR") else "right to left"
         prompts.append(f"{cls.hand} palm sweeps across the face from {way}")
     return prompts
+
+
+@dataclass(frozen=True)
+class MotionCondition:
+    """What the motion model is conditioned on for a class code or a prompt."""
+    index: int  # class index, NULL_CLASS when unconditional
+    code: str  # class code, "" when none
+    text_embedding: np.ndarray | None  # (num, 384) MiniLM embeddings of the prompt, or None
+    parsed: ParsedPrompt | None = None
+
+
+def motion_condition(class_code: str | None, text: str | None, num: int = 1) -> MotionCondition:
+    """The condition for ``--class CODE`` or ``--text PROMPT`` (a prompt that names no interaction is refused)."""
+    from interanimate.motion.representation import NULL_CLASS
+    from interanimate.taxonomy import get_class
+
+    if class_code:
+        try:
+            cls = get_class(class_code)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        return MotionCondition(cls.index, cls.code, None)
+    if text is not None:
+        from interanimate.validation import interaction_text
+
+        interaction_text(text)
+        encoder = default_encoder()
+        emb = encoder([text])[0]
+        cls, parsed = resolve_class(text, emb, encoder([c.description for c in CLASSES]))
+        return MotionCondition(cls.index if cls else NULL_CLASS, cls.code if cls else "", np.repeat(emb[None], num, 0),
+                               parsed)
+    return MotionCondition(NULL_CLASS, "", None)

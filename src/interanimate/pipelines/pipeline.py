@@ -14,7 +14,6 @@ which ignores poses, masks and identity), ``scheduler`` (``EulerDiscreteSchedule
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 from pathlib import Path
@@ -48,6 +47,15 @@ def svd_scheduler_config() -> dict:
                 steps_offset=1)
 
 
+def _load_scheduler(folder: Path, cls):
+    """A scheduler folder whose config holds exactly ``cls``'s arguments (diffusers only warns about the rest)."""
+    from interanimate.models.loading import check_config_keys, read_json_file
+
+    check_config_keys(read_json_file(folder / "scheduler_config.json"), cls, folder / "scheduler_config.json",
+                      cls.__name__)
+    return cls.from_pretrained(os.fspath(folder))
+
+
 @dataclass
 class _Conditions:
     """Everything the UNet sees besides the noisy latents, for the whole sequence."""
@@ -77,9 +85,10 @@ class InterAnimatePipeline(DiffusionPipeline):
         from outside diffusers/transformers, so a folder whose ``unet`` is an ``InterAnimateUNet`` is loaded here,
         component by component (the UNet strictly); anything else goes to diffusers. Components passed as keyword
         arguments are used as given."""
+        from interanimate.models.loading import check_pipeline_folder
+
         folder = Path(pretrained_model_name_or_path)
-        index = folder / "model_index.json"
-        spec = json.loads(index.read_text()) if index.is_file() else {}
+        spec = check_pipeline_folder(folder, option="model folder") if folder.is_dir() else {}  # one line per problem
         if spec.get("unet", [None, None])[1] != "InterAnimateUNet":
             dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
             return super().from_pretrained(pretrained_model_name_or_path, **dtype, **components)
@@ -87,17 +96,19 @@ class InterAnimatePipeline(DiffusionPipeline):
         from transformers import CLIPVisionModelWithProjection
 
         from interanimate.models import InterAnimateUNet
+        from interanimate.models.loading import strict_load
 
         unknown = sorted(set(components) - {"vae", "image_encoder", "unet", "scheduler"})
         if unknown:
             raise TypeError(f"unexpected keyword argument(s) {unknown}")
         dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
-        loaders = {
+        loaders = {  # every component strictly: a missing or unexpected key is one line naming it
             "vae": lambda: load_vae(folder / "vae", torch_dtype),
-            "image_encoder": lambda: CLIPVisionModelWithProjection.from_pretrained(
-                os.fspath(folder / "image_encoder"), **({"dtype": torch_dtype} if torch_dtype is not None else {})),
+            "image_encoder": lambda: strict_load(
+                CLIPVisionModelWithProjection.from_pretrained, os.fspath(folder / "image_encoder"),
+                "CLIPVisionModelWithProjection", **({"dtype": torch_dtype} if torch_dtype is not None else {})),
             "unet": lambda: InterAnimateUNet.from_pretrained(os.fspath(folder / "unet"), **dtype),
-            "scheduler": lambda: EulerDiscreteScheduler.from_pretrained(os.fspath(folder / "scheduler")),
+            "scheduler": lambda: _load_scheduler(folder / "scheduler", EulerDiscreteScheduler),
         }
         loaded = {name: components[name] if name in components else load() for name, load in loaders.items()}
         return cls(**loaded, residual_to_reference=bool(spec.get("residual_to_reference", False)),

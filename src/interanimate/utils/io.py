@@ -16,11 +16,30 @@ import numpy as np
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux: /proc), else by setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # not thread-safe, hence only the fallback
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0o666 less the umask (``mkstemp`` gives 0o600)."""
+    return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
 
-    Readers never see a half-written file, and an interrupted run leaves nothing behind.
+    Readers never see a half-written file, and an interrupted run leaves nothing behind. The file gets the usual
+    permissions (0o666 less the umask), not ``mkstemp``'s private 0o600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +48,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

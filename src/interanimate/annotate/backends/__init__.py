@@ -43,3 +43,13 @@ def _dwpose(**kwargs) -> PoseBackend:
 
 register_backend("mediapipe", _mediapipe)
 register_backend("dwpose", _dwpose)
+
+
+def backend_for(name: str, dwpose_dir=None, static: bool = True) -> PoseBackend:
+    """The pose backend the CLI options name: mediapipe (``static``: single images, else video tracking), dwpose
+    (from ``dwpose_dir``), or a registered name."""
+    if name == "dwpose":
+        return get_backend("dwpose", model_dir=dwpose_dir)
+    if name == "mediapipe":
+        return get_backend("mediapipe", static_image_mode=static)
+    return get_backend(name)
