@@ -78,3 +78,16 @@ def test_identity_split_is_disjoint_deterministic_and_90_10():
     assert split == F.split_identities(list(reversed(idents)), seed=3)
     assert sum(v == "test" for v in split.values()) == 2
     assert F.split_identities(["a", "b"])["a"] != F.split_identities(["a", "b"])["b"]
+
+
+def test_duplicate_clip_ids_are_refused_naming_the_id(tiny_root):
+    path = tiny_root / F.MANIFEST_NAME
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + [lines[1]]) + "\n")
+    with pytest.raises(DataError, match=r"duplicate clip id 'c1' \(also on line 2\)") as err:
+        F.read_manifest(tiny_root)
+    assert "\n" not in str(err.value)
+    path.write_text("\n".join(lines) + "\n")
+    one = F.read_manifest(tiny_root)[0]
+    with pytest.raises(DataError, match="duplicate clip id 'c0'"):
+        F.write_manifest(tiny_root, [one, one])

@@ -168,3 +168,72 @@ def test_camera_jitter_zero_gives_a_steady_background_and_is_recorded(tmp_path):
     assert all(r.extra["camera_jitter"] == 0.0 for r in records)
     with pytest.raises(UserError, match="camera jitter"):
         write_dataset(tmp_path / "t", 2, 1, 4, (32, 32), progress=False, camera_jitter=-0.1)
+
+
+def _synth_cmd(out, workers="2", frames="8", *extra):
+    return [sys.executable, "-m", "interanimate", "synth", "--out", str(out), "--identities", "4",
+            "--clips-per-class", "1", "--frames", frames, "--size", "64x64", "--seed", "2", "--workers", workers,
+            *extra]
+
+
+def _finished_clips(root):
+    clips = root / "clips"
+    return sorted(p.name for p in clips.iterdir() if not p.name.startswith(".")) if clips.is_dir() else []
+
+
+def _same_videos(a, b):
+    """Decoded frames equal up to H.264 noise: a re-encoded clip's bytes are not reproducible (x264's mb-tree)."""
+    from interanimate.utils.video import read_video
+
+    frames_a, frames_b = read_video(a)[0], read_video(b)[0]
+    return frames_a.shape == frames_b.shape and np.abs(frames_a.astype(int) - frames_b).mean() < 2.0
+
+
+def test_killed_synth_run_continues_to_the_uninterrupted_folder(tmp_path):
+    import signal
+    import time
+
+    reference, out = tmp_path / "reference", tmp_path / "out"
+    assert subprocess.run(_synth_cmd(reference, workers="1"), capture_output=True, timeout=300).returncode == 0
+    run = subprocess.Popen(_synth_cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(_finished_clips(out)) < 8 and run.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    run.send_signal(signal.SIGKILL)  # the main process only, as `kill -9 PID` does: its workers must die with it
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    assert not (out / F.MANIFEST_NAME).exists() and 8 <= len(_finished_clips(out)) < 72
+    seen = sorted(p.name for p in (out / "clips").iterdir())
+    time.sleep(0.5)
+    assert sorted(p.name for p in (out / "clips").iterdir()) == seen, "workers went on writing after the kill"
+    with pytest.raises(F.DataError, match="unfinished SynthHF run"):
+        F.read_manifest(out)
+    # what older writers or a kill can also leave: a clip folder without its annotations, a manifest being written
+    (out / "clips" / _finished_clips(out)[0] / "annotations.npz").unlink()
+    (out / f".{F.MANIFEST_NAME}.x1y2.tmp.jsonl").write_text("{")
+
+    other = subprocess.run(_synth_cmd(out, "2", "6", "--camera-jitter", "0"), capture_output=True, text=True,
+                           timeout=60)
+    assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1
+    assert "frames 8 there, 6 asked" in other.stderr and "camera_jitter 0.006 there, 0.0 asked" in other.stderr
+    again = subprocess.run(_synth_cmd(out), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "continuing the SynthHF run" in again.stdout
+
+    ours = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
+    theirs = {str(p.relative_to(reference)): p for p in reference.rglob("*") if p.is_file()}
+    assert set(ours) == set(theirs) and len(ours) == 2 * 72 + 2  # clips, manifest, run file: nothing else
+    assert all(ours[k].read_bytes() == theirs[k].read_bytes() for k in ours if not k.endswith(".mp4"))
+    assert all(_same_videos(ours[k], theirs[k]) for k in ours if k.endswith(".mp4"))
+    assert len(F.read_manifest(out)) == 72
+
+
+def test_earlier_writers_complete_folder_is_kept_or_refused_by_its_parameters(tmp_path):
+    write_dataset(tmp_path, 2, 1, 4, (32, 32), seed=1, progress=False, workers=1)
+    (tmp_path / F.SYNTH_RUN_NAME).unlink()  # as the writer before run files left it
+    manifest = (tmp_path / F.MANIFEST_NAME).read_bytes()
+    with pytest.raises(UserError, match="identities 2 there, 3 asked"):
+        write_dataset(tmp_path, 3, 1, 4, (32, 32), seed=1, progress=False, workers=1)
+    videos = {p: p.stat().st_mtime_ns for p in tmp_path.glob("clips/*/video.mp4")}
+    write_dataset(tmp_path, 2, 1, 4, (32, 32), seed=1, progress=False, workers=1)  # the same: nothing to render
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("clips/*/video.mp4")} == videos
+    assert (tmp_path / F.MANIFEST_NAME).read_bytes() == manifest and (tmp_path / F.SYNTH_RUN_NAME).is_file()

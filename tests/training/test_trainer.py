@@ -176,3 +176,20 @@ def test_learned_first_stage_trains_saves_and_is_reused(tiny_data, tiny_config_d
     again.build_models()
     assert len(calls) == 1, "a trained first stage in the output folder is loaded, not trained again"
     assert all(torch.equal(again.vae.state_dict()[k], after[k]) for k in after)
+
+
+def test_identity_width_mismatch_fails_in_one_line_before_anything_is_written(tiny_data, tiny_config_dict, tmp_path):
+    from interanimate.errors import UserError
+
+    synth = {"identities": 2, "clips_per_class": 1, "frames": 4, "size": [32, 32], "progress": False}
+    unrendered = tiny_config_dict(tmp_path / "data", tmp_path / "run", **{"data.synth": synth})  # tiny: 16-d
+    with pytest.raises(UserError, match=r"SynthHF's identity vectors \(data.synth\) are 128-d but the model's "
+                                        r"id_embed_dim is 16; set model.unet_overrides.id_embed_dim: 128"):
+        Trainer(config_from_dict(unrendered)).train()
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+    wider = tiny_config_dict(tiny_data, tmp_path / "run", **{"model.unet_overrides": {"id_embed_dim": 128}})
+    with pytest.raises(UserError, match=r"identity vectors in .* are 16-d but the model's id_embed_dim is 128"):
+        Trainer(config_from_dict(wider)).train()
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="data.synth: unknown key.*clips_per_klass"):
+        config_from_dict(tiny_config_dict(tiny_data, tmp_path, **{"data.synth": {**synth, "clips_per_klass": 1}}))

@@ -3,6 +3,9 @@
 Examples:
   interanimate synth --out data/synth --identities 20 --clips-per-class 2 --frames 24 --size 128x128 --seed 1
   interanimate synth --preview synth_preview.png
+
+Rerunning the same command on the folder of an interrupted run continues it (finished clips are kept, the result is
+byte-identical to an uninterrupted run's); other parameters on that folder are refused, naming what differs.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from interanimate.cli.common import parse_size, positive_int
 def register(subparsers) -> None:
     parser = subparsers.add_parser("synth", help="render SynthHF clips (or a preview contact sheet)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, help="dataset folder to write (new, empty, or an earlier SynthHF run)")
+    parser.add_argument("--out", type=Path, help="dataset folder to write: new, empty, or a SynthHF run with the "
+                                                 "same parameters (an interrupted one is continued)")
     parser.add_argument("--preview", type=Path, metavar="OUT.png", help="write the contact sheet PNG instead")
     parser.add_argument("--identities", type=positive_int, default=20, help="number of identities (default 20)")
     parser.add_argument("--clips-per-class", type=positive_int, default=2, help="clips per identity and class")

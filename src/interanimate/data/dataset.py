@@ -50,6 +50,12 @@ def _resize_frames(frames: np.ndarray, size: tuple[int, int], interpolation: int
     return np.stack([cv2.resize(f, (width, height), interpolation=interpolation) for f in frames])
 
 
+def identity_dim(root: str | os.PathLike) -> int | None:
+    """The length of the identity vectors of a dataset root (its first clip's; None when it has no clips)."""
+    records = read_manifest(root)
+    return int(load_annotations(root, records[0])["identity_embedding"].shape[0]) if records else None
+
+
 class InterHFDataset(Dataset):
     """Clips of an InterHF-format root, optionally one split. Deterministic for ``(seed, epoch, index)``."""
 

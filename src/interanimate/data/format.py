@@ -3,7 +3,10 @@
 Layout::
 
     ROOT/
-      manifest.jsonl                one JSON object per clip (ClipRecord)
+      manifest.jsonl                one JSON object per clip (ClipRecord); written last, so a root without one is
+                                    not a dataset (yet)
+      synthhf_run.json              SynthHF only: the parameters of the run, written before its first clip (an
+                                    interrupted run is continued by rerunning ``interanimate synth`` on ROOT)
       clips/<clip_id>/video.mp4     H.264 RGB video
       clips/<clip_id>/annotations.npz
 
@@ -37,6 +40,7 @@ from interanimate.keypoints.layout import NUM_KEYPOINTS
 from interanimate.utils.io import load_npz, save_npz_atomic, write_text_atomic
 
 MANIFEST_NAME = "manifest.jsonl"
+SYNTH_RUN_NAME = "synthhf_run.json"  # see interanimate.data.synth.writer
 ANNOTATION_KEYS = ("keypoints", "scores", "hand_mask", "face_mask", "contact", "identity_embedding")
 SPLITS = ("train", "test")
 
@@ -83,8 +87,11 @@ def resolve_inside(root: str | os.PathLike, relative: str, clip_id: str = "?") -
 def read_manifest(root: str | os.PathLike) -> list[ClipRecord]:
     path = Path(root) / MANIFEST_NAME
     if not path.is_file():
+        if (Path(root) / SYNTH_RUN_NAME).is_file():
+            raise DataError(f"{root} holds an unfinished SynthHF run (no {MANIFEST_NAME} yet): rerun `interanimate "
+                            f"synth --out {root}` with its parameters ({SYNTH_RUN_NAME}) to finish it")
         raise DataError(f"no {MANIFEST_NAME} in {root}: is this a dataset root?")
-    records = []
+    records, seen = [], {}
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -93,15 +100,29 @@ def read_manifest(root: str | os.PathLike) -> list[ClipRecord]:
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{line_no}: not valid JSON ({err.msg})") from None
         record = ClipRecord.from_dict(data, where=f"{path}:{line_no}")
+        if record.clip_id in seen:
+            raise DataError(f"{path}:{line_no}: duplicate clip id {record.clip_id!r} (also on line "
+                            f"{seen[record.clip_id]})")
+        seen[record.clip_id] = line_no
         resolve_inside(root, record.video, record.clip_id)
         resolve_inside(root, record.annotations, record.clip_id)
         records.append(record)
     return records
 
 
+def manifest_text(records: list[ClipRecord]) -> str:
+    """The manifest's contents: one sorted-key JSON line per record, in clip-id order (so the bytes depend only on
+    the records). Refuses duplicate clip ids, which ``read_manifest`` would refuse."""
+    ordered = sorted(records, key=lambda r: r.clip_id)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.clip_id == b.clip_id:
+            raise DataError(f"duplicate clip id {a.clip_id!r} in the records to write")
+    lines = [json.dumps(asdict(r), sort_keys=True) for r in ordered]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def write_manifest(root: str | os.PathLike, records: list[ClipRecord]) -> None:
-    lines = [json.dumps(asdict(r), sort_keys=True) for r in sorted(records, key=lambda r: r.clip_id)]
-    write_text_atomic(Path(root) / MANIFEST_NAME, "\n".join(lines) + ("\n" if lines else ""))
+    write_text_atomic(Path(root) / MANIFEST_NAME, manifest_text(records))
 
 
 def validate_annotations(ann: dict[str, np.ndarray], clip_id: str = "?") -> None:

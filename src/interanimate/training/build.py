@@ -24,6 +24,16 @@ def unet_kwargs(cfg: ModelConfig) -> dict:
     return {**kwargs, **cfg.unet_overrides}
 
 
+def id_embed_dim(cfg: ModelConfig) -> int | None:
+    """The width of the identity vector the configured UNet takes (None: it has no ID preserver)."""
+    from interanimate.models import INTERANIMATE_DEFAULTS, InterAnimateUNet
+
+    kwargs = InterAnimateUNet.load_config(cfg.unet) if Path(cfg.unet).is_dir() else unet_kwargs(cfg)
+    if not kwargs.get("use_id", INTERANIMATE_DEFAULTS["use_id"]):
+        return None
+    return int(kwargs.get("id_embed_dim", INTERANIMATE_DEFAULTS["id_embed_dim"]))
+
+
 def build_unet(cfg: ModelConfig):
     """A saved InterAnimateUNet folder, SVD's UNet wrapped (``svd_unet``), or a fresh one of the named size."""
     from interanimate.models import INTERANIMATE_DEFAULTS, InterAnimateUNet, load_svd_unet

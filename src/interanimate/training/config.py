@@ -1,24 +1,13 @@
-"""Run configuration for ``interanimate train``: typed dataclasses loaded from YAML and validated at load time.
-
-Every YAML key maps to a dataclass field; an unknown key, a wrong type or a bad value fails with a message naming
-the key's full path (``optim.lr: expected a number, got 'fast'``). ``--set key.path=value`` overrides apply before
-validation, so they are checked the same way.
-"""
+"""Run configuration for ``interanimate train``: typed dataclasses loaded from YAML (with ``base:`` and ``--set``) by
+the package's one config loader, :mod:`interanimate.config`, and validated at load time."""
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from interanimate.errors import UserError
-
-
-class ConfigError(UserError):
-    """A bad training configuration; the message names the key."""
+from interanimate.config import ConfigError, load_typed_config, typed_from_dict  # noqa: F401 (ConfigError re-exported)
 
 
 @dataclass
@@ -155,6 +144,8 @@ class TrainConfig:
             value = getattr(self.conditioning, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"conditioning.{key}: must be a probability, got {value}")
+        if self.data.synth is not None:
+            _check_synth(self.data.synth)
         unknown = sorted(set(self.trainable) - set(PARAMETER_GROUPS))
         if unknown:
             raise ConfigError(f"trainable: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
@@ -175,142 +166,36 @@ PARAMETER_GROUPS = {
 }
 
 
+def _check_synth(synth: dict) -> None:
+    """``data.synth`` holds keyword arguments of ``write_dataset``: every required one, no unknown one."""
+    import inspect
+
+    from interanimate.data.synth.writer import write_dataset
+
+    params = dict(inspect.signature(write_dataset).parameters)
+    params.pop("out_dir")
+    unknown = sorted(set(synth) - set(params))
+    if unknown:
+        raise ConfigError(f"data.synth: unknown key(s) {', '.join(unknown)}; known: {', '.join(params)}")
+    missing = [k for k, p in params.items() if p.default is inspect.Parameter.empty and k not in synth]
+    if missing:
+        raise ConfigError(f"data.synth: missing key(s) {', '.join(missing)}")
+
+
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
 
 
-def _convert(value: Any, hint: Any, key: str) -> Any:
-    """Check ``value`` against the type hint ``hint``; build nested dataclasses. Raise naming ``key``."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return _build(hint, value, key + ".")
-    if origin is list or hint is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        (item,) = typing.get_args(hint) or (Any,)
-        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def _build(cls, data: dict, prefix: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; "
-                          f"known under {prefix.rstrip('.') or 'the top level'}: {', '.join(sorted(names))}")
-    kwargs = {name: _convert(value, hints[name], prefix + name) for name, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {err}") from None
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``'optim.lr=1e-3'`` -> (['train', 'lr'], 0.001), the value parsed as YAML."""
-    import yaml
-
-    if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected key.path=value")
-    key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    for text in overrides:
-        path, value = parse_override(text)
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: {part} is not a mapping")
-        node[path[-1]] = value
-    return data
-
-
 def config_from_dict(data: dict, overrides: list[str] = ()) -> TrainConfig:
-    data = apply_overrides(dict(data or {}), list(overrides))
-    return _build(TrainConfig, data)
+    return typed_from_dict(TrainConfig, data, overrides)
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     """Read a YAML config; a top-level ``base: OTHER.yaml`` (relative to this file) is read first and this file's keys
     are merged over it (mappings key by key, anything else replaced), so a later training stage names only what it
     changes. ``overrides`` (``dotted.key=value``) apply last."""
-    return config_from_dict(_read_yaml_with_base(Path(path), ()), overrides)
-
-
-def _read_yaml_with_base(path: Path, chain: tuple[Path, ...]) -> dict:
-    import yaml
-
-    if not path.is_file():
-        raise ConfigError(f"no such config file: {path}")
-    if path.resolve() in chain:
-        raise ConfigError(f"{path}: config files name each other as base in a loop")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ConfigError(f"{path}: base must be a file name, got {base!r}")
-    return _merge(_read_yaml_with_base(path.parent / base, chain + (path.resolve(),)), data)
-
-
-def _merge(base: dict, top: dict) -> dict:
-    """Mappings merged key by key (``top`` wins); any other value in ``top`` replaces the base's."""
-    merged = dict(base)
-    for key, value in top.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
-    return merged
+    return load_typed_config(path, TrainConfig, overrides)
 
 
 def config_to_dict(config: TrainConfig) -> dict:

@@ -63,17 +63,21 @@ def vae_decode(vae, latents: Tensor, num_frames: int) -> Tensor:
 def load_vae(folder, torch_dtype: torch.dtype | None = None):
     """A VAE folder written by ``save_pretrained``, of whichever class its config names (weights cast to
     ``torch_dtype`` when given)."""
-    import json
     import os
 
     import diffusers
 
-    name = json.loads((Path(folder) / "config.json").read_text())["_class_name"]
+    from interanimate.errors import UserError
+    from interanimate.models.loading import read_json_file, strict_load
+
+    name = read_json_file(Path(folder) / "config.json").get("_class_name")
     if name == PatchPCAAutoencoder.__name__:
-        return PatchPCAAutoencoder.from_pretrained(os.fspath(folder), torch_dtype=torch_dtype)
-    if name not in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
-        raise ValueError(f"{folder}: unsupported VAE class {name}")
-    return getattr(diffusers, name).from_pretrained(os.fspath(folder), torch_dtype=torch_dtype)
+        cls = PatchPCAAutoencoder
+    elif name in ("AutoencoderKL", "AutoencoderKLTemporalDecoder"):
+        cls = getattr(diffusers, name)
+    else:
+        raise UserError(f"{Path(folder) / 'config.json'}: unsupported VAE class {name!r}")
+    return strict_load(cls.from_pretrained, os.fspath(folder), name, torch_dtype=torch_dtype)  # every key, strictly
 
 
 class PatchPCAAutoencoder(ModelMixin, ConfigMixin):

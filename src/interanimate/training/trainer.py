@@ -9,11 +9,16 @@ processes; each process draws its own share of every global batch.
 
 Determinism: the data order is a function of (seed, step) and every random draw in a step comes from a generator
 seeded with (seed, rank, step), so a run resumed from a checkpoint repeats exactly what the uninterrupted run does.
+The weights built after the first stage are seeded anew, so they are the same whether the first stage was trained in
+this run or loaded from the output folder, and a restart before the first checkpoint repeats the same run.
+
+Kills: every file a run writes appears complete or not at all (checkpoints and the first stage in temporary folders
+renamed into place, logs rewritten atomically), what a killed run leaves half-written is deleted at start-up, and a
+resumed run drops the log rows after its checkpoint's step (``StepLog``), so no log holds a step twice.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -26,16 +31,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interanimate.training.build import build_image_encoder, build_unet
+from interanimate.errors import UserError
+from interanimate.training.build import build_image_encoder, build_unet, id_embed_dim
 from interanimate.training.config import TrainConfig, config_to_dict
 from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_vae, encode_image,
                                                latent_scaling_factor, load_vae, train_vae)
+from interanimate.training.logs import StepLog
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
 from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, list_checkpoints, lr_factor,
                                          resolve_resume, step_generator)
 
 FIRST_STAGE_DIR = "first_stage"
 FINAL_DIR = "final"
+LOG_DIR = "logs"
+# what a killed run can leave half-written under output_dir (every one is written elsewhere and renamed into place)
+TEMPORARY_PATTERNS = (f"{CHECKPOINT_DIR}/.tmp-*", f"{FIRST_STAGE_DIR}/*.tmp", f"{FINAL_DIR}.tmp", ".config.json.*",
+                      f"{LOG_DIR}/.*.csv.*", "validation/.*.png.*")
 
 
 # ----------------------------------------------------------------------------------------------- the trainer
@@ -47,7 +58,6 @@ class Trainer:
         self.config = config
         use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
         if config.device == "cuda" and not torch.cuda.is_available():
-            from interanimate.errors import UserError
             raise UserError("device: cuda was asked for but torch sees no CUDA device")
         # mixed precision on CUDA only: CPUs without native bf16 emulate it, many times slower than fp32
         precision = config.mixed_precision if not use_cpu else "no"
@@ -60,8 +70,9 @@ class Trainer:
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.output_dir = Path(config.output_dir)
         self.step = 0
-        self._log_file = None
-        self._tb = None
+        self._logs: dict[str, StepLog] = {}
+        self._tb: dict = {}  # log name -> SummaryWriter, or False without tensorboard
+        self._tb_purge: dict[str, int] = {}  # log name -> first step a resumed run logs again
 
     @property
     def is_main(self) -> bool:
@@ -74,41 +85,76 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ build_data
     def build_data(self) -> None:
         from interanimate.data.dataset import DatasetConfig, InterHFDataset
+        from interanimate.data.format import MANIFEST_NAME, SYNTH_RUN_NAME
 
         cfg = self.config.data
         root = Path(cfg.root)
-        if not (root / "manifest.jsonl").is_file():
+        # render SynthHF when there is no dataset yet; continue an interrupted render; check a finished one was
+        # rendered with these parameters (all three are one call: the writer skips the clips already there)
+        rendered_here = (root / SYNTH_RUN_NAME).is_file()
+        if not (root / MANIFEST_NAME).is_file() or (rendered_here and cfg.synth is not None):
             if cfg.synth is None:
-                from interanimate.errors import UserError
-                raise UserError(f"data.root {root} holds no dataset (manifest.jsonl) and data.synth is not set")
+                raise UserError(f"data.root {root} holds no dataset ({MANIFEST_NAME}) and data.synth is not set")
             if self.is_main:
                 from interanimate.data.synth import write_dataset
-                self.log(f"rendering SynthHF into {root} ({cfg.synth})")
-                write_dataset(root, **cfg.synth)
+                if not (root / MANIFEST_NAME).is_file():
+                    self.log(f"rendering SynthHF into {root} ({cfg.synth})")
+                try:
+                    write_dataset(root, **cfg.synth)
+                except UserError as err:
+                    raise UserError(f"data.synth: {err}") from None
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
         ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
                                seed=self.config.seed)
         self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
         if len(self.train_set) == 0:
-            from interanimate.errors import UserError
             raise UserError(f"{root}: no training clips with >= {cfg.num_frames} frames")
         val_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference="first",
                                 seed=self.config.seed)
         self.val_set = InterHFDataset(root, split=cfg.validation_split, config=val_cfg)
         self.log(f"data: {len(self.train_set)} training clips, {len(self.val_set)} held-out clips")
 
+    def check_data_and_model(self) -> None:
+        """Fail in one line, before anything is rendered, built or written, when the data cannot feed the model:
+        identity vectors of another width than the UNet's ``id_embed_dim``."""
+        from interanimate.data.format import MANIFEST_NAME
+
+        cfg = self.config.data
+        root = Path(cfg.root)
+        wanted = id_embed_dim(self.config.model)
+        if wanted is None:
+            return
+        if (root / MANIFEST_NAME).is_file():
+            from interanimate.data.dataset import identity_dim
+            found, what = identity_dim(root), f"the identity vectors in {root}"
+        elif cfg.synth is not None:
+            from interanimate.data.synth.identity import EMBEDDING_DIM
+            found, what = EMBEDDING_DIM, "SynthHF's identity vectors (data.synth)"
+        else:
+            return  # build_data says that there is no data
+        if found is not None and found != wanted:
+            fix = (f"set model.unet_overrides.id_embed_dim: {found}" if not Path(self.config.model.unet).is_dir()
+                   else f"use data with {wanted}-d identity vectors")
+            raise UserError(f"{what} are {found}-d but the model's id_embed_dim is {wanted}; {fix}")
+
     def _loader(self, dataset, batch_size: int, start: int, stop: int, seed: int):
         sampler = StepBatchSampler(batch_size, self.rank, self.world, start, stop)
+        # its own generator: an iterator would otherwise draw its base seed from torch's global RNG, which a
+        # checkpoint saves, so a resumed run's saved RNG state would differ from the uninterrupted run's
         return torch.utils.data.DataLoader(StepData(dataset, seed), batch_sampler=sampler, collate_fn=collate,
                                            num_workers=self.config.data.num_workers,
-                                           persistent_workers=self.config.data.num_workers > 0)
+                                           persistent_workers=self.config.data.num_workers > 0,
+                                           generator=torch.Generator().manual_seed(seed))
 
     # ------------------------------------------------------------------------------------------ build_models
     def build_models(self) -> None:
         cfg = self.config.model
         torch.manual_seed(self.config.seed)  # the same initial weights on every process and every run
         self.vae = self._build_vae()
+        # seeded again: the weights built next must not depend on whether the first stage was fitted, trained or
+        # loaded from the output folder (training it draws random numbers, loading it does not)
+        torch.manual_seed(self.config.seed)
         self.image_encoder = build_image_encoder(self.config.model)
         self.unet = build_unet(self.config.model)
         self.vae.requires_grad_(False).to(self.device).eval()
@@ -128,7 +174,6 @@ class Trainer:
                 params.append({"params": [p for _, p in named], "lr": lr, "name": name})
         self.trainable_named = [(n, p) for named in groups.values() for n, p in named]
         if not self.trainable_named:
-            from interanimate.errors import UserError
             raise UserError(f"trainable: {self.config.trainable} selects no parameters of this model")
         self.unet.train()
         self.image_encoder.train("image_encoder" in self.config.trainable)
@@ -151,7 +196,7 @@ class Trainer:
         if cfg.pretrained:
             return load_vae(cfg.pretrained)
         trained = self._first_stage_dir() / "vae"
-        if (trained / "config.json").is_file():
+        if (trained / "config.json").is_file():  # only ever there complete: _save_folder renames it into place
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
             return load_vae(trained)
         size = self.config.data.size[0] if self.config.data.size else 128
@@ -183,14 +228,17 @@ class Trainer:
         self._save_folder(vae, out_dir)
 
     def _save_folder(self, model, out_dir: Path) -> None:
+        """``save_pretrained`` into ``<out_dir>.tmp``, then renamed to ``out_dir``: readers see all of it or none."""
         tmp = out_dir.with_name(out_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)
+        shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(tmp, out_dir)
 
     def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
         self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
+        self._restart_log("first_stage", 0)  # a killed earlier attempt's rows: this one logs every step again
         clip_set = short_clips(self.train_set, cfg.num_frames)
         loader = iter(self._loader(clip_set, cfg.batch_size, 0, cfg.train_steps, self.config.seed + 1))
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed)
@@ -304,11 +352,11 @@ class Trainer:
         if self.is_main:
             (tmp / "trainer_state.json").write_text(json.dumps(
                 {"step": self.step, "config": config_to_dict(self.config)}, indent=2, default=str))
-            if final.exists():
-                shutil.rmtree(final)
+            if final.exists():  # the same step saved again (a restart without --resume): out of the way first
+                _discard(final)
             os.replace(tmp, final)
             for old in list_checkpoints(self.output_dir)[:-self.config.checkpoints_keep]:
-                shutil.rmtree(old, ignore_errors=True)
+                _discard(old)
             self.log(f"checkpoint: {final}")
         self.accelerator.wait_for_everyone()
         return final
@@ -389,29 +437,34 @@ class Trainer:
         return folder
 
     # ------------------------------------------------------------------------------------------ logs
+    def _log_of(self, name: str) -> StepLog:
+        if name not in self._logs:
+            self._logs[name] = StepLog(self.output_dir / LOG_DIR, name)
+        return self._logs[name]
+
+    def _restart_log(self, name: str, step: int) -> None:
+        """The run goes on from ``step``: drop the rows (and TensorBoard points) logged after it."""
+        if self.is_main:
+            self._log_of(name).truncate(step)
+            self._tb_purge[name] = step + 1
+
     def _write_log(self, step: int, values: dict, name: str = "train") -> None:
         if not self.is_main:
             return
-        logs = self.output_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        path = logs / f"{name}.csv"
         row = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()}}
-        new = not path.is_file()
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        if self._tb is None:
+        self._log_of(name).append(row)
+        if name not in self._tb:
             try:
                 from torch.utils.tensorboard import SummaryWriter
-                self._tb = SummaryWriter(str(logs / "tensorboard"))
+                # one folder per log: purge_step hides what a killed run logged after the step this one resumed at
+                self._tb[name] = SummaryWriter(str(self.output_dir / LOG_DIR / "tensorboard" / name),
+                                               purge_step=self._tb_purge.get(name))
             except ImportError:  # tensorboard is the optional "train" extra
-                self._tb = False
-        if self._tb:
+                self._tb[name] = False
+        if self._tb[name]:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
-                    self._tb.add_scalar(f"{name}/{key}", value, step)
+                    self._tb[name].add_scalar(key, value, step)
         self.log(f"{name} step {step}: " + ", ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
 
@@ -425,10 +478,18 @@ class Trainer:
 
     def setup(self, resume: str | None = None) -> None:
         """Build data and models, wrap them for distribution, and restore a checkpoint if asked."""
+        from accelerate.utils import set_seed
+
+        from interanimate.utils.io import write_text_atomic
+
         self._started = time.time()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.check_data_and_model()
+        set_seed(self.config.seed)  # python's, numpy's and torch's global generators (saved in checkpoints)
         if self.is_main:
-            (self.output_dir / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=2))
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._remove_temporaries()
+            write_text_atomic(self.output_dir / "config.json", json.dumps(config_to_dict(self.config), indent=2))
+        self.accelerator.wait_for_everyone()
         self.build_data()
         self.build_models()
         self.residual_scale = 1.0
@@ -445,6 +506,22 @@ class Trainer:
         checkpoint = resolve_resume(self.output_dir, resume)
         if checkpoint is not None:
             self.load(checkpoint)
+        elif resume == "latest":
+            self.log(f"--resume latest: no checkpoint found in {self.output_dir / CHECKPOINT_DIR}; "
+                     "starting from step 0")
+        elif list_checkpoints(self.output_dir):
+            self.log(f"starting from step 0 without --resume (the checkpoints in {self.output_dir / CHECKPOINT_DIR} "
+                     "are replaced as the run reaches their steps)")
+        self._restart_log("train", self.step)
+
+    def _remove_temporaries(self) -> None:
+        """Delete what a killed run left half-written (see ``TEMPORARY_PATTERNS``)."""
+        for pattern in TEMPORARY_PATTERNS:
+            for path in self.output_dir.glob(pattern):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
 
     def train(self, resume: str | None = None, stop_at: int | None = None,
               export_to: str | os.PathLike | None = None) -> dict:
@@ -477,7 +554,6 @@ class Trainer:
                 continue
             self.lr_scheduler.step()
             if not torch.isfinite(parts["loss"]):
-                from interanimate.errors import UserError
                 raise UserError(f"loss became {float(parts['loss'])} at step {self.step + 1}; lower optim.lr")
             self.step += 1
             if self.ema is not None:
@@ -506,7 +582,17 @@ class Trainer:
             if export_to is not None:
                 self.export(export_to, dtype=torch.float16)
         self.accelerator.wait_for_everyone()
-        if self._tb:
-            self._tb.close()
+        for writer in self._tb.values():
+            if writer:
+                writer.close()
         self.accelerator.end_training()
         return last
+
+
+def _discard(folder: Path) -> None:
+    """Remove a folder so that it vanishes at once (renamed to a temporary name first; a kill during the deletion
+    leaves only that, which the next start-up deletes)."""
+    doomed = folder.with_name(f".tmp-discard-{folder.name}")
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.replace(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)

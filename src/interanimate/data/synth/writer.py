@@ -1,24 +1,36 @@
-"""Write a SynthHF dataset in the InterHF layout (``interanimate.data.format``), in parallel and deterministically."""
+"""Write a SynthHF dataset in the InterHF layout (``interanimate.data.format``), in parallel, deterministically and
+resumably.
+
+A run writes its parameters first (``synthhf_run.json``), then every clip into ``clips/.tmp-<id>/``, renamed to
+``clips/<id>/`` once both of its files are written, and the manifest last. So a killed run leaves finished clips,
+at most one temporary folder per worker and no manifest; rerunning it with the same parameters keeps the finished
+clips, renders the others (partial ones again) and ends with the folder byte-identical to an uninterrupted run's.
+Other parameters are refused with one line naming what differs.
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, read_manifest, save_annotations,
-                                      split_identities, write_manifest)
+from interanimate.data.format import (MANIFEST_NAME, SYNTH_RUN_NAME, ClipRecord, clip_dir, manifest_text,
+                                      read_manifest, save_annotations, split_identities, write_manifest)
 from interanimate.data.synth.identity import sample_identity
 from interanimate.data.synth.render import SynthConfig, render_clip
 from interanimate.errors import UserError
 from interanimate.taxonomy import CLASSES
+from interanimate.utils.io import write_json_atomic
 from interanimate.utils.video import write_mp4
 
 FPS = 8.0
 SOURCE = "synthhf"
+RUN_FILE_VERSION = 1
+TMP_PREFIX = ".tmp-"  # clips/.tmp-<clip id>/: a clip being written
 
 
 def identity_name(index: int) -> str:
@@ -45,35 +57,137 @@ class _Task:
     split: str
     camera_jitter: float = SynthConfig.camera_jitter
 
+    @property
+    def clip_id(self) -> str:
+        return f"{identity_name(self.identity_index)}_{CLASSES[self.class_index].code}_{self.k}"
 
-def _render_and_write(task: _Task) -> ClipRecord:
+    def record(self) -> ClipRecord:
+        """The manifest row of this clip (known before it is rendered)."""
+        height, width = self.size
+        folder = clip_dir(self.clip_id)
+        return ClipRecord(self.clip_id, self.split, CLASSES[self.class_index].code, identity_name(self.identity_index),
+                          self.frames, FPS, height, width, f"{folder}/video.mp4", f"{folder}/annotations.npz",
+                          source=SOURCE, extra={"seed": self.seed, "k": self.k, "camera_jitter": self.camera_jitter})
+
+
+def _render_and_write(task: _Task) -> str:
+    """Render one clip into ``clips/.tmp-<id>/`` and rename that to ``clips/<id>/`` once complete."""
     look = sample_identity(identity_rng(task.seed, task.identity_index))
     cls = CLASSES[task.class_index]
-    ident = identity_name(task.identity_index)
-    clip = render_clip(look, ident, cls, task.frames, task.size,
+    clip = render_clip(look, identity_name(task.identity_index), cls, task.frames, task.size,
                        clip_rng(task.seed, task.identity_index, task.class_index, task.k),
                        SynthConfig(camera_jitter=task.camera_jitter))
-    clip_id = f"{ident}_{cls.code}_{task.k}"
-    folder = Path(task.out_dir) / clip_dir(clip_id)
-    write_mp4(folder / "video.mp4", clip.frames, fps=FPS)
-    save_annotations(folder / "annotations.npz", {
+    final = Path(task.out_dir) / clip_dir(task.clip_id)
+    tmp = final.with_name(TMP_PREFIX + final.name)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write_mp4(tmp / "video.mp4", clip.frames, fps=FPS)
+    save_annotations(tmp / "annotations.npz", {
         "keypoints": clip.keypoints, "scores": clip.scores, "hand_mask": clip.hand_mask, "face_mask": clip.face_mask,
-        "contact": clip.contact, "identity_embedding": clip.identity_embedding}, clip_id)
-    height, width = task.size
-    return ClipRecord(clip_id, task.split, cls.code, ident, task.frames, FPS, height, width,
-                      f"{clip_dir(clip_id)}/video.mp4", f"{clip_dir(clip_id)}/annotations.npz", source=SOURCE,
-                      extra={"seed": task.seed, "k": task.k, "camera_jitter": task.camera_jitter})
+        "contact": clip.contact, "identity_embedding": clip.identity_embedding}, task.clip_id)
+    os.replace(tmp, final)
+    return task.clip_id
 
 
-def _check_out_dir(out_dir: Path) -> None:
+def _die_with_parent() -> None:
+    """Pool initialiser: a worker is killed with its parent (``kill -9`` of the run must not leave workers writing
+    into the folder a rerun continues). Linux only; elsewhere an orphaned worker may still finish its clip, which a
+    rerun started at once could then render too (the two write the same bytes to the same temporary folder)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+# ------------------------------------------------------------------------------------------ the run's parameters
+def run_parameters(identities: int, clips_per_class: int, frames: int, size: tuple[int, int], seed: int,
+                   test_fraction: float, camera_jitter: float) -> dict:
+    """What determines a SynthHF folder's bytes (not ``workers`` or ``progress``), as the run file stores it."""
+    return {"identities": int(identities), "clips_per_class": int(clips_per_class), "frames": int(frames),
+            "size": [int(size[0]), int(size[1])], "seed": int(seed), "test_fraction": float(test_fraction),
+            "camera_jitter": float(camera_jitter)}
+
+
+def _show(key: str, value) -> str:
+    return f"{value[0]}x{value[1]}" if key == "size" and isinstance(value, list) and len(value) == 2 else repr(value)
+
+
+def _differences(found: dict, asked: dict) -> str:
+    """``frames 8 there, 6 asked; size 64x64 there, 32x32 asked`` (only the keys ``found`` knows)."""
+    parts = [f"{key} {_show(key, found[key])} there, {_show(key, value)} asked"
+             for key, value in asked.items() if key in found and found[key] != value]
+    return "; ".join(parts)
+
+
+def _read_run_file(path: Path) -> dict:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version, params = data["version"], data["parameters"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a SynthHF run file; choose another folder") from None
+    if version != RUN_FILE_VERSION:
+        raise UserError(f"{path} was written by another version of the SynthHF writer (run file version {version}, "
+                        f"this one writes {RUN_FILE_VERSION}); choose another folder")
+    return params
+
+
+def _parameters_of(records: list[ClipRecord]) -> dict:
+    """The parameters a manifest shows (a dataset of an earlier writer has no run file; not test_fraction)."""
+    first = records[0]
+    return {"identities": len({r.identity for r in records}),
+            "clips_per_class": max(int(r.extra.get("k", 0)) for r in records) + 1, "frames": first.num_frames,
+            "size": [first.height, first.width], "seed": first.extra.get("seed"),
+            "camera_jitter": first.extra.get("camera_jitter")}
+
+
+def _remove_temporaries(out_dir: Path) -> None:
+    """What a killed run of ours leaves besides finished clips: clip folders being written, a manifest being
+    written (``utils.io.atomic_path`` names it ``.manifest.jsonl.<random>…``)."""
+    for path in out_dir.glob(f".{MANIFEST_NAME}.*"):
+        path.unlink(missing_ok=True)
+    clips = out_dir / "clips"
+    if clips.is_dir():
+        for path in clips.glob(f"{TMP_PREFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _prepare_out_dir(out_dir: Path, params: dict, expected: list[ClipRecord]) -> None:
+    """Make ``out_dir`` ready to write (or continue) the run ``params``; refuse any other folder in one line."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir} exists and is not a folder")
+    run_file = out_dir / SYNTH_RUN_NAME
+    for path in out_dir.glob(f".{SYNTH_RUN_NAME}.*"):  # a run file being written when the run was killed
+        path.unlink(missing_ok=True)
+    if run_file.is_file():
+        found = _read_run_file(run_file)
+        if found != params:
+            raise UserError(f"{out_dir} holds a SynthHF run with other parameters ({_differences(found, params)}); "
+                            "give the same ones to continue it, or choose another folder")
+        _remove_temporaries(out_dir)
+        return
     if out_dir.is_dir() and any(out_dir.iterdir()):
         if not (out_dir / MANIFEST_NAME).is_file():
             raise UserError(f"{out_dir} is not empty and holds no SynthHF dataset; choose an empty or new folder")
         records = read_manifest(out_dir)
-        if any(r.source != SOURCE for r in records):
+        if not records or any(r.source != SOURCE for r in records):
             raise UserError(f"{out_dir} holds a dataset that SynthHF did not write; refusing to overwrite it")
+        # a complete dataset of an earlier writer (no run file): its manifest tells what it was written with
+        if manifest_text(records) != manifest_text(expected):
+            what = _differences(_parameters_of(records), params) or "its manifest differs from what they write"
+            raise UserError(f"{out_dir} holds a SynthHF dataset written with other parameters ({what}); "
+                            "choose another folder")
+        _remove_temporaries(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_file, {"version": RUN_FILE_VERSION, "parameters": params})
+
+
+def _is_finished(out_dir: Path, record: ClipRecord) -> bool:
+    return (out_dir / record.video).is_file() and (out_dir / record.annotations).is_file()
 
 
 def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: int, frames: int,
@@ -83,33 +197,48 @@ def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: 
 
     ``camera_jitter`` is the std of the per-frame camera shake as a fraction of the width (0: a steady camera).
 
-    The same arguments always give byte-identical annotation files, whatever ``workers`` is.
+    The same arguments always give a byte-identical folder, whatever ``workers`` is and however often the run was
+    interrupted: on the folder of an earlier run with the same arguments it renders only the clips not finished
+    there (none when it is complete).
     """
     if identities < 1 or clips_per_class < 1 or frames < 2:
         raise UserError("identities and clips-per-class must be >= 1 and frames >= 2")
     if not 0.0 <= camera_jitter <= 0.1:
         raise UserError(f"camera jitter must be within [0, 0.1] of the width, got {camera_jitter}")
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    params = run_parameters(identities, clips_per_class, frames, size, seed, test_fraction, camera_jitter)
     names = [identity_name(i) for i in range(identities)]
     splits = split_identities(names, test_fraction=test_fraction, seed=seed)
     tasks = [_Task(str(out_dir), i, c.index, k, frames, tuple(size), seed, splits[names[i]], camera_jitter)
              for i in range(identities) for c in CLASSES for k in range(clips_per_class)]
-    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    records = [task.record() for task in tasks]
+    _prepare_out_dir(out_dir, params, records)
+
+    todo = [task for task, record in zip(tasks, records) if not _is_finished(out_dir, record)]
+    for task in todo:  # a partial clip folder under its final name (an earlier writer's): render it again
+        shutil.rmtree(out_dir / clip_dir(task.clip_id), ignore_errors=True)
+    if todo and len(todo) < len(tasks):  # (progress=False silences the bar, not this)
+        print(f"continuing the SynthHF run in {out_dir}: {len(tasks) - len(todo)} of {len(tasks)} clips are "
+              "already there", flush=True)
+    _render(todo, workers, progress, done=len(tasks) - len(todo), total=len(tasks))
+    text = manifest_text(records)
+    manifest = out_dir / MANIFEST_NAME
+    if not manifest.is_file() or manifest.read_text(encoding="utf-8") != text:
+        write_manifest(out_dir, records)
+    return records
+
+
+def _render(tasks: list[_Task], workers: int | None, progress: bool, done: int, total: int) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), desc="SynthHF clips", unit="clip", disable=not progress)
-    records = []
+    bar = tqdm(total=total, initial=done, desc="SynthHF clips", unit="clip", disable=not progress)
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
     if workers <= 1:
         for task in tasks:
-            records.append(_render_and_write(task))
+            _render_and_write(task)
             bar.update()
     else:
-        with mp.get_context("fork").Pool(workers) as pool:
-            for record in pool.imap(_render_and_write, tasks, chunksize=4):
-                records.append(record)
+        with mp.get_context("fork").Pool(workers, initializer=_die_with_parent) as pool:
+            for _ in pool.imap(_render_and_write, tasks, chunksize=4):
                 bar.update()
     bar.close()
-    write_manifest(out_dir, records)
-    return records
