@@ -7,11 +7,9 @@ class/text dropout for classifier-free guidance and an optional step-unrolled se
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,45 +95,21 @@ class MotionTrainConfig:
 
 
 # ---- YAML -> typed config ---------------------------------------------------------------------------------------
-def _build(cls, data, where: str):
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
-    kwargs = {}
-    for key, value in data.items():
-        hint, path = hints[key], f"{where}.{key}" if where else key
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value, path)
-        elif hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            kwargs[key] = float(value)
-        elif hint in (int, str, bool) and not (isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
-            raise UserError(f"{path}: expected {hint.__name__}, got {value!r}")
-        else:
-            kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as err:
-        raise UserError(f"{where or 'config'}: {err}") from None
+def load_config(path: str | Path, overrides: dict | list[str] | None = None) -> MotionTrainConfig:
+    """A motion run config through the package's one loader (``base:``, ``--set``-style overrides, unknown key =
+    one line). ``overrides``: ``{"data.root": value}`` (values used as given) or ``["key.path=yaml value", ...]``."""
+    from interanimate.config import build, load_typed_config, read_yaml_with_base
 
-
-def load_config(path: str | Path, overrides: dict | None = None) -> MotionTrainConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    for dotted, value in (overrides or {}).items():  # "data.root": "/tmp/x"
+    if not isinstance(overrides, dict):
+        return load_typed_config(path, MotionTrainConfig, list(overrides or ()))
+    data = read_yaml_with_base(Path(path))
+    for dotted, value in overrides.items():  # "data.root": "/tmp/x"
         node = data
         *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
+        for part in parents:
+            node = node.setdefault(part, {})
         node[leaf] = value
-    return _build(MotionTrainConfig, data, "")
+    return build(MotionTrainConfig, data)
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
