@@ -114,6 +114,8 @@ CASES = [
      "--mask-threshold out of range"),
     ("evaluate-batch-zero", ["evaluate", "--pred", "{folder}", "--gt", "{folder}", "--out", "{out}/r",
                              "--batch-size", "0"], "out of range"),
+    ("synth-identities-zero", ["synth", "--out", "{out}/s", "--identities", "0"], "out of range"),
+    ("synth-jitter-nan", ["synth", "--out", "{out}/s", "--camera-jitter", "nan"], "camera jitter must be within"),
     # ---- sizes
     ("size-huge", animate("{out}/o.mp4", "--size", "100000x100000"), "between 16 and 8192"),
     ("size-no-memory", animate("{out}/o.mp4", "--size", "8192x8192", "--frames", "4096"),
@@ -123,7 +125,11 @@ CASES = [
     ("size-garbage", animate("{out}/o.mp4", "--size", "big"), "size must look like HxW"),
     ("motion-size-zero", ["motion", "generate", "--class", "LH-NP", "--size", "0x0", "--out", "{out}/m.npz"],
      "between 16 and 8192"),
+    ("synth-size-no-memory", ["synth", "--out", "{out}/s", "--size", "8192x8192", "--frames", "2000"],
+     "GiB of memory"),
     # ---- paths
+    ("synth-out-file", ["synth", "--out", "{file}"], "is a file, not a folder"),
+    ("synth-preview-kind", ["synth", "--preview", "{out}/p.jpg"], "must name a .png file"),
     ("out-is-folder", animate("{folder}"), "expected a .mp4 file"),
     ("out-mp4-folder", animate("{out}/already.mp4"), "is a folder"),
     ("out-under-file", animate("{file}/o.mp4"), "is a file, not a folder"),
