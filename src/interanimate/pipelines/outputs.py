@@ -1,4 +1,8 @@
-"""Writing what the pipeline generates: watermarked mp4, preview grid PNG and GIF. All writes are atomic."""
+"""Writing what the pipeline generates: watermarked mp4, preview grid PNG and GIF. All writes are atomic.
+
+Every output carries the provenance tag (``watermark.METADATA_VALUE``): the mp4 in its ``comment`` metadata, the PNG
+as a ``Comment`` text chunk, the GIF as a comment extension; :func:`read_image_tag` reads the last two back.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import os
 
 import numpy as np
 
-from interanimate.pipelines.watermark import embed_watermark, provenance_metadata
+from interanimate.pipelines.watermark import (METADATA_VALUE, TAG_PREFIX, can_carry_watermark, embed_watermark,
+                                              provenance_metadata)
 from interanimate.utils.io import atomic_path
 
 SEPARATOR = 2  # pixels of white between grid cells
+PNG_TAG_KEY = "Comment"  # a PNG keyword registered for free text
 
 
 def to_uint8(frames) -> np.ndarray:
@@ -66,22 +72,42 @@ def stack_grids(grids: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(padded)
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    from PIL import Image
+def write_png(path: str | os.PathLike, image: np.ndarray, provenance: bool = True) -> None:
+    """PNG; with ``provenance`` the tag goes in a ``Comment`` text chunk (tEXt)."""
+    from PIL import Image, PngImagePlugin
 
+    info = PngImagePlugin.PngInfo()
+    if provenance:
+        info.add_text(PNG_TAG_KEY, METADATA_VALUE)
     with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
+        Image.fromarray(to_uint8(image)).save(tmp, format="PNG", pnginfo=info)
 
 
 def write_gif(path: str | os.PathLike, frames, fps: float = 8.0, watermark: bool = True) -> None:
-    """Animated GIF. The invisible mark is embedded before the palette reduction, which weakens it: the mp4 is the
-    file to verify."""
+    """Animated GIF; with ``watermark`` it carries the invisible mark (embedded before the palette reduction, which
+    it survives in the tests; ``verify-watermark`` reads GIFs) and the tag as a GIF comment extension."""
     from PIL import Image
 
-    frames = to_uint8(frames)
-    if watermark and min(frames.shape[1:3]) >= 48:
+    frames = to_uint8(frames)  # (F, H, W, 3)
+    if watermark and can_carry_watermark(*frames.shape[1:3]):
         frames = embed_watermark(frames)
     images = [Image.fromarray(f) for f in frames]
+    extra = {"comment": METADATA_VALUE.encode()} if watermark else {}
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=int(round(1000 / fps)), loop=0)
+                       duration=int(round(1000 / fps)), loop=0, **extra)
+
+
+def read_image_tag(path: str | os.PathLike) -> str | None:
+    """The provenance tag of a PNG (text chunk) or GIF (comment extension); None when the file has none.
+    Raises ``ValueError`` when the file is not an image PIL can read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            value = image.info.get(PNG_TAG_KEY, image.info.get("comment", ""))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: cannot read image ({err})") from err
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if value.startswith(TAG_PREFIX) else None
