@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "interanimate.cli.annotate",
     "interanimate.cli.motion",
     "interanimate.cli.watermark",
+    "interanimate.cli.dataset",
 )
 
 

@@ -74,81 +74,27 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-# ------------------------------------------------------------------------------------------ the driving motion
-def _synth_keypoints(args):
-    from interanimate.errors import UserError
-    from interanimate.pipelines.demo import render_heldout_clip
-    from interanimate.taxonomy import BY_CODE
-
-    if args.synth_class not in BY_CODE:
-        raise UserError(f"--synth-class: unknown class {args.synth_class!r}; known: {', '.join(BY_CODE)}")
-    clip = render_heldout_clip(args.synth_class, index=args.seed, frames=args.frames)
-    return clip["keypoints"], clip["scores"], clip["frames"].shape[1:3], None
-
-
-def _pose_file_keypoints(args, reference_size: tuple[int, int]):
-    import numpy as np
-
-    from interanimate.motion.export import load_poses
-
-    poses = getattr(args, "driving_pose_data", None) or load_poses(args.driving_poses, option="--driving-poses")
-    keypoints, size = poses["keypoints"], poses["size"]
-    if size is None:
-        size = (1, 1) if np.nanmax(np.abs(keypoints)) <= 1.0 else reference_size
-    return keypoints, poses["scores"], size, poses["fps"]
-
-
-def _generated_keypoints(args):
-    """Generate the motion for --class / --text with the motion model; keep it for OUT.poses.npz."""
-    import torch
-
-    from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
-    from interanimate.motion.model import MotionModel
-    from interanimate.motion.text import motion_condition
-
-    model = MotionModel.load(args.motion_model)
-    frames = -(-args.frames // model.stride) * model.stride  # generated in whole strides, trimmed by the caller
-    cond = motion_condition(args.class_code, args.text, 1)
-    if args.text:
-        print(f"text {args.text!r} -> class {cond.code or 'none'} (parsed {cond.parsed})")
-    hand, face = model.generate(torch.tensor([cond.index]), frames=frames, text=cond.text_embedding, seed=args.seed)
-    keypoints, scores = to_dwpose(hand[0].numpy(), face[0].numpy(), default_frame(*DEFAULT_SIZE))
-    args.generated_motion = {"keypoints": keypoints[:args.frames], "scores": scores[:args.frames],
-                             "class_code": cond.code, "text": args.text or ""}
-    return keypoints, scores, DEFAULT_SIZE, None
-
-
-def _video_keypoints(args):
-    import numpy as np
-
-    from interanimate.annotate.backends import check_pose
+# ------------------------------------------------------------------------------------------ the steps
+def _driving_motion(args, reference_size: tuple[int, int]):
+    """The motion the options name, as a ``DrivingMotion`` (pixels of its own size), trimmed to --frames."""
     from interanimate.annotate.backends import backend_for
-    from interanimate.errors import UserError
-    from interanimate.utils.video import read_video
+    from interanimate.pipelines import driving
 
-    try:
-        frames, fps = read_video(args.driving_video, max_frames=args.frames)  # (F, H, W, 3)
-    except (ValueError, OSError) as err:
-        raise UserError(f"--driving-video: cannot read {args.driving_video}: {err}") from None
-    backend = backend_for(args.pose_backend, args.dwpose_dir, static=False)
-    if hasattr(backend, "reset"):
-        backend.reset()
-    poses = [check_pose(*backend(frame), backend=args.pose_backend) for frame in frames]  # every frame, in order
-    return np.stack([k for k, _ in poses]), np.stack([s for _, s in poses]), frames.shape[1:3], fps  # (F, 134, 2), ...
-
-
-def _driving_keypoints(args, reference_size: tuple[int, int]):
-    """-> keypoints (F, 134, 2), scores (F, 134), the (H, W) the pixels refer to, and the source's fps (or None)."""
     if args.synth_class:
-        return _synth_keypoints(args)
-    if args.class_code or args.text:
-        return _generated_keypoints(args)
-    if args.driving_video:
-        return _video_keypoints(args)
-    return _pose_file_keypoints(args, reference_size)
+        motion = driving.from_synthhf(args.synth_class, index=args.seed, frames=args.frames)
+    elif args.class_code or args.text:
+        motion = driving.from_motion_model(args.frames, args.seed, args.class_code, args.text,
+                                           model_dir=args.motion_model)
+        if args.text:
+            print(f"text {args.text!r} -> class {motion.class_code or 'none'}")
+    elif args.driving_video:
+        backend = backend_for(args.pose_backend, args.dwpose_dir, static=False)
+        motion = driving.from_video(args.driving_video, args.frames, backend, args.pose_backend)
+    else:
+        motion = driving.from_pose_file(args.driving_poses, reference_size, poses=args.driving_pose_data)
+    return motion.trimmed(args.frames)
 
 
-# ------------------------------------------------------------------------------------------ the reference
 def _read_reference(path: Path):
     """-> uint8 RGB (H, W, 3)."""
     import numpy as np
@@ -156,8 +102,6 @@ def _read_reference(path: Path):
 
     from interanimate.errors import UserError
 
-    if not path.is_file():
-        raise UserError(f"--reference {path}: no such file")
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
@@ -165,61 +109,14 @@ def _read_reference(path: Path):
         raise UserError(f"--reference {path}: cannot read the image ({err})") from None
 
 
-def _retarget(args, keypoints, scores, source_size, image, size):
-    """Driving keypoints in ``source_size`` pixels -> (keypoints, scores, the (H, W) their pixels refer to)."""
-    if args.retarget == "none":
-        return keypoints, scores, source_size
-    from interanimate.annotate.backends import check_pose
-    from interanimate.annotate.backends import backend_for
-    from interanimate.errors import UserError
-    from interanimate.pipelines.retarget import (NotEnoughFacePoints, apply_similarity, center_crop_matrix, has_face,
-                                                 retarget_to_reference)
-
-    backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
-    ref_kpts, ref_scores = check_pose(*backend(image), backend=args.pose_backend)
-    if not has_face(ref_scores):
-        raise UserError(f"--reference {args.reference}: the {args.pose_backend} pose backend finds no face to move "
-                        "the motion onto; pass --retarget none to use the driving keypoints as they are")
-    ref_kpts = apply_similarity(ref_kpts, center_crop_matrix(image.shape[:2], size))  # (134, 2) in output pixels
-    try:
-        keypoints, scores = retarget_to_reference(keypoints, scores, ref_kpts, ref_scores)
-    except NotEnoughFacePoints as err:
-        raise UserError(f"cannot retarget the driving motion onto the reference: {err}; pass --retarget none to use "
-                        "it as is") from None
-    return keypoints, scores, size
-
-
-def _read_identity_file(path: Path):
-    """-> float32 (D,) from a .npy file of finite numbers."""
-    import numpy as np
-
-    from interanimate.errors import UserError
-
-    try:
-        vector = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UserError(f"--identity {path}: need a .npy vector ({err})") from None
-    if not np.issubdtype(vector.dtype, np.number) or vector.size == 0 or not np.isfinite(vector).all():
-        raise UserError(f"--identity {path}: need a non-empty vector of finite numbers")
-    return vector.astype(np.float32).reshape(-1)  # (D,)
-
-
 def _identity(args, image):
     """-> float32 (D,) identity vector, or None."""
-    import numpy as np
-
-    from interanimate.annotate.identity import get_embedder
-    from interanimate.errors import UserError
+    from interanimate.pipelines.driving import reference_identity
 
     if args.identity is not None:
-        return args.identity_vector if hasattr(args, "identity_vector") else _read_identity_file(args.identity)
-    embedder = get_embedder(args.identity_from, arcface_model=args.arcface_model)
-    if embedder is None:
-        return None
-    vector = embedder(image)
-    if vector is None:
-        raise UserError(f"--identity-from {args.identity_from}: no face found in --reference {args.reference}")
-    return np.asarray(vector, np.float32).reshape(-1)  # (D,)
+        return args.identity_vector
+    return reference_identity(image, args.identity_from, args.arcface_model,
+                              reference_name=f"--reference {args.reference}")
 
 
 # ------------------------------------------------------------------------------------------ the command
@@ -234,12 +131,14 @@ def check_inputs(args: argparse.Namespace) -> Path:
     from interanimate import validation
     from interanimate.errors import UserError
     from interanimate.models.loading import check_pipeline_folder, read_json_file, vae_downsampling
+    from interanimate.pipelines.driving import read_identity_file
 
     for path in output_paths(args.out, bool(args.class_code or args.text)):
         validation.output_file(path, "--out", (path.suffix,) if path != args.out else (".mp4",))
     validation.input_file(args.reference, "--reference")
     if args.driving_video is not None:
         validation.input_file(args.driving_video, "--driving-video")
+    args.driving_pose_data = None
     if args.driving_poses is not None:
         from interanimate.motion.export import load_poses
 
@@ -247,7 +146,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
         args.driving_pose_data = load_poses(args.driving_poses, option="--driving-poses")  # cheap; checks values
     if args.identity is not None:
         validation.input_file(args.identity, "--identity", (".npy",))
-        args.identity_vector = _read_identity_file(args.identity)
+        args.identity_vector = read_identity_file(args.identity)
     if args.arcface_model is not None:
         if args.identity_from != "arcface":
             raise UserError("--arcface-model is only used with --identity-from arcface")
@@ -296,8 +195,9 @@ def _known_class(code: str, option: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from interanimate.errors import UserError
-    from interanimate.pipelines.conditioning import conditions_from_keypoints, load_reference
+    from interanimate.annotate.backends import backend_for
+    from interanimate.pipelines.conditioning import load_reference
+    from interanimate.pipelines.driving import animate_motion, retarget
     from interanimate.pipelines.outputs import preview_grid, write_gif, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
@@ -307,43 +207,30 @@ def run(args: argparse.Namespace) -> int:
     pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
     size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
 
-    # 2. the driving motion, in pixels of source_size
-    keypoints, scores, source_size, source_fps = _driving_keypoints(args, image.shape[:2])
-    fps = args.fps or source_fps or 8.0
-    if len(keypoints) < args.frames:
-        raise UserError(f"the driving poses have {len(keypoints)} frames, fewer than --frames {args.frames}")
-    keypoints, scores = keypoints[:args.frames], scores[:args.frames]
+    # 2. the driving motion, then onto the reference's face (or as is)
+    motion = _driving_motion(args, image.shape[:2])
+    fps = motion.output_fps(args.fps)
+    placed = motion
+    if args.retarget == "auto":
+        backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
+        placed = retarget(motion, image, size, backend, args.pose_backend, f"--reference {args.reference}")
 
-    # 3. onto the reference's face (or as is)
-    keypoints, scores, source_size = _retarget(args, keypoints, scores, source_size, image, size)
-
-    # 4. pose frames, masks, reference and identity at the output size
-    cond = conditions_from_keypoints(keypoints, scores, source_size, size)
+    # 3. generate
     reference = load_reference(args.reference, size)  # (3, H, W)
-    identity = _identity(args, image)
-    id_dim = pipe._id_dim()
-    if identity is not None and id_dim and identity.shape[0] != id_dim:
-        raise UserError(f"the identity vector has {identity.shape[0]} values; this model takes {id_dim}")
-    identity = None if identity is None else torch.from_numpy(identity)[None]  # (1, D)
+    frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image), steps=args.steps,
+                                  guidance=args.guidance, seed=args.seed)  # (F, 3, H, W) in [-1, 1]
 
-    # 5. generate
-    out = pipe(reference[None], cond["pose_frames"][None], hand_mask=cond["hand_mask"][None],
-               face_mask=cond["face_mask"][None], id_embedding=identity, num_inference_steps=args.steps,
-               max_guidance_scale=args.guidance, generator=torch.Generator().manual_seed(args.seed))
-    frames = out.frames[0]  # (F, 3, H, W) in [-1, 1]
-
-    # 6. write (each file atomically)
+    # 4. write (each file atomically)
     write_video(args.out, frames, fps=fps)
     write_png(args.out.with_suffix(".png"), preview_grid(reference, cond["pose_frames"], frames))
     write_gif(args.out.with_suffix(".gif"), frames, fps=fps)
     print(f"video: {args.out.resolve()} (watermarked)\npreview: {args.out.with_suffix('.png').resolve()}\n"
           f"gif: {args.out.with_suffix('.gif').resolve()}")
-    motion = getattr(args, "generated_motion", None)
-    if motion is not None:
-        from interanimate.motion.export import DEFAULT_SIZE, save_poses
+    if motion.generated:
+        from interanimate.motion.export import save_poses
 
-        poses_path = args.out.with_suffix(".poses.npz")
-        save_poses(poses_path, motion["keypoints"], motion["scores"], *DEFAULT_SIZE, class_code=motion["class_code"],
-                   text=motion["text"], fps=fps)
+        poses_path = args.out.with_suffix(".poses.npz")  # the generated motion itself, before retargeting
+        save_poses(poses_path, motion.keypoints, motion.scores, *motion.size, class_code=motion.class_code,
+                   text=motion.text, fps=fps)
         print(f"motion: {poses_path.resolve()}")
     return 0

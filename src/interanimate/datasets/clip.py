@@ -1,0 +1,228 @@
+"""Making one clip of a plan: reference, driving motion, generation, labels, files — written atomically.
+
+A :class:`ClipMaker` holds what one worker loads once (the animation pipeline, the motion model, the pose backend and
+the face-quality model) and turns plan rows into clip folders. A clip's files are written into a temporary folder
+beside ``clips/`` and renamed into place only when all of them, ``label.json`` last, are complete: a clip folder that
+exists is finished, and a temporary one is what a kill left behind (the engine removes it and makes the clip again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from interanimate.datasets.labels import ATTACK, FaceQuality, class_labels, contact_frames, hand_coverage
+from interanimate.datasets.plan import PlanRow
+from interanimate.datasets.recipe import DatasetRecipe
+from interanimate.errors import UserError
+
+CLIPS = "clips"
+LABEL_NAME = "label.json"
+TMP_PREFIX = ".tmp-"
+
+
+def clip_dir(out: Path, clip_id: str) -> Path:
+    return out / CLIPS / clip_id
+
+
+def is_done(out: Path, clip_id: str) -> bool:
+    return (clip_dir(out, clip_id) / LABEL_NAME).is_file()
+
+
+def remove_partial_clips(out: Path) -> int:
+    """Delete what killed runs left (temporary clip folders); returns how many."""
+    partial = sorted((out / CLIPS).glob(f"{TMP_PREFIX}*")) if (out / CLIPS).is_dir() else []
+    for folder in partial:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(partial)
+
+
+class _KnownPose:
+    """A pose 'backend' that returns the keypoints the renderer drew (SynthHF identities: no estimation needed)."""
+
+    def __init__(self, keypoints: np.ndarray, scores: np.ndarray):
+        self.keypoints, self.scores = keypoints, scores
+
+    def __call__(self, image):
+        return self.keypoints.copy(), self.scores.copy()
+
+
+@dataclass
+class Context:
+    """What a clip needs besides its row (shared by all clips of one worker)."""
+    recipe: DatasetRecipe
+    out: Path
+    model_dir: Path
+    model_name: str
+    model_sha256: str
+    generator_version: str
+
+
+class ClipMaker:
+    def __init__(self, context: Context, device: str = "cpu"):
+        import torch
+
+        from interanimate.pipelines.pipeline import InterAnimatePipeline
+
+        self.ctx = context
+        recipe = context.recipe
+        torch.set_num_threads(recipe.generation.torch_threads)
+        self.pipe = InterAnimatePipeline.from_pretrained(context.model_dir, torch_dtype=torch.float32).to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        size = recipe.generation.size or (self.pipe.vae.config.sample_size,) * 2
+        self.size = (int(size[0]), int(size[1]))
+        self.motion_model = None
+        if recipe.motion.source == "motion-model":
+            from interanimate.motion.model import MotionModel
+
+            self.motion_model = MotionModel.load(recipe.motion.model)
+        self.portrait_backend = None
+        if recipe.identities.folder is not None:
+            from interanimate.annotate.backends import backend_for
+
+            self.portrait_backend = backend_for(recipe.identities.pose_backend, static=True)
+        self.embedder = None
+        if recipe.generation.identity in ("dlib", "arcface"):
+            from interanimate.annotate.identity import get_embedder
+
+            self.embedder = get_embedder(recipe.generation.identity, recipe.generation.arcface_model)
+        self.quality = FaceQuality()
+
+    # ---------------------------------------------------------------- inputs
+    def _reference(self, row: PlanRow) -> tuple[np.ndarray, np.ndarray, object, dict | None]:
+        """The reference at the output size (uint8 (H, W, 3)), the image its face is found in (the portrait at full
+        resolution, whose keypoints ``retarget`` maps to the output size), a pose backend for that image, and the
+        SynthHF render (or None)."""
+        from interanimate.pipelines.demo import render_heldout_clip
+
+        recipe = self.ctx.recipe
+        if row.identity_kind == "synthhf":
+            clip = render_heldout_clip(row.class_code, row.identity_index, recipe.frames, self.size, recipe.seed)
+            reference = clip["frames"][0]
+            return reference, reference, _KnownPose(clip["keypoints"][0], clip["scores"][0]), clip
+        from PIL import Image
+
+        from interanimate.pipelines.conditioning import cover_crop
+
+        with Image.open(Path(recipe.identities.folder) / row.portrait) as img:
+            image = img.convert("RGB")
+        height, width = self.size
+        resized_w, resized_h, left, top = cover_crop((image.height, image.width), self.size)
+        resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
+        reference = np.asarray(resized.crop((left, top, left + width, top + height)))
+        return reference, np.asarray(image), self.portrait_backend, None
+
+    def _motion(self, row: PlanRow, render: dict | None):
+        from interanimate.pipelines import driving
+
+        recipe = self.ctx.recipe
+        if row.motion_source == "motion-model":
+            text = row.prompt or None
+            return driving.from_motion_model(recipe.frames, row.motion_seed, None if text else row.class_code, text,
+                                             model=self.motion_model)
+        if row.motion_source == "synthhf":
+            if render is not None:  # the identity's own trajectory: already on its face
+                return driving.DrivingMotion(render["keypoints"], render["scores"], self.size, "synthhf",
+                                             class_code=row.class_code, seed=recipe.seed, retargeted=True)
+            return driving.from_synthhf(row.class_code, row.clip_of_class, recipe.frames, recipe.seed, self.size)
+        path = Path(recipe.motion.poses_dir) / row.pose_file
+        return driving.from_pose_file(path, self.size, option="motion.poses_dir").trimmed(recipe.frames)
+
+    def _identity(self, reference: np.ndarray, render: dict | None) -> np.ndarray | None:
+        source = self.ctx.recipe.generation.identity
+        if source == "none":
+            return None
+        if source == "synthhf":
+            return np.asarray(render["identity"], np.float32)
+        vector = self.embedder(reference)
+        if vector is None:
+            raise UserError(f"identity {source}: no face found in the reference")
+        return np.asarray(vector, np.float32).reshape(-1)
+
+    # ---------------------------------------------------------------- one clip
+    def make(self, row: PlanRow) -> dict:
+        """Generate and write one clip; returns its manifest row. Raises on failure (nothing is left behind)."""
+        from interanimate.pipelines.conditioning import image_to_tensor
+        from interanimate.pipelines.driving import animate_motion, retarget
+
+        start = time.perf_counter()
+        recipe = self.ctx.recipe
+        reference, portrait, backend, render = self._reference(row)
+        motion = self._motion(row, render)
+        if recipe.motion.retarget and not motion.retargeted:
+            motion = retarget(motion, portrait, self.size, backend, recipe.identities.pose_backend,
+                              f"identity {row.identity}")
+        identity = self._identity(reference, render)
+        frames, cond = animate_motion(self.pipe, image_to_tensor(reference), motion, self.size, identity,
+                                      steps=recipe.generation.steps, guidance=recipe.generation.guidance,
+                                      seed=row.seed)
+        return self._write(row, reference, motion, frames, cond, time.perf_counter() - start)
+
+    def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float) -> dict:
+        from interanimate.motion.export import save_poses
+        from interanimate.pipelines.outputs import preview_grid, to_uint8, write_png, write_video
+        from interanimate.pipelines.watermark import PAYLOAD
+        from interanimate.utils.io import save_npz_atomic, write_json_atomic
+
+        recipe, out = self.ctx.recipe, self.ctx.out
+        video = to_uint8(frames)  # (F, H, W, 3)
+        hand = cond["hand_mask"][:, 0].numpy().astype(np.uint8)  # (F, H, W)
+        face = cond["face_mask"][:, 0].numpy().astype(np.uint8)
+        first, last = contact_frames(hand, face)
+        labels = class_labels(row.class_code)
+        final = clip_dir(out, row.clip_id)
+        tmp = out / CLIPS / f"{TMP_PREFIX}{row.clip_id}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        files = {"video": f"{CLIPS}/{row.clip_id}/video.mp4"}
+        write_video(tmp / "video.mp4", video, fps=recipe.fps)
+        if recipe.outputs.poses:
+            save_poses(tmp / "poses.npz", motion.keypoints, motion.scores, *motion.size,
+                       class_code=row.class_code, text=row.prompt, fps=recipe.fps)
+            files["poses"] = f"{CLIPS}/{row.clip_id}/poses.npz"
+        if recipe.outputs.masks:
+            save_npz_atomic(tmp / "masks.npz", {"hand_mask": hand, "face_mask": face})
+            files["masks"] = f"{CLIPS}/{row.clip_id}/masks.npz"
+        if recipe.outputs.preview:
+            write_png(tmp / "preview.png", preview_grid(reference, cond["pose_frames"], video))
+            files["preview"] = f"{CLIPS}/{row.clip_id}/preview.png"
+        quality = {"hand_keypoint_coverage": hand_coverage(motion.scores, labels["hand"]),
+                   **self.quality.scores(reference, video)}
+        record = {
+            "clip_id": row.clip_id, "index": row.index, "files": files, **labels,
+            "identity": row.identity, "identity_kind": row.identity_kind, "split": row.split,
+            "synthetic": True, **ATTACK,
+            "generator": "interanimate", "generator_version": self.ctx.generator_version,
+            "model_name": self.ctx.model_name, "model_sha256": self.ctx.model_sha256,
+            "motion_source": row.motion_source, "motion_seed": row.motion_seed, "prompt": row.prompt,
+            "pose_file": row.pose_file, "seed": row.seed, "steps": recipe.generation.steps,
+            "guidance": recipe.generation.guidance, "identity_source": recipe.generation.identity,
+            "frames": int(video.shape[0]), "fps": recipe.fps, "height": int(video.shape[1]),
+            "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
+            "contact_first_frame": first, "contact_last_frame": last, "qc": quality,
+        }
+        write_json_atomic(tmp / LABEL_NAME, _finite(record))  # last: a clip with its label is complete
+        if final.exists():  # another worker finished the same clip (a retried task): keep the first
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        return {**record, "seconds": round(seconds, 3)}
+
+
+def _finite(obj):
+    """JSON has no NaN: None where a score could not be computed."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def read_label(out: Path, clip_id: str) -> dict:
+    return json.loads((clip_dir(out, clip_id) / LABEL_NAME).read_text(encoding="utf-8"))

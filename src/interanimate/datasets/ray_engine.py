@@ -1,0 +1,135 @@
+"""The Ray engine: plan rows through Ray Data ``map_batches`` with a callable class that holds one
+:class:`~interanimate.datasets.clip.ClipMaker` (the pipeline loaded once per actor).
+
+Workers write their clips into the shared out folder themselves (atomically, as the local engine does) and return
+one small row per clip; the driver counts them, shows progress (clips done, clips/s, ETA) and records failures.
+A clip that raises is a recorded failure; a worker that dies (killed, out of memory) is restarted by Ray and its
+clip retried (``max_restarts`` / ``max_task_retries``). Resume never relies on Ray's state: the next run reads what
+is done from disk.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict
+
+import numpy as np
+
+from interanimate.datasets.clip import ClipMaker, Context, is_done
+from interanimate.datasets.plan import PlanRow
+from interanimate.errors import UserError
+
+MAX_RESTARTS = 3  # per actor
+MAX_TASK_RETRIES = 3  # per batch, after a worker died
+RAY_ERROR_REASON = "worker died repeatedly"
+
+
+class ClipWorker:
+    """Ray Data callable class: built once per actor, called with batches of plan rows (batch_size 1)."""
+
+    def __init__(self, context: dict, device: str = "cpu"):
+        from pathlib import Path
+
+        from interanimate.datasets.recipe import recipe_from_dict
+
+        context = dict(context)
+        context["recipe"] = recipe_from_dict(context["recipe"])
+        context["out"], context["model_dir"] = Path(context["out"]), Path(context["model_dir"])
+        self.maker = ClipMaker(Context(**context), device=device)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import time
+
+        ids, ok, reasons, seconds = [], [], [], []
+        for i in range(len(batch["clip_id"])):
+            row = PlanRow(**{name: _python(batch[name][i]) for name in PlanRow.__dataclass_fields__})
+            start = time.perf_counter()
+            try:
+                self.maker.make(row)
+                ok.append(True)
+                reasons.append("")
+            except Exception as err:  # noqa: BLE001 - recorded by the driver, the run goes on
+                ok.append(False)
+                reasons.append(" ".join(f"{type(err).__name__}: {err}".split())[:500])
+            ids.append(row.clip_id)
+            seconds.append(time.perf_counter() - start)
+        return {"clip_id": np.array(ids), "ok": np.array(ok), "reason": np.array(reasons),
+                "seconds": np.array(seconds)}
+
+
+def _python(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def check_address(address: str | None) -> None:
+    """A ``host:port`` (or ``ray://host:port``) that answers within 3 s; None/"local"/"auto" need no check."""
+    if address in (None, "", "local", "auto"):
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {address!r}: expected host:port (e.g. 10.0.0.5:6379), 'auto' or 'local'")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except OSError as err:
+        raise UserError(f"--ray-address {address}: cannot reach a Ray cluster there ({err})") from None
+
+
+def run_ray(job, todo: list[PlanRow], summary, progress: bool = True, workers: int = 2, gpus_per_worker: float = 0,
+            ray_address: str | None = None, cpus_per_worker: float = 1, runtime_env: dict | None = None) -> None:
+    """Make ``todo`` on a Ray cluster (a local one when ``ray_address`` is None) with ``workers`` actors.
+
+    ``runtime_env``: Ray's per-job worker environment (``env_vars``, ``worker_process_setup_hook``, …), for a local
+    cluster started here and for a running one alike."""
+    import ray
+
+    from interanimate.datasets.engine import _progress, append_timing, record_failure
+
+    check_address(ray_address)
+    started_here = not ray.is_initialized()
+    if started_here:
+        if ray_address in (None, "", "local"):
+            ray.init(num_cpus=max(int(workers * cpus_per_worker), 1), include_dashboard=False,
+                     log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+        else:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env=runtime_env)
+    try:
+        context = asdict(job.context)
+        context["recipe"] = job.recipe.to_dict()
+        context["out"], context["model_dir"] = str(job.out), str(job.context.model_dir)
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.max_errored_blocks = len(todo)  # a batch that fails every retry is recorded, the rest goes on
+        rows = ray.data.from_items([r.to_dict() for r in todo], override_num_blocks=len(todo))
+        results = rows.map_batches(ClipWorker, fn_constructor_kwargs={"context": context,
+                                                                      "device": "cuda" if gpus_per_worker else "cpu"},
+                                   batch_size=1, concurrency=workers, num_cpus=cpus_per_worker,
+                                   num_gpus=gpus_per_worker or None, max_restarts=MAX_RESTARTS,
+                                   max_task_retries=MAX_TASK_RETRIES)
+        by_id = {r.clip_id: r for r in todo}
+        seen: set[str] = set()
+        bar = _progress(len(todo), progress)
+        try:
+            for result in results.iter_rows():
+                row = by_id[str(result["clip_id"])]
+                seen.add(row.clip_id)
+                if bool(result["ok"]):
+                    summary.done += 1
+                    append_timing(job.out, row.clip_id, float(result["seconds"]), "ray")
+                else:
+                    record_failure(job, row, str(result["reason"]), summary)
+                bar.update()
+                bar.set_postfix_str(f"failed {summary.failed}", refresh=False)
+        finally:
+            bar.close()
+        for row in todo:  # a batch Ray gave up on (its worker died every time) returns no row
+            if row.clip_id not in seen:
+                if is_done(job.out, row.clip_id):  # written before its worker died
+                    summary.done += 1
+                else:
+                    record_failure(job, row, RAY_ERROR_REASON, summary)
+    finally:
+        if started_here:
+            ray.shutdown()

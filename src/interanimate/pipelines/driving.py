@@ -1,0 +1,186 @@
+"""The driving motion of one video, from whatever the user has: a class code or a prompt (the motion model), a
+SynthHF trajectory, a pose file, or a driving video; then retargeted onto the reference's face.
+
+``interanimate animate`` and the dataset engine (:mod:`interanimate.datasets`) both build their motions here and get
+the same :class:`DrivingMotion` back, so one video made by either is made the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from interanimate.errors import UserError
+
+DEFAULT_FPS = 8.0
+SOURCES = ("class", "text", "synthhf", "poses", "video")
+
+
+@dataclass(frozen=True)
+class DrivingMotion:
+    """DWPose-layout keypoints of one motion and where they come from."""
+    keypoints: np.ndarray  # (F, 134, 2) pixels of ``size``
+    scores: np.ndarray  # (F, 134)
+    size: tuple[int, int]  # (H, W) of the image the pixels refer to
+    source: str  # one of SOURCES
+    fps: float | None = None  # the source's frame rate (pose file, video), None when it has none
+    class_code: str = ""  # the interaction class, when known
+    text: str = ""  # the prompt, for source "text"
+    seed: int | None = None  # the motion model's seed, for generated motions
+    retargeted: bool = False  # moved onto a reference face by :func:`retarget`
+
+    @property
+    def frames(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def generated(self) -> bool:
+        """Made by the motion model (worth keeping beside the video as POSES.npz)."""
+        return self.source in ("class", "text")
+
+    def trimmed(self, frames: int) -> "DrivingMotion":
+        if self.frames < frames:
+            raise UserError(f"the driving motion has {self.frames} frames, fewer than the {frames} asked for")
+        return replace(self, keypoints=self.keypoints[:frames], scores=self.scores[:frames])
+
+    def output_fps(self, fps: float | None = None) -> float:
+        """The frame rate to write: the one asked for, else the source's, else DEFAULT_FPS."""
+        return float(fps or self.fps or DEFAULT_FPS)
+
+
+# ------------------------------------------------------------------------------------------ sources
+def from_motion_model(frames: int, seed: int, class_code: str | None = None, text: str | None = None,
+                      model=None, model_dir: str | os.PathLike | None = None) -> DrivingMotion:
+    """A new motion for a class code or a prompt from the motion model (``model``, else loaded from ``model_dir``,
+    else the bundled one), generated in whole temporal strides and trimmed to ``frames``."""
+    import torch
+
+    from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
+    from interanimate.motion.model import MotionModel
+    from interanimate.motion.text import motion_condition
+
+    if model is None:
+        model = MotionModel.load(model_dir)
+    cond = motion_condition(class_code, text, 1)
+    length = -(-frames // model.stride) * model.stride
+    hand, face = model.generate(torch.tensor([cond.index]), frames=length, text=cond.text_embedding, seed=seed)
+    keypoints, scores = to_dwpose(hand[0].numpy(), face[0].numpy(), default_frame(*DEFAULT_SIZE))
+    return DrivingMotion(keypoints[:frames], scores[:frames], tuple(DEFAULT_SIZE), "text" if text else "class",
+                         class_code=cond.code, text=text or "", seed=seed)
+
+
+def from_synthhf(class_code: str, index: int, frames: int, seed: int = 0,
+                 size: tuple[int, int] = (64, 64)) -> DrivingMotion:
+    """The trajectory of SynthHF clip ``index`` of a class, rendered for a held-out identity."""
+    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.taxonomy import get_class
+
+    code = get_class(class_code).code
+    clip = render_heldout_clip(code, index=index, frames=frames, size=size, seed=seed)
+    return DrivingMotion(clip["keypoints"], clip["scores"], tuple(clip["frames"].shape[1:3]), "synthhf",
+                         class_code=code, seed=seed)
+
+
+def from_pose_file(path: str | os.PathLike, reference_size: tuple[int, int], option: str = "--driving-poses",
+                   poses: dict | None = None) -> DrivingMotion:
+    """A POSES.npz (``poses``: the same file already read by ``load_poses``). Without a stored size the pixels refer
+    to the reference image, or to the unit square when every value is within [0, 1]."""
+    from interanimate.motion.export import load_poses
+
+    poses = poses or load_poses(path, option=option)
+    keypoints, size = poses["keypoints"], poses["size"]
+    if size is None:
+        size = (1, 1) if np.abs(keypoints).max() <= 1.0 else tuple(reference_size)
+    return DrivingMotion(keypoints, poses["scores"], tuple(size), "poses", fps=poses["fps"],
+                         class_code=poses.get("class_code", ""), text=poses.get("text", ""))
+
+
+def from_video(path: str | os.PathLike, frames: int, backend, backend_name: str = "pose backend",
+               option: str = "--driving-video") -> DrivingMotion:
+    """Annotate the first ``frames`` frames of a video with a pose backend (every frame, in order)."""
+    from interanimate.annotate.backends import check_pose
+    from interanimate.utils.video import read_video
+
+    try:
+        video, fps = read_video(path, max_frames=frames)  # (F, H, W, 3)
+    except (ValueError, OSError) as err:
+        raise UserError(f"{option}: cannot read {path}: {err}") from None
+    if hasattr(backend, "reset"):
+        backend.reset()
+    poses = [check_pose(*backend(frame), backend=backend_name) for frame in video]
+    return DrivingMotion(np.stack([k for k, _ in poses]), np.stack([s for _, s in poses]),  # (F, 134, 2), (F, 134)
+                         tuple(video.shape[1:3]), "video", fps=fps)
+
+
+# ------------------------------------------------------------------------------------------ onto the reference
+def retarget(motion: DrivingMotion, image: np.ndarray, size: tuple[int, int], backend,
+             backend_name: str = "pose backend", reference_name: str = "the reference") -> DrivingMotion:
+    """Move a motion onto the face of ``image`` (uint8 (H, W, 3)) as it will appear at the output ``size``: the
+    driving face is aligned to the reference's by a similarity, the hands keep their place relative to the face,
+    and the drawn face is the reference's own following the driver's head (``interanimate.pipelines.retarget``)."""
+    from interanimate.annotate.backends import check_pose
+    from interanimate.pipelines.retarget import (NotEnoughFacePoints, apply_similarity, center_crop_matrix, has_face,
+                                                 retarget_to_reference)
+
+    ref_kpts, ref_scores = check_pose(*backend(image), backend=backend_name)
+    if not has_face(ref_scores):
+        raise UserError(f"{reference_name}: the {backend_name} pose backend finds no face to move the motion onto; "
+                        "pass --retarget none (a dataset recipe: motion.retarget false) to use the driving keypoints "
+                        "as they are")
+    ref_kpts = apply_similarity(ref_kpts, center_crop_matrix(image.shape[:2], size))  # (134, 2) in output pixels
+    try:
+        keypoints, scores = retarget_to_reference(motion.keypoints, motion.scores, ref_kpts, ref_scores)
+    except NotEnoughFacePoints as err:
+        raise UserError(f"cannot retarget the driving motion onto {reference_name}: {err}; pass --retarget none "
+                        "(a dataset recipe: motion.retarget false) to use it as is") from None
+    return replace(motion, keypoints=keypoints, scores=scores, size=tuple(size), retargeted=True)
+
+
+# ------------------------------------------------------------------------------------------ identity
+def read_identity_file(path: str | os.PathLike, option: str = "--identity") -> np.ndarray:
+    """float32 (D,) from a .npy file of finite numbers."""
+    try:
+        vector = np.load(Path(path), allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{option} {path}: need a .npy vector ({err})") from None
+    if not np.issubdtype(vector.dtype, np.number) or vector.size == 0 or not np.isfinite(vector).all():
+        raise UserError(f"{option} {path}: need a non-empty vector of finite numbers")
+    return vector.astype(np.float32).reshape(-1)  # (D,)
+
+
+def reference_identity(image: np.ndarray, source: str = "none", arcface_model=None, embedder=None,
+                       reference_name: str = "the reference") -> np.ndarray | None:
+    """The identity vector of a reference image from a named embedder (dlib, arcface, none, or a registered one),
+    or None for "none". ``embedder``: an already-built one (the dataset engine keeps one per worker)."""
+    from interanimate.annotate.identity import get_embedder
+
+    embedder = embedder or get_embedder(source, arcface_model=arcface_model)
+    if embedder is None:
+        return None
+    vector = embedder(image)
+    if vector is None:
+        raise UserError(f"identity {source}: no face found in {reference_name}")
+    return np.asarray(vector, np.float32).reshape(-1)  # (D,)
+
+
+# ------------------------------------------------------------------------------------------ the video
+def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int], identity: np.ndarray | None = None,
+                   steps: int = 25, guidance: float = 2.0, seed: int = 0):
+    """Generate the frames of one video: ``reference`` (3, H, W) in [-1, 1] at ``size``, the motion's pose frames
+    and hand/face masks, the identity vector. Returns (frames (F, 3, H, W) in [-1, 1], the conditions dict)."""
+    import torch
+
+    from interanimate.pipelines.conditioning import conditions_from_keypoints
+
+    cond = conditions_from_keypoints(motion.keypoints, motion.scores, motion.size, size)
+    id_dim = pipe._id_dim()
+    if identity is not None and id_dim and identity.shape[0] != id_dim:
+        raise UserError(f"the identity vector has {identity.shape[0]} values; this model takes {id_dim}")
+    id_tensor = None if identity is None else torch.from_numpy(np.asarray(identity, np.float32))[None]  # (1, D)
+    out = pipe(reference[None], cond["pose_frames"][None], hand_mask=cond["hand_mask"][None],
+               face_mask=cond["face_mask"][None], id_embedding=id_tensor, num_inference_steps=steps,
+               max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed))
+    return out.frames[0], cond  # (F, 3, H, W)
