@@ -217,3 +217,18 @@ def test_the_shipped_recipe_runs_with_the_bundled_models(tmp_path):
     rows = manifest_rows(out)
     assert len(rows) == 2 and rows[0]["model_name"] == "animate-small" and rows[0]["height"] == 64
     assert main(["dataset", "verify", str(out)]) == 0
+
+
+def test_the_documented_classifier_example_runs(finished):
+    """examples/interaction_classifier.py (docs/datasets.md) trains and scores on a generated set."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "interaction_classifier.py"
+    spec = importlib.util.spec_from_file_location("interaction_classifier", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _, out = finished
+    result = module.main([str(out), "--epochs", "2", "--target", "hand"])
+    assert result["classes"] == 2 and result["train_clips"] + result["held_out_clips"] == 6
+    assert 0 <= result["held_out_top1"] <= 1

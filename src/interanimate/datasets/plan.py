@@ -1,8 +1,8 @@
 """The job list of a dataset, written before any clip is made: one row per clip, every choice already taken.
 
 Identities get their split first (identity-disjoint by construction, deterministic from the recipe seed); each class's
-clips then walk a stratified sequence of splits so that every class is spread over the splits in the recipe's
-proportions, and within a split over that split's identities. A clip's id is a hash of the fields that define it
+clips then get splits by the largest deficit, so that every class is spread over the splits in the recipe's
+proportions (and the whole set, when classes have few clips), and within a split over that split's identities. A clip's id is a hash of the fields that define it
 (the recipe's content hash, its index and its own choices), so it is stable across machines, engines and reruns.
 """
 
@@ -148,15 +148,31 @@ def _largest_remainder(n: int, fractions: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def _stratified(fractions: dict[str, float], length: int) -> list[str]:
-    """A sequence of splits whose every prefix is as close as possible to the fractions."""
-    taken = {k: 0 for k in SPLITS}
-    sequence = []
-    for position in range(length):
-        split = max(SPLITS, key=lambda k: (fractions[k] * (position + 1) - taken[k], -SPLITS.index(k)))
-        taken[split] += 1
-        sequence.append(split)
-    return sequence
+def split_sequence(fractions: dict[str, float], counts: dict[str, int]) -> dict[str, list[str]]:
+    """The split of every clip: class -> [split of its clip 0, 1, …].
+
+    Clips are taken in turn over the classes (clip 0 of every class, then clip 1, …); each goes to the split with the
+    largest deficit, counted both within its class and over the whole set, so that every class is spread over the
+    splits in proportion when it has enough clips, and the set as a whole is when the classes have few (18 classes
+    × 2 clips at 0.8/0.1/0.1 still give val and test clips)."""
+    taken = {s: 0 for s in SPLITS}
+    taken_class = {code: {s: 0 for s in SPLITS} for code in counts}
+    result: dict[str, list[str]] = {code: [] for code in counts}
+    position = 0
+    for j in range(max(counts.values(), default=0)):
+        for code, count in counts.items():
+            if j >= count:
+                continue
+            position += 1
+
+            def deficit(s: str) -> float:
+                return fractions[s] * (j + 1) - taken_class[code][s] + fractions[s] * position - taken[s]
+
+            split = max((s for s in SPLITS if fractions[s] > 0), key=lambda s: (deficit(s), -SPLITS.index(s)))
+            taken[split] += 1
+            taken_class[code][split] += 1
+            result[code].append(split)
+    return result
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -194,10 +210,12 @@ def make_plan(recipe: DatasetRecipe, model_sha256: str, motion_sha256: str, port
     pose_files = _pose_files(recipe) if recipe.motion.source == "poses" else {}
     rhash = recipe_hash(recipe, model_sha256, motion_sha256)
     rows: list[PlanRow] = []
-    for code, count in recipe.clips_by_class().items():
+    counts = recipe.clips_by_class()
+    sequences = split_sequence(fractions, counts)
+    for code, count in counts.items():
         if recipe.motion.source == "poses" and not pose_files.get(code):
             raise UserError(f"motion.poses_dir: no pose file of class {code} (each file's class_code names its class)")
-        sequence = _stratified(fractions, count)
+        sequence = sequences[code]
         offset = int(stable_hash([recipe.seed, "offset", code], 8), 16)
         per_split = {s: sorted(by_split[s], key=lambda i: stable_hash([recipe.seed, code, i.name])) for s in SPLITS}
         used = {s: 0 for s in SPLITS}
