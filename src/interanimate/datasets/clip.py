@@ -165,21 +165,36 @@ class ClipMaker:
         return self._write(row, reference, motion, frames, cond, time.perf_counter() - start)
 
     def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float) -> dict:
-        from interanimate.motion.export import save_poses
-        from interanimate.pipelines.outputs import preview_grid, to_uint8, write_png, write_video
-        from interanimate.pipelines.watermark import PAYLOAD
-        from interanimate.utils.io import save_npz_atomic, write_json_atomic
+        from interanimate.pipelines.outputs import to_uint8
 
-        recipe, out = self.ctx.recipe, self.ctx.out
         video = to_uint8(frames)  # (F, H, W, 3)
         hand = cond["hand_mask"][:, 0].numpy().astype(np.uint8)  # (F, H, W)
         face = cond["face_mask"][:, 0].numpy().astype(np.uint8)
-        first, last = contact_frames(hand, face)
-        labels = class_labels(row.class_code)
-        final = clip_dir(out, row.clip_id)
-        tmp = out / CLIPS / f"{TMP_PREFIX}{row.clip_id}-{os.getpid()}"
+        final = clip_dir(self.ctx.out, row.clip_id)
+        tmp = self.ctx.out / CLIPS / f"{TMP_PREFIX}{row.clip_id}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        try:
+            record = self._write_files(row, tmp, reference, motion, video, cond["pose_frames"], hand, face)
+            if final.exists():  # another worker finished the same clip (a retried task): keep the first
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+        except BaseException:  # an error or Ctrl-C: no half-written clip stays behind (a kill -9 is the engine's job)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return {**record, "seconds": round(seconds, 3)}
+
+    def _write_files(self, row: PlanRow, tmp: Path, reference, motion, video, pose_frames, hand, face) -> dict:
+        """The clip's files into ``tmp``, ``label.json`` last; returns the label."""
+        from interanimate.motion.export import save_poses
+        from interanimate.pipelines.outputs import preview_grid, write_png, write_video
+        from interanimate.pipelines.watermark import PAYLOAD
+        from interanimate.utils.io import save_npz_atomic, write_json_atomic
+
+        recipe = self.ctx.recipe
+        labels = class_labels(row.class_code)
+        first, last = contact_frames(hand, face)
         files = {"video": f"{CLIPS}/{row.clip_id}/video.mp4"}
         write_video(tmp / "video.mp4", video, fps=recipe.fps)
         if recipe.outputs.poses:
@@ -190,7 +205,7 @@ class ClipMaker:
             save_npz_atomic(tmp / "masks.npz", {"hand_mask": hand, "face_mask": face})
             files["masks"] = f"{CLIPS}/{row.clip_id}/masks.npz"
         if recipe.outputs.preview:
-            write_png(tmp / "preview.png", preview_grid(reference, cond["pose_frames"], video))
+            write_png(tmp / "preview.png", preview_grid(reference, pose_frames, video))
             files["preview"] = f"{CLIPS}/{row.clip_id}/preview.png"
         quality = {"hand_keypoint_coverage": hand_coverage(motion.scores, labels["hand"]),
                    **self.quality.scores(reference, video)}
@@ -207,12 +222,9 @@ class ClipMaker:
             "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
             "contact_first_frame": first, "contact_last_frame": last, "qc": quality,
         }
-        write_json_atomic(tmp / LABEL_NAME, _finite(record))  # last: a clip with its label is complete
-        if final.exists():  # another worker finished the same clip (a retried task): keep the first
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-        return {**record, "seconds": round(seconds, 3)}
+        record = _finite(record)
+        write_json_atomic(tmp / LABEL_NAME, record)  # last: a clip with its label is complete
+        return record
 
 
 def _finite(obj):

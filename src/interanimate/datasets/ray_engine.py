@@ -10,6 +10,7 @@ is done from disk.
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import asdict
 
@@ -91,10 +92,10 @@ def run_ray(job, todo: list[PlanRow], summary, progress: bool = True, workers: i
     if started_here:
         if ray_address in (None, "", "local"):
             ray.init(num_cpus=max(int(workers * cpus_per_worker), 1), include_dashboard=False,
-                     log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+                     log_to_driver=False, logging_level=logging.WARNING, runtime_env=runtime_env)
         else:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env=runtime_env)
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING, runtime_env=runtime_env)
     try:
         context = asdict(job.context)
         context["recipe"] = job.recipe.to_dict()
@@ -105,7 +106,8 @@ def run_ray(job, todo: list[PlanRow], summary, progress: bool = True, workers: i
         rows = ray.data.from_items([r.to_dict() for r in todo], override_num_blocks=len(todo))
         results = rows.map_batches(ClipWorker, fn_constructor_kwargs={"context": context,
                                                                       "device": "cuda" if gpus_per_worker else "cpu"},
-                                   batch_size=1, concurrency=workers, num_cpus=cpus_per_worker,
+                                   batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+                                   num_cpus=cpus_per_worker,
                                    num_gpus=gpus_per_worker or None, max_restarts=MAX_RESTARTS,
                                    max_task_retries=MAX_TASK_RETRIES)
         by_id = {r.clip_id: r for r in todo}
