@@ -6,28 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
-from diffusers import EulerDiscreteScheduler
 
 SIZE = 32  # frames of 32×32: the smallest that carry the watermark with room to spare
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A random tiny pipeline (diffusers layout) standing in for the bundled model: seconds per clip."""
-    from interanimate.models import build_unet
-    from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-    from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_model") / "tiny"
-    pipe = InterAnimatePipeline(build_small_vae((32, 32, 32, 32), sample_size=SIZE),
-                                build_small_image_encoder(32, hidden_size=32, num_hidden_layers=1,
-                                                          num_attention_heads=2, image_size=SIZE, patch_size=8),
-                                build_unet("tiny", id_embed_dim=128), EulerDiscreteScheduler(**svd_scheduler_config()))
-    pipe.save_pretrained(folder)
-    return folder
+def tiny_model(tmp_path_factory, save_tiny_pipeline) -> Path:
+    """A random tiny pipeline standing in for the bundled model: seconds per clip."""
+    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny_model") / "tiny", SIZE)
 
 
 def recipe_dict(model: Path, **changes) -> dict:

@@ -3,20 +3,15 @@ identity embedders instead of mediapipe and dlib), verify-watermark, demo."""
 
 import numpy as np
 import pytest
-import torch
-from diffusers import EulerDiscreteScheduler
 from PIL import Image
 
 from interanimate.annotate.backends import register_backend
 from interanimate.annotate.identity import register_embedder
 from interanimate.cli import main
 from interanimate.keypoints.layout import FACE, LEFT_HAND, NUM_KEYPOINTS
-from interanimate.models import build_unet
 from interanimate.pipelines.demo import clip_scores, region_psnr, region_ssim
-from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
 
-SIZE = 48  # the smallest frames that hold the 32-bit watermark
+SIZE = 48  # frames of the tiny pipeline (multiples of 16: VAE 8 × UNet 2)
 UNIT_STUB = "test-pipelines-unit-pose"  # a face and a left hand, the same shape in every frame (see UnitPoseStub)
 FACELESS_STUB = "test-pipelines-faceless"
 
@@ -59,15 +54,8 @@ register_embedder("test-pipelines-noface", lambda arcface_model=None: lambda ima
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    pipe = InterAnimatePipeline(build_small_vae((32, 32, 32, 32), sample_size=SIZE),
-                                build_small_image_encoder(32, hidden_size=32, num_hidden_layers=1,
-                                                          num_attention_heads=2, image_size=SIZE, patch_size=8),
-                                build_unet("tiny", id_embed_dim=128), EulerDiscreteScheduler(**svd_scheduler_config()))
-    pipe.save_pretrained(folder)
-    return folder
+def tiny_model(tmp_path_factory, save_tiny_pipeline):
+    return save_tiny_pipeline(tmp_path_factory.mktemp("model"), SIZE)
 
 
 def test_animate_synth_class_writes_watermarked_video(tiny_model, tmp_path, capsys):

@@ -27,7 +27,7 @@ from interanimate.datasets.clip import ClipMaker, Context, is_done, read_label, 
 from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, parse_shard, shard_rows
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
-from interanimate.utils.io import write_json_atomic, write_text_atomic
+from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 
 RECIPE_NAME, PLAN_NAME, EXCLUDED_NAME, FAILURES_NAME = "recipe.json", "plan.jsonl", "excluded.jsonl", "failures.jsonl"
 MANIFEST_JSONL, MANIFEST_PARQUET, SHARDS = "manifest.jsonl", "manifest.parquet", "shards"
@@ -171,16 +171,7 @@ def _read_json(path: Path) -> dict | None:
 # ------------------------------------------------------------------------------------------ failures
 def read_failures(out: Path) -> dict[str, dict]:
     """clip id -> its last failure (a torn last line, from a kill mid-write, is ignored)."""
-    path = out / FAILURES_NAME
-    failures = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            failures[data["clip_id"]] = data
-    return failures
+    return {data["clip_id"]: data for data in read_jsonl(out / FAILURES_NAME)}
 
 
 def append_failure(out: Path, row: PlanRow, reason: str) -> None:

@@ -6,7 +6,6 @@ Counts per class × split, identities per split, failures, time and clips/s, qua
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 from interanimate.datasets.clip import is_done
 from interanimate.datasets.engine import TIMINGS_NAME, finished_records, load_job_from_out, read_failures
 from interanimate.datasets.plan import SPLITS
-from interanimate.utils.io import write_json_atomic, write_text_atomic
+from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 
 QC_FIELDS = ("qc_hand_keypoint_coverage", "qc_face_found", "qc_identity_cosine", "qc_identity_distance")
 SHEET_FRAMES = 8
@@ -61,16 +60,7 @@ def build_report(out: Path) -> dict:
 
 def _timings(out: Path, records: list[dict]) -> list[dict]:
     """Seconds per clip as the engines measured them (``timings.jsonl``, written beside the manifest)."""
-    path = out / TIMINGS_NAME
-    if not path.is_file():
-        return []
-    seen = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        seen[data["clip_id"]] = data
+    seen = {data["clip_id"]: data for data in read_jsonl(out / TIMINGS_NAME)}
     ids = {r["clip_id"] for r in records}
     return [v for k, v in seen.items() if k in ids]
 
