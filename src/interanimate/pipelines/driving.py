@@ -176,7 +176,7 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
     from interanimate.pipelines.conditioning import conditions_from_keypoints
 
     cond = conditions_from_keypoints(motion.keypoints, motion.scores, motion.size, size)
-    id_dim = pipe._id_dim()
+    id_dim = pipe.identity_dim()
     if identity is not None and id_dim and identity.shape[0] != id_dim:
         raise UserError(f"the identity vector has {identity.shape[0]} values; this model takes {id_dim}")
     id_tensor = None if identity is None else torch.from_numpy(np.asarray(identity, np.float32))[None]  # (1, D)

@@ -127,7 +127,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         params = inspect.signature(self.unet.forward).parameters
         return tuple(name for name in INTERACTION_INPUTS if name in params)
 
-    def _id_dim(self) -> int | None:
+    def identity_dim(self) -> int | None:
+        """Width of the identity vector the UNet takes (None: it takes none)."""
         for key in ("id_embed_dim", "id_embedding_dim", "id_dim"):
             if key in self.unet.config:
                 return int(self.unet.config[key])
@@ -222,8 +223,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                  "hand_mask": full if hand_mask is None else hand_mask.to(device, dtype),
                  "face_mask": full if face_mask is None else face_mask.to(device, dtype),
                  "id_embedding": id_embedding}
-        if given["id_embedding"] is None and "id_embedding" in self.interaction_inputs and self._id_dim():
-            given["id_embedding"] = torch.zeros(batch, self._id_dim(), device=device)
+        if given["id_embedding"] is None and "id_embedding" in self.interaction_inputs and self.identity_dim():
+            given["id_embedding"] = torch.zeros(batch, self.identity_dim(), device=device)
         extra = {k: given[k].to(device, dtype) for k in self.interaction_inputs if given[k] is not None}
         cond = _Conditions(image_embeds, ref_latents, time_ids, extra)
 
