@@ -4,6 +4,10 @@ The same command runs on one process or several::
 
     torchrun --standalone --nproc_per_node 2 -m interanimate train --config configs/train_tiny.yaml
     accelerate launch --multi_gpu --num_processes 2 -m interanimate train --config ...   (CPU: device cpu)
+    accelerate launch --config_file launch/ddp_8gpu.yaml -m interanimate train --config configs/train_svd_xt.yaml
+
+``--dry-run`` checks a config on this machine first: the model at its full width with random weights, one training
+step on the CPU at a small size (``interanimate.training.dry_run``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ def register(subparsers) -> None:
                         help="override a config value, e.g. --set max_steps=10 --set device=cuda (repeatable)")
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="after training, also write the pipeline (EMA weights, fp16) to DIR")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build the configured model with random weights and run one training step on the CPU "
+                             "at a small size (no SVD folder or dataset needed); print parameters and optimizer "
+                             "state per group")
     parser.set_defaults(func=run)
 
 
@@ -30,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.training.trainer import Trainer
 
     config = load_config(args.config, args.overrides)
+    if args.dry_run:
+        from interanimate.training.dry_run import dry_run
+
+        for line in dry_run(config).lines(config):
+            print(line, flush=True)
+        return 0
     trainer = Trainer(config)
     trainer.train(resume=args.resume, export_to=args.export)
     return 0

@@ -1,12 +1,12 @@
 """The denoiser and the image encoder a run's ``model`` config names (the first stage, which may be fitted or
-trained on the run's own data, is built by the trainer)."""
+trained on the run's own data, is built by the trainer), and the optimizer its ``optim`` config names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from interanimate.errors import UserError
-from interanimate.training.config import ModelConfig
+from interanimate.training.config import ModelConfig, OptimConfig
 from interanimate.training.first_stage import build_small_image_encoder
 
 
@@ -61,3 +61,19 @@ def build_image_encoder(cfg: ModelConfig):
         cross = unet_kwargs(cfg)["cross_attention_dim"]
     return build_small_image_encoder(int(cross), enc.hidden_size, enc.num_hidden_layers, enc.num_attention_heads,
                                      enc.image_size, enc.patch_size)
+
+
+def build_optimizer(param_groups: list[dict], cfg: OptimConfig):
+    """AdamW over ``param_groups`` (each with its own ``lr``): torch's (``optim.name: adamw``) or bitsandbytes'
+    8-bit one (``adamw_8bit``: moments stored in 8 bits, 2 bytes per parameter instead of 8; bitsandbytes is not a
+    dependency of this package and is imported only here)."""
+    kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw_8bit":
+        try:
+            import bitsandbytes
+        except ImportError:
+            raise UserError("optim.name: adamw_8bit needs bitsandbytes (pip install bitsandbytes); "
+                            "or use optim.name: adamw") from None
+        return bitsandbytes.optim.AdamW8bit(param_groups, **kwargs)
+    import torch
+    return torch.optim.AdamW(param_groups, **kwargs)

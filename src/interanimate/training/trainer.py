@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 
 from interanimate.errors import UserError
-from interanimate.training.build import build_image_encoder, build_unet, id_embed_dim
-from interanimate.training.config import TrainConfig, config_to_dict
+from interanimate.training.build import build_image_encoder, build_optimizer, build_unet, id_embed_dim
+from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
 from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_vae, encode_image,
                                                latent_scaling_factor, load_vae, train_vae)
 from interanimate.training.logs import StepLog
@@ -53,7 +53,7 @@ TEMPORARY_PATTERNS = (f"{CHECKPOINT_DIR}/.tmp-*", f"{FIRST_STAGE_DIR}/*.tmp", f"
 class Trainer:
     def __init__(self, config: TrainConfig):
         from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
+        from accelerate.utils import DistributedDataParallelKwargs, DistributedType
 
         self.config = config
         use_cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
@@ -66,6 +66,10 @@ class Trainer:
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             # the pose encoder sits out unconditional batches: DDP must tolerate unused parameters
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        if self.accelerator.distributed_type == DistributedType.FSDP:
+            raise UserError("FSDP is not supported by this trainer yet: its EMA, validation previews and export read "
+                            "whole weights on one process; use launch/ddp_8gpu.yaml or launch/zero2_8gpu.yaml "
+                            "(docs/training.md, 'Reproducing the paper')")
         self.device = self.accelerator.device
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.output_dir = Path(config.output_dir)
@@ -178,7 +182,7 @@ class Trainer:
         self.unet.train()
         self.image_encoder.train("image_encoder" in self.config.trainable)
         o = self.config.optim
-        self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        self.optimizer = build_optimizer(params, o)
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, partial(lr_factor, warmup=o.lr_warmup_steps, decay=o.lr_decay_steps,
                                     max_steps=self.config.max_steps))
@@ -273,6 +277,15 @@ class Trainer:
         return chosen
 
     # ------------------------------------------------------------------------------------------ training_step
+    def autocast(self):
+        """The precision context of the UNet call: accelerate's (mixed precision on CUDA), or, when the UNet's weights
+        are themselves in low precision (DeepSpeed's bf16 engine, the dry run), ``torch.autocast`` in their dtype, so
+        that the step's fp32 inputs are cast as they enter the UNet's layers."""
+        dtype = self.accelerator.unwrap_model(self.unet).dtype
+        if dtype == torch.float32:
+            return self.accelerator.autocast()
+        return torch.autocast(self.device.type, dtype=dtype)
+
     def training_step(self, batch: dict, generator: torch.Generator) -> dict[str, Tensor]:
         """One micro-batch: returns the total loss (with grad) and its parts (detached)."""
         from interanimate import losses
@@ -314,7 +327,7 @@ class Trainer:
         noise = torch.randn(latents.shape, generator=generator).to(dev)  # (B, F, C, h, w)
         time_ids = torch.stack([torch.full_like(aug, cond.fps - 1), torch.full_like(aug, cond.motion_bucket_id),
                                 aug], dim=1)  # (B, 3)
-        with self.accelerator.autocast():
+        with self.autocast():
             loss, logs = losses.diffusion_training_loss(
                 self.unet, latents, sigma, noise, image_latents=ref_latents, encoder_hidden_states=image_embeds,
                 added_time_ids=time_ids, pose_frames=pose, hand_mask=batch["hand_mask"].to(dev),
@@ -483,6 +496,7 @@ class Trainer:
         from interanimate.utils.io import write_text_atomic
 
         self._started = time.time()
+        check_placeholders(self.config)
         self.check_data_and_model()
         set_seed(self.config.seed)  # python's, numpy's and torch's global generators (saved in checkpoints)
         if self.is_main:
@@ -498,8 +512,7 @@ class Trainer:
             self.log(f"diffusing (z - z_ref) / {self.residual_scale:.4f} (residual_scale)")
         # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
         # process), and checkpointed beside the EMA
-        self.unet, self.image_encoder, self.optimizer = self.accelerator.prepare(
-            self.unet, self.image_encoder, self.optimizer)
+        self.prepare()
         self.accelerator.register_for_checkpointing(self.lr_scheduler)
         if self.ema is not None:
             self.accelerator.register_for_checkpointing(self.ema)
@@ -513,6 +526,13 @@ class Trainer:
             self.log(f"starting from step 0 without --resume (the checkpoints in {self.output_dir / CHECKPOINT_DIR} "
                      "are replaced as the run reaches their steps)")
         self._restart_log("train", self.step)
+
+    def prepare(self) -> None:
+        """Wrap the UNet and the optimizer (and a trainable image encoder) for distribution."""
+        self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
+        # a frozen image encoder needs no wrapper (and DeepSpeed takes one model per accelerator)
+        if "image_encoder" in self.config.trainable:
+            self.image_encoder = self.accelerator.prepare(self.image_encoder)
 
     def _remove_temporaries(self) -> None:
         """Delete what a killed run left half-written (see ``TEMPORARY_PATTERNS``)."""

@@ -1,0 +1,513 @@
+"""Peak memory per GPU of the paper's training step and of inference, traced at full size — not a hand formula.
+
+    python benchmarks/memory_plan.py            # training at 16×384×640 and 16×576×1024 over 8 GPUs; inference
+    python benchmarks/memory_plan.py --check    # also the tracer against a measured CPU peak at a small size
+
+Method. The step runs on fake tensors (``torch._subclasses.FakeTensorMode``: real shapes, dtypes and storages, no data,
+no memory): the trainer's own ``Trainer.training_step`` on a 16-frame batch (the frozen VAE encoding the frames and the
+reference, the CLIP image embedding, the conditioning draws, the InterAnimate UNet with every module under diffusers'
+gradient checkpointing, the region-weighted loss + orthogonality), then ``backward()``, gradient clipping, the
+optimizer step and the EMA update. ``LiveMemory`` (a TorchDispatchMode, the idea of torch's
+``torch.distributed._tools.mem_tracker.MemTracker``) adds up the bytes of every live tensor storage after every op,
+by kind (weights, gradients, activations, optimizer state, EMA); its peak is what ``torch.cuda.max_memory_allocated``
+would report for that step. ``--check`` runs the same tracer against a measured CPU peak of the same step.
+The models are SVD-XT 1.1's: the svd-xt UNet (1,524.6 M + 24.55 M), its AutoencoderKLTemporalDecoder (97.7 M) and the
+CLIP ViT-H/14 image tower (632.1 M), random weights built on the meta device.
+
+Per strategy, 8 GPUs, batch 1 per GPU:
+* DDP (launch/ddp_8gpu.yaml; accelerate bf16 = fp32 weights under bf16 autocast): traced whole, with torch's AdamW as
+  CUDA runs it (``foreach``); DDP's gradient buckets (one fp32 copy of the gradients) added from the parameter count.
+* ZeRO-2 (launch/zero2_8gpu.yaml; DeepSpeed bf16: bf16 weights, fp32 masters): the forward/backward traced with bf16
+  weights; what DeepSpeed shards is added from parameter counts (ZeRO paper, DeepSpeed's stage_1_and_2.py): fp32
+  masters + AdamW moments + the fp32 gradient partition (16 bytes per trainable parameter / 8), the bf16 gradient
+  partition, two reduce buckets of ``reduce_bucket_size`` bf16 elements; the trainer's EMA is a full fp32 copy.
+* FSDP (full shard, bf16 compute): the same forward/backward trace with the UNet's weights and gradients replaced by
+  fp32 shards (1/8) plus the unsharded bf16 weights and gradients of the two largest wrapped blocks in flight;
+  optimizer state and EMA sharded. The trainer refuses FSDP today (see docs/training.md); the row says what it
+  would buy.
+Not in the figures: the CUDA context and NCCL buffers (~1-2 GiB per GPU), and the caching allocator's fragmentation
+(typically 5-15% over the allocated peak) — leave that margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.weak import WeakIdKeyDictionary
+
+from interanimate.training.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "train_svd_xt.yaml"
+GiB = 2 ** 30
+GPUS = 8
+REDUCE_BUCKET = 500_000_000  # launch/ds_zero2.json: zero_optimization.reduce_bucket_size (elements)
+MARGIN = 0.9  # of a GPU's memory: the CUDA context, NCCL and the allocator's fragmentation take the rest
+GPU_SIZES = {"A100 80GB": 80 * GiB, "A100 40GB": 40 * GiB, "24 GB": 24 * GiB}
+# SVD-XT 1.1's frozen first stage: vae/config.json and image_encoder/config.json of the release
+SVD_VAE = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+               block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=768,
+               scaling_factor=0.18215, force_upcast=True)
+SVD_CLIP = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
+                image_size=224, projection_dim=1024, hidden_act="gelu")
+ANCHORS = [  # published per-GPU figures of the anchor (no InterAnimate modules; its own trainable set)
+    ("StableAnimator, 16 frames, batch 1, mixed 512×512 / 576×1024", "~70 GB per A100"),
+    ("StableAnimator, 16 frames, batch 1, 512×512 only", "~40 GB per A100"),
+]
+
+
+class LiveMemory(TorchDispatchMode):
+    """Bytes of live tensor storages by kind, and the peak of their sum: every op's outputs are counted, in the kind
+    of the current ``phase``, until their storage is freed (the idea of torch's ``MemTracker``, without its
+    per-module bookkeeping, which refuses a module called twice in one step — the VAE encodes the frames and then
+    the reference — and loops over every module after every op). Sizes are rounded up to the CUDA caching
+    allocator's 512-byte blocks. Tensors that exist before are registered with ``track``; gradients are relabelled
+    ``grad`` as they are accumulated."""
+
+    def __init__(self):
+        super().__init__()
+        self.kind_of = WeakIdKeyDictionary()  # storage -> (kind, bytes)
+        self.current: dict[str, int] = defaultdict(int)
+        self.peak: dict[str, int] = {}
+        self.phase = "activations"
+
+    @property
+    def total(self) -> int:
+        return sum(self.current.values())
+
+    def track(self, kind: str, tensors) -> None:
+        for t in tensors:
+            self._add(t, kind)
+
+    def watch_grads(self, params) -> None:
+        for p in params:
+            p.register_post_accumulate_grad_hook(lambda p: self._relabel(p.grad, "grads"))
+
+    def _add(self, t, kind: str) -> None:
+        st = t.untyped_storage()
+        if st in self.kind_of:
+            return
+        size = -(-st.nbytes() // 512) * 512
+        self.kind_of[st] = (kind, size)
+        self.current[kind] += size
+        weakref.finalize(st, self._free, kind, size)
+
+    def _free(self, kind: str, size: int) -> None:
+        self.current[kind] -= size
+
+    def _relabel(self, t, kind: str) -> None:
+        if t is None:
+            return
+        st = t.untyped_storage()
+        if st not in self.kind_of:
+            self._add(t, kind)
+            return
+        old, size = self.kind_of[st]
+        if old != kind:  # the first finalizer subtracts from the first kind: move the bytes back when freed
+            self.current[old] -= size
+            self.current[kind] += size
+            self.kind_of[st] = (kind, size)
+            weakref.finalize(st, self._move, old, kind, size)
+
+    def _move(self, old: str, kind: str, size: int) -> None:
+        self.current[old] += size
+        self.current[kind] -= size
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self._add(t, self.phase)
+        if self.total > sum(self.peak.values()):
+            self.peak = dict(self.current)
+        return out
+
+
+# ------------------------------------------------------------------------------------------ fake models
+def fake_module(build, dtype: torch.dtype, mode: FakeTensorMode):
+    """``build()`` on the meta device, cast to ``dtype`` there, then given fake storage (no memory, no init)."""
+    with torch.device("meta"):
+        module = build()
+    module.to("meta")  # diffusers' AlphaBlender builds torch.Tensor([alpha]), which ignores the device context
+    for t in [*module.parameters(), *module.buffers()]:
+        if t.is_floating_point():
+            t.data = t.data.to(dtype)
+    with mode:
+        module.to_empty(device="cpu")
+    return module
+
+
+def svd_models(unet_kwargs: dict, unet_dtype: torch.dtype, frozen_dtype: torch.dtype, mode: FakeTensorMode):
+    """The InterAnimate UNet of ``unet_kwargs``, SVD-XT's VAE and CLIP ViT-H/14 image tower, as fake modules."""
+    from diffusers import AutoencoderKLTemporalDecoder
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from interanimate.models import InterAnimateUNet
+
+    unet = fake_module(lambda: InterAnimateUNet(**unet_kwargs), unet_dtype, mode)
+    vae = fake_module(lambda: AutoencoderKLTemporalDecoder(**SVD_VAE), frozen_dtype, mode)
+    clip = fake_module(lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)), frozen_dtype, mode)
+    return unet, vae.requires_grad_(False).eval(), clip.requires_grad_(False).eval()
+
+
+def count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ------------------------------------------------------------------------------------------ the training step
+class TracedTrainer(Trainer):
+    """The trainer, with its UNet call under bf16 autocast as on CUDA (``autocast_dtype``; accelerate's mixed
+    precision) — on a CPU the trainer itself keeps fp32 (docs/training.md)."""
+
+    autocast_dtype: torch.dtype | None = None
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return super().autocast()
+        return torch.autocast("cpu", dtype=self.autocast_dtype)
+
+
+@dataclass
+class StepTrace:
+    peak: dict[str, int]  # bytes by kind at the peak (LiveMemory)
+    start: int  # bytes tracked before the step: weights, batch, optimizer state, EMA
+    unet_params: int
+    trainable: int
+    unet_bytes: int  # the UNet's weights as traced
+    frozen_bytes: int  # VAE + CLIP weights
+    largest_blocks: int  # parameters of the two largest FSDP-wrapped blocks
+    seconds: float
+
+
+def step_config(size: tuple[int, int], frames: int, overrides: tuple = ()):
+    from interanimate.training.config import load_config
+
+    return load_config(CONFIG, [f"data.size=[{size[0]},{size[1]}]", f"data.num_frames={frames}", "device=cpu",
+                                *overrides])
+
+
+def trace_training_step(config, unet_dtype: torch.dtype, autocast: bool, full_step: bool,
+                        drop_grads: bool = False) -> StepTrace:
+    """``Trainer.training_step`` + backward (+ clipping, AdamW, EMA when ``full_step``) on fake tensors.
+    ``drop_grads``: each gradient is freed once accumulated (as DeepSpeed's ZeRO-2 and FSDP hand it on to their
+    reduction buckets), so that the trace's peak is the weights + activations + gradients in flight."""
+    from interanimate.training.build import unet_kwargs
+    from interanimate.training.state import EMA, step_generator
+
+    begin = time.perf_counter()
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    trainer = TracedTrainer(config)
+    trainer.autocast_dtype = torch.bfloat16 if autocast else None
+    trainer.unet, trainer.vae, trainer.image_encoder = svd_models(unet_kwargs(config.model), unet_dtype,
+                                                                  torch.float32, mode)
+    trainer.residual_scale = 1.0
+    trainable = set_trainable(trainer)
+    if config.gradient_checkpointing:
+        trainer.unet.enable_gradient_checkpointing()
+    trainer.unet.train()
+    with mode:
+        batch = fake_batch(config, trainer.unet.config.id_embed_dim)
+    memory = LiveMemory()
+    memory.track("weights", trainer.unet.parameters())
+    memory.track("frozen", [*trainer.vae.parameters(), *trainer.image_encoder.parameters()])
+    memory.track("batch", batch.values())
+    memory.watch_grads(trainable)
+    if full_step:
+        optimizer, ema = steady_optimizer(trainable, config), EMA(trainer.trainable_named, config.ema_decay)
+        memory.track("optimizer", [t for st in optimizer.state.values() for t in st.values() if torch.is_tensor(t)])
+        memory.track("ema", ema.shadow.values())
+    if drop_grads:
+        for p in trainable:
+            p.register_post_accumulate_grad_hook(lambda p: setattr(p, "grad", None))
+    start = memory.total
+    with memory:
+        parts = trainer.training_step(batch, step_generator(config.seed, 0, 0))
+        parts["loss"].backward()
+        if full_step:
+            memory.phase = "optimizer step"
+            torch.nn.utils.clip_grad_norm_(trainable, config.optim.grad_clip, foreach=True)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update(trainer.trainable_named)
+    frozen = sum(p.nbytes for m in (trainer.vae, trainer.image_encoder) for p in m.parameters())
+    return StepTrace(defaultdict(int, memory.peak), start, count(trainer.unet), sum(p.numel() for p in trainable),
+                     sum(p.nbytes for p in trainer.unet.parameters()), frozen, largest_blocks(trainer.unet),
+                     time.perf_counter() - begin)
+
+
+def set_trainable(trainer) -> list[torch.Tensor]:
+    """As ``Trainer.build_models``: the configured groups train, everything else is frozen."""
+    groups = trainer.parameter_groups()
+    for module in (trainer.unet, trainer.image_encoder):
+        module.requires_grad_(False)
+    trainer.trainable_named = [(n, p) for named in groups.values() for n, p in named]
+    for _, p in trainer.trainable_named:
+        p.requires_grad_(True)
+    return [p for _, p in trainer.trainable_named]
+
+
+def steady_optimizer(params: list, config) -> torch.optim.Optimizer:
+    """torch's AdamW as CUDA runs it (``foreach``), with its moments already allocated (step ≥ 2)."""
+    o = config.optim
+    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay, foreach=True)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return optimizer
+
+
+def fake_batch(config, id_dim: int) -> dict:
+    """The keys and shapes ``InterHFDataset`` yields (values do not matter to memory)."""
+    b, f, (h, w) = config.batch_size, config.data.num_frames, config.data.size
+    return {"frames": torch.zeros(b, f, 3, h, w), "reference": torch.zeros(b, 3, h, w),
+            "pose": torch.zeros(b, f, 3, h, w), "hand_mask": torch.zeros(b, f, 1, h, w),
+            "face_mask": torch.zeros(b, f, 1, h, w), "identity_embedding": torch.zeros(b, id_dim)}
+
+
+def largest_blocks(unet) -> int:
+    """Parameters of the two largest blocks an FSDP auto-wrap policy shards one by one (resnets, transformers)."""
+    from diffusers.models.resnet import SpatioTemporalResBlock
+    from diffusers.models.transformers.transformer_temporal import TransformerSpatioTemporalModel
+
+    sizes = sorted((count(m) for m in unet.modules()
+                    if isinstance(m, (SpatioTemporalResBlock, TransformerSpatioTemporalModel))), reverse=True)
+    return sum(sizes[:2])
+
+
+# ------------------------------------------------------------------------------------------ strategies
+COLUMNS = ("weights", "frozen", "grads", "optimizer", "ema", "buckets", "activations")
+
+
+def ddp_plan(t: StepTrace) -> dict[str, float]:
+    """Traced whole (fp32 weights, bf16 autocast, AdamW foreach, EMA); DDP's buckets added (C++, not traced)."""
+    p = t.peak
+    return {"weights": p["weights"], "frozen": p["frozen"], "grads": p["grads"], "optimizer": p["optimizer"],
+            "ema": p["ema"], "buckets": 4 * t.trainable,
+            "activations": p["activations"] + p["batch"] + p["optimizer step"]}
+
+
+def zero2_plan(t: StepTrace) -> dict[str, float]:
+    """bf16 forward/backward traced (gradients handed on as they come); what DeepSpeed keeps, from counts."""
+    p = t.peak
+    return {"weights": p["weights"], "frozen": p["frozen"], "grads": 2 * t.trainable / GPUS + p["grads"],
+            "optimizer": 16 * t.trainable / GPUS, "ema": 4 * t.trainable, "buckets": 2 * 2 * REDUCE_BUCKET,
+            "activations": p["activations"] + p["batch"]}
+
+
+def fsdp_plan(t: StepTrace) -> dict[str, float]:
+    """bf16 forward/backward traced; the UNet's weights and gradients as FSDP shards them, from counts."""
+    p = t.peak
+    return {"weights": 4 * t.unet_params / GPUS + 2 * t.largest_blocks, "frozen": p["frozen"],
+            "grads": 4 * t.trainable / GPUS + 4 * t.largest_blocks, "optimizer": 8 * t.trainable / GPUS,
+            "ema": 4 * t.trainable / GPUS, "buckets": 0, "activations": p["activations"] + p["batch"] + p["grads"]}
+
+
+def training_table(sizes: list[str], frames: int) -> list[str]:
+    rows = [f"training step per GPU: batch 1 × {frames} frames, bf16, gradient checkpointing, {GPUS} GPUs (GiB)",
+            f"{'size':<10}{'strategy':<9}" + "".join(f"{c:>12}" for c in COLUMNS) + f"{'peak':>8}   fits "
+            f"(peak < {MARGIN:.0%} of): " + ", ".join(GPU_SIZES)]
+    peaks = {}
+    for size in sizes:
+        config = step_config(tuple(int(v) for v in size.split("x")), frames)
+        ddp = trace_training_step(config, torch.float32, autocast=True, full_step=True)
+        bf16 = trace_training_step(config, torch.bfloat16, autocast=False, full_step=False, drop_grads=True)
+        for name, plan in (("DDP", ddp_plan(ddp)), ("ZeRO-2", zero2_plan(bf16)), ("FSDP", fsdp_plan(bf16))):
+            peaks[(size, name)] = total = sum(plan.values())
+            rows.append(f"{size:<10}{name:<9}" + "".join(f"{plan[c] / GiB:>12.1f}" for c in COLUMNS)
+                        + f"{total / GiB:>8.1f}   " + ", ".join("yes" if total < MARGIN * cap else "no"
+                                                                for cap in GPU_SIZES.values()))
+        rows.append(f"{'':<19}(traced in {ddp.seconds:.0f} s + {bf16.seconds:.0f} s; "
+                    f"UNet {ddp.unet_params / 1e6:,.1f} M "
+                    f"parameters, {ddp.trainable / 1e6:,.1f} M trainable; VAE + CLIP {ddp.frozen_bytes / GiB:.1f} GiB)")
+    rows += ["weights: the UNet's (DDP fp32; ZeRO-2 bf16, whole; FSDP an fp32 shard + 2 blocks unsharded in bf16); "
+             "frozen: VAE + CLIP in fp32, as the trainer keeps them; grads: at the peak (ZeRO-2/FSDP: the partition + "
+             "those in flight); optimizer: AdamW moments (ZeRO-2: + fp32 masters and gradient partition, /8); ema: the "
+             "trainer's fp32 EMA (FSDP: if it were sharded); buckets: DDP's fp32 gradient buckets / DeepSpeed's two "
+             "bf16 reduce buckets; activations: saved activations + temporaries + the batch at the peak",
+             "anchors (published, their own trainable set): " + "; ".join(f"{a}: {b}" for a, b in ANCHORS),
+             verdict(peaks, sizes[0])]
+    return rows
+
+
+def verdict(peaks: dict, size: str) -> str:
+    ok = [name for (s, name), total in peaks.items() if s == size and total < MARGIN * GPU_SIZES["A100 80GB"]]
+    return (f"at {size}, fits an 80 GB GPU with a {1 - MARGIN:.0%} margin: {', '.join(ok) or 'none'}"
+            + ("; DDP is the simplest (launch/ddp_8gpu.yaml)" if "DDP" in ok else ""))
+
+
+# ------------------------------------------------------------------------------------------ inference
+def inference_calls(size: tuple[int, int], frames: int, chunk: int, dtype: torch.dtype, device: str, mode=None):
+    """The pipeline's component calls at inference (CLIP on the reference, VAE encode of the reference, one UNet
+    pass with every module, VAE decode of ``chunk`` frames) as {name: (module, call)}."""
+    from interanimate.training.first_stage import encode_image
+
+    h, w = size
+    models = svd_models(dict(_svd_xt_kwargs()), dtype, dtype, mode) if mode else _meta_models()
+    unet, vae, clip = models
+    unet.eval()
+    context = mode if mode else torch.device(device)
+    with context:
+        z = dict(dtype=dtype)
+        ref, sample = torch.zeros(1, 3, h, w, **z), torch.zeros(1, frames, 8, h // 8, w // 8, **z)
+        extra = dict(pose_frames=torch.zeros(1, frames, 3, h, w, **z), hand_mask=torch.zeros(1, frames, 1, h, w, **z),
+                     face_mask=torch.zeros(1, frames, 1, h, w, **z), id_embedding=torch.zeros(1, 512, **z))
+        cond = (torch.zeros(1, **z), torch.zeros(1, 1, 1024, **z), torch.zeros(1, 3, **z))
+        latents = torch.zeros(chunk, 4, h // 8, w // 8, **z)
+    no_pose = {k: v for k, v in extra.items() if k != "pose_frames"}
+    return {"image encoder": (clip, lambda: encode_image(clip, ref, SVD_CLIP["image_size"])),
+            "VAE encode (reference)": (vae, lambda: vae.encode(ref).latent_dist.mode()),
+            "UNet pass (conditional)": (unet, lambda: unet(sample, *cond, **extra).sample),
+            "UNet pass (unconditional)": (unet, lambda: unet(sample, *cond, **no_pose).sample),
+            f"VAE decode ({chunk} frames)": (vae, lambda: vae.decode(latents, num_frames=chunk).sample)}
+
+
+def _svd_xt_kwargs() -> dict:
+    from interanimate.models import get_model_config
+    return get_model_config("svd-xt").to_kwargs()
+
+
+def _meta_models():
+    from diffusers import AutoencoderKLTemporalDecoder
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from interanimate.models import InterAnimateUNet
+
+    with torch.device("meta"):
+        models = (InterAnimateUNet(**_svd_xt_kwargs()), AutoencoderKLTemporalDecoder(**SVD_VAE).eval(),
+                  CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)).eval())
+    return [m.to("meta") for m in models]  # AlphaBlender's torch.Tensor([alpha]) ignores the device context
+
+
+def inference_table(size: tuple[int, int], frames: int, steps: int, chunk: int) -> list[str]:
+    """Peak per component call (fake tensors, fp16) and FLOPs (meta device, where attention is counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    peaks = {}
+    for name, (module, call) in inference_calls(size, frames, chunk, torch.float16, "cpu",
+                                                FakeTensorMode(allow_non_fake_inputs=True)).items():
+        memory = LiveMemory()
+        memory.track("weights", module.parameters())
+        with memory, torch.no_grad():
+            call()
+        peaks[name] = (sum(p.nbytes for p in module.parameters()), sum(memory.peak.values()))
+    flops = {}
+    for name, (_, call) in inference_calls(size, frames, chunk, torch.float32, "meta").items():
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            call()
+        flops[name] = counter.get_total_flops()
+    weights = sum(wb for n, (wb, _) in peaks.items() if n in ("image encoder", "VAE encode (reference)",
+                                                                  "UNet pass (conditional)"))
+    decodes = -(-frames // chunk)
+    clip_flops = sum(steps * v if k.startswith("UNet") else decodes * v if k.startswith("VAE decode") else v
+                     for k, v in flops.items())
+    rows = [f"inference: {frames}×{size[0]}×{size[1]}, fp16, {steps} Euler steps with CFG (the conditional and the "
+            f"unconditional UNet pass one after the other), VAE decode {chunk} frames at a time",
+            f"{'component call':<30}{'weights GiB':>12}{'peak GiB':>10}{'TFLOP/call':>12}"]
+    rows += [f"{n:<30}{wb / GiB:>12.2f}{pk / GiB:>10.2f}{flops[n] / 1e12:>12.2f}" for n, (wb, pk) in peaks.items()]
+    rows += [f"peak with model CPU offload (pipe.enable_model_cpu_offload(): one component on the GPU at a time): "
+             f"{max(pk for _, pk in peaks.values()) / GiB:.2f} GiB",
+             f"peak with all weights resident ({weights / GiB:.2f} GiB): "
+             f"{(weights + max(pk - wb for wb, pk in peaks.values())) / GiB:.2f} GiB",
+             f"one clip: {steps} × 2 UNet passes + CLIP + VAE encode + {decodes} decode calls = "
+             f"{clip_flops / 1e12:,.0f} TFLOP"]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ check against a measurement
+CHECK_OVERRIDES = ("model.unet=small", "model.unet_overrides={id_embed_dim: 512, cross_attention_dim: 1024}")
+
+
+def check(size: tuple[int, int], frames: int) -> list[str]:
+    """The tracer against a measurement of the same step: ``training_step`` + backward of the ``small`` UNet (every
+    module; SVD's VAE and CLIP, fp32, gradient checkpointing) on this CPU. Estimated: the traced peak above what
+    was live before the step. Measured, in a fresh process with real tensors: peak resident memory (VmHWM, reset
+    through /proc/self/clear_refs just before the step) above the resident memory before it."""
+    config = step_config(size, frames, CHECK_OVERRIDES)
+    est = trace_training_step(config, torch.float32, autocast=False, full_step=False)
+    estimated = sum(est.peak.values()) - est.start
+    out = subprocess.run([sys.executable, __file__, "--measure", f"{size[0]}x{size[1]}", "--frames", str(frames)],
+                         capture_output=True, text=True, check=True)
+    measured = int(out.stdout.strip().splitlines()[-1])
+    return [f"check: {frames}×{size[0]}×{size[1]}, small UNet with every module + SVD's VAE and CLIP, fp32 on this "
+            "CPU, one training_step + backward",
+            f"  estimated (fake-tensor trace, peak above the weights and batch): {estimated / GiB:.3f} GiB",
+            f"  measured (real tensors, fresh process, peak RSS above RSS before the step): {measured / GiB:.3f} GiB "
+            f"({100 * (measured / estimated - 1):+.1f}%)"]
+
+
+def measure(size: tuple[int, int], frames: int) -> int:
+    """``check``'s step with real (random) tensors; returns the peak RSS above the RSS before it, in bytes."""
+    from diffusers import AutoencoderKLTemporalDecoder
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from interanimate.models import InterAnimateUNet
+    from interanimate.training.build import unet_kwargs
+    from interanimate.training.state import step_generator
+
+    config = step_config(size, frames, CHECK_OVERRIDES)
+    torch.manual_seed(0)
+    trainer = TracedTrainer(config)
+    trainer.unet = InterAnimateUNet(**unet_kwargs(config.model))
+    trainer.vae = AutoencoderKLTemporalDecoder(**SVD_VAE).requires_grad_(False).eval()
+    trainer.image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)).requires_grad_(False).eval()
+    trainer.residual_scale = 1.0
+    set_trainable(trainer)
+    trainer.unet.enable_gradient_checkpointing()
+    trainer.unet.train()
+    batch = {k: torch.rand_like(v) * 2 - 1 for k, v in fake_batch(config, 512).items()}
+    before = _status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    parts = trainer.training_step(batch, step_generator(config.seed, 0, 0))
+    parts["loss"].backward()
+    return _status("VmHWM") - before
+
+
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["384x640", "576x1024"])
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--inference-size", default="576x1024")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--decode-chunk", type=int, default=8)
+    parser.add_argument("--check", action="store_true", help="also compare the tracer with a measured CPU peak")
+    parser.add_argument("--check-size", default="256x256")
+    parser.add_argument("--check-frames", type=int, default=8)
+    parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # internal: the measured side of --check
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(measure(tuple(int(v) for v in args.measure.split("x")), args.frames))
+        return 0
+    for line in training_table(args.sizes, args.frames):
+        print(line, flush=True)
+    print()
+    for line in inference_table(tuple(int(v) for v in args.inference_size.split("x")), args.frames, args.steps,
+                                args.decode_chunk):
+        print(line, flush=True)
+    if args.check:
+        print()
+        for line in check(tuple(int(v) for v in args.check_size.split("x")), args.check_frames):
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
