@@ -20,6 +20,7 @@ from interanimate.cli import main
 from interanimate.pipelines import bundled_model_dir
 
 BUNDLED_MOTION = Path(__file__).resolve().parents[1] / "src" / "interanimate" / "assets" / "motion"
+TINY_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         "ref": root / "ref.png", "bad_image": root / "not_an_image.png", "file": root / "a_file",
         "folder": root / "folder", "nan_poses": root / "nan_poses.npz", "wrong_shape": root / "wrong_shape.npz",
         "broken_npz": root / "broken.npz", "nan_identity": root / "nan_identity.npy", "videos": root / "videos",
+        "tiny_config": TINY_CONFIG,
     }
 
 
@@ -168,6 +170,13 @@ CASES = [
     ("annotate-preview-kind", ["annotate-image", "{ref}", "--preview", "{out}/p.jpg"], "must be a .png"),
     ("demo-out-file", ["demo", "--out", "{file}"], "is a file, not a folder"),
     ("watermark-missing", ["verify-watermark", "{out}/none.mp4"], "none.mp4"),
+    ("train-config-missing", ["train", "--config", "{out}/none.yaml"], "no such file"),
+    ("train-config-kind", ["train", "--config", "{ref}"], "expected a .yaml or .yml file"),
+    ("train-resume-missing", ["train", "--config", "{tiny_config}", "--resume", "{out}/none"], "no such folder"),
+    ("train-export-file", ["train", "--config", "{tiny_config}", "--export", "{file}"], "is a file, not a folder"),
+    ("train-output-under-file", ["train", "--config", "{tiny_config}", "--set", "output_dir={file}/run"],
+     "is a file, not a folder"),
+    ("train-unknown-key", ["train", "--config", "{tiny_config}", "--set", "optim.lrr=1"], "unknown key(s) optim.lrr"),
     # ---- text
     ("text-empty", ["animate", "--reference", "{ref}", "--text", "", "--out", "{out}/o.mp4"], "empty prompt"),
     ("text-no-interaction", ["animate", "--reference", "{ref}", "--text", "qwerty asdf", "--out", "{out}/o.mp4"],

@@ -37,7 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.training.config import load_config
     from interanimate.training.trainer import Trainer
 
+    from interanimate import validation
+
+    validation.input_file(args.config, "--config", (".yaml", ".yml"))
+    if args.resume not in (None, "latest"):
+        validation.input_dir(Path(args.resume), "--resume")
+    if args.export is not None:
+        validation.output_dir(args.export, "--export")
     config = load_config(args.config, args.overrides)
+    validation.output_dir(Path(config.output_dir), "output_dir")
     if args.dry_run:
         from interanimate.training.dry_run import dry_run
 
