@@ -174,6 +174,16 @@ def input_dir(path, name: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------- text
+def interaction_class(code: str, name: str = "--class") -> str:
+    """A class code (any case) -> its canonical code, else the valid codes."""
+    from interanimate.taxonomy import get_class
+
+    try:
+        return get_class(code).code
+    except ValueError as err:
+        raise UserError(f"{name}: {err}") from None
+
+
 def interaction_text(text: str, name: str = "--text") -> str:
     """A prompt that names an interaction (a kind of touch or a face region), else the words we understand."""
     from interanimate.motion.text import _CATEGORY_WORDS, _REGION_WORDS, parse_prompt

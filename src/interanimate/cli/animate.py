@@ -160,9 +160,9 @@ def check_inputs(args: argparse.Namespace) -> Path:
     if args.dwpose_dir is not None:
         validation.input_dir(args.dwpose_dir, "--dwpose-dir")
     if args.class_code is not None:
-        args.class_code = _known_class(args.class_code, "--class")
+        args.class_code = validation.interaction_class(args.class_code, "--class")
     if args.synth_class is not None:
-        args.synth_class = _known_class(args.synth_class, "--synth-class")
+        args.synth_class = validation.interaction_class(args.synth_class, "--synth-class")
     if args.text is not None:
         validation.interaction_text(args.text)
     model_dir = args.model or bundled_model_dir()
@@ -180,16 +180,6 @@ def check_inputs(args: argparse.Namespace) -> Path:
         if size[0] % multiple or size[1] % multiple:
             raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of {multiple}")
     return model_dir
-
-
-def _known_class(code: str, option: str) -> str:
-    from interanimate.errors import UserError
-    from interanimate.taxonomy import get_class
-
-    try:
-        return get_class(code).code
-    except ValueError as err:
-        raise UserError(f"{option}: {err}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,12 +114,7 @@ def _check_outputs(args, outputs: list[Path]) -> None:
     if args.text is not None:
         validation.interaction_text(args.text)
     if args.class_code is not None:
-        from interanimate.taxonomy import get_class
-
-        try:
-            args.class_code = get_class(args.class_code).code
-        except ValueError as err:
-            raise UserError(f"--class: {err}") from None
+        args.class_code = validation.interaction_class(args.class_code, "--class")
     check_model_folder(args.model or BUNDLED_DIR, "--model")
     for path in outputs:
         validation.output_file(path, "--out", (".npz",))
