@@ -27,7 +27,7 @@ def main() -> None:
     from interanimate.data.dataset import DatasetConfig, InterHFDataset
     from interanimate.data.synth import write_dataset
     from interanimate.pipelines.demo import region_psnr
-    from interanimate.training.first_stage import PatchPCAAutoencoder
+    from interanimate.models.first_stage import PatchPCAAutoencoder
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=None)

@@ -40,7 +40,7 @@ def build_pipeline(config: str, interanimate: bool, device: torch.device, dtype:
 
     from interanimate.models import build_svd_unet, build_unet, get_model_config
     from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-    from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
+    from interanimate.models.first_stage import build_small_image_encoder, build_small_vae
 
     torch.manual_seed(0)
     blocks, layers, enc = FIRST_STAGE[config]

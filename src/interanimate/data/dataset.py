@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from interanimate.data.format import ClipRecord, load_annotations, load_frames, read_manifest
 from interanimate.errors import DataError
-from interanimate.keypoints.render import render_pose
+from interanimate.keypoints.conditions import keypoint_conditions, scale_keypoints
 from interanimate.taxonomy import BY_CODE
 
 
@@ -29,12 +29,18 @@ class DatasetConfig:
     reference: str = "random"  # "random" (paper: any frame of the video) or "first"
     seed: int = 0
     confidence_aware_pose: bool = True
+    # what the region block gets as hand/face masks: "keypoints" (drawn from the clip's keypoints by the function
+    # that draws them at inference, interanimate.keypoints.conditions) or "annotation" (the stored masks: SynthHF's
+    # exact silhouettes, or what `prepare` wrote); the stored masks are always there as hand/face_silhouette
+    masks: str = "keypoints"
 
     def __post_init__(self):
         if self.num_frames < 1 or self.stride < 1:
             raise ValueError(f"num_frames and stride must be >= 1, got {self.num_frames}, {self.stride}")
         if self.reference not in ("random", "first"):
             raise ValueError(f"reference must be 'random' or 'first', got {self.reference!r}")
+        if self.masks not in ("keypoints", "annotation"):
+            raise ValueError(f"masks must be 'keypoints' or 'annotation', got {self.masks!r}")
 
 
 def _to_signed(images: np.ndarray) -> torch.Tensor:
@@ -102,22 +108,24 @@ class InterHFDataset(Dataset):
         ref_idx = int(rng.integers(0, total)) if cfg.reference == "random" else 0
 
         height, width = cfg.size or frames.shape[1:3]
-        scale = np.array([width / frames.shape[2], height / frames.shape[1]], np.float32)
-        keypoints = ann["keypoints"][idx] * scale  # (F, 134, 2) in output pixels
+        keypoints = scale_keypoints(ann["keypoints"][idx], frames.shape[1:3], (height, width))  # (F, 134, 2)
         scores = ann["scores"][idx]  # (F, 134)
         clip = _resize_frames(frames[idx], (height, width), cv2.INTER_AREA)  # (F, H, W, 3)
         reference = _resize_frames(frames[ref_idx:ref_idx + 1], (height, width), cv2.INTER_AREA)[0]
-        pose = np.stack([render_pose(k, s, height, width, confidence_aware=cfg.confidence_aware_pose)
-                         for k, s in zip(keypoints, scores)])  # (F, H, W, 3)
-        hand = _resize_frames(ann["hand_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
-        face = _resize_frames(ann["face_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
+        drawn = keypoint_conditions(keypoints, scores, height, width, confidence_aware=cfg.confidence_aware_pose)
+        hand_silhouette = _resize_frames(ann["hand_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
+        face_silhouette = _resize_frames(ann["face_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
+        hand, face = ((drawn["hand_mask"], drawn["face_mask"]) if cfg.masks == "keypoints"
+                      else (hand_silhouette, face_silhouette))
         class_index = BY_CODE[record.class_code].index if record.class_code in BY_CODE else -1
         return {
             "reference": _to_signed(reference),  # (3, H, W)
             "frames": _to_signed(clip),  # (F, 3, H, W)
-            "pose": _to_signed(pose),  # (F, 3, H, W)
-            "hand_mask": torch.from_numpy(hand.astype(np.float32))[:, None],  # (F, 1, H, W)
+            "pose": _to_signed(drawn["pose"]),  # (F, 3, H, W)
+            "hand_mask": torch.from_numpy(hand.astype(np.float32))[:, None],  # (F, 1, H, W): for the region block
             "face_mask": torch.from_numpy(face.astype(np.float32))[:, None],  # (F, 1, H, W)
+            "hand_silhouette": torch.from_numpy(hand_silhouette.astype(np.float32))[:, None],  # (F, 1, H, W) stored
+            "face_silhouette": torch.from_numpy(face_silhouette.astype(np.float32))[:, None],  # (F, 1, H, W)
             "keypoints": torch.from_numpy(keypoints.astype(np.float32)),  # (F, 134, 2)
             "scores": torch.from_numpy(scores.astype(np.float32)),  # (F, 134)
             "contact": torch.from_numpy(ann["contact"][idx].astype(np.float32)),  # (F,)

@@ -48,10 +48,8 @@ def hand_coverage(scores: np.ndarray, hand: str) -> float:
 
 
 class FaceQuality:
-    """dlib face detection and 128-d identity on frames upscaled to at least 256 pixels (dlib's detector misses
-    faces much under 80 pixels; measured on SynthHF: 0 of 6 64×64 faces found as is, 6 of 6 upscaled to 256)."""
-
-    MIN_SIDE = 256
+    """dlib face detection and 128-d identity (``DlibEmbedder``, which upscales frames to at least 256 pixels:
+    dlib's detector misses faces much under 80 pixels)."""
 
     def __init__(self):
         from interanimate.annotate.identity import DlibEmbedder
@@ -59,12 +57,6 @@ class FaceQuality:
         self.embedder = DlibEmbedder()
 
     def vector(self, frame: np.ndarray) -> np.ndarray | None:
-        import cv2
-
-        scale = self.MIN_SIDE / min(frame.shape[:2])
-        if scale > 1:
-            frame = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                               interpolation=cv2.INTER_CUBIC)
         return self.embedder(frame)
 
     def scores(self, reference: np.ndarray, frames: np.ndarray, probes: int = 4) -> dict:

@@ -14,6 +14,7 @@ def diffusion_training_loss(unet: nn.Module, latents: Tensor, sigma: Tensor, noi
                             image_latents: Tensor, encoder_hidden_states: Tensor, added_time_ids: Tensor,
                             pose_frames: Tensor | None = None, hand_mask: Tensor | None = None,
                             face_mask: Tensor | None = None, id_embedding: Tensor | None = None,
+                            loss_hand_mask: Tensor | None = None, loss_face_mask: Tensor | None = None,
                             alpha_hand: float = 1.0, alpha_face: float = 1.0, orthogonality_weight: float = 0.01,
                             orthogonality_model: nn.Module | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """L = L_diff + λ·(L_orth(L_s) + L_orth(L_t))  (Eq. 13).
@@ -26,7 +27,8 @@ def diffusion_training_loss(unet: nn.Module, latents: Tensor, sigma: Tensor, noi
         image_latents: reference latents (B, 4, h, w) or (B, F, 4, h, w), concatenated on channels to every frame.
         encoder_hidden_states (B, 1, D), added_time_ids (B, 3): as the SVD UNet takes them.
         pose_frames, hand_mask, face_mask, id_embedding: InterAnimate inputs (see InterAnimateUNet.forward); the
-            masks also weight the loss (α_h, α_f).
+            masks also weight the loss (α_h, α_f) unless ``loss_hand_mask`` / ``loss_face_mask`` are given
+            (e.g. exact silhouettes weighting the loss while the region block gets keypoint masks).
     Returns:
         (loss, logs) with logs {"loss_diff", "loss_orth", "loss"} detached.
     """
@@ -41,7 +43,8 @@ def diffusion_training_loss(unet: nn.Module, latents: Tensor, sigma: Tensor, noi
     pred = unet(model_input, c_noise.reshape(b), encoder_hidden_states=encoder_hidden_states,
                 added_time_ids=added_time_ids, return_dict=False, **extra)[0]  # (B, F, 4, h, w)
     denoised = c_out * pred + c_skip * noisy  # ẑ0 (B, F, 4, h, w)
-    loss_diff = region_diffusion_loss(denoised, latents, sigma, hand_mask, face_mask, alpha_hand, alpha_face)
+    loss_diff = region_diffusion_loss(denoised, latents, sigma, hand_mask if loss_hand_mask is None else loss_hand_mask,
+                                      face_mask if loss_face_mask is None else loss_face_mask, alpha_hand, alpha_face)
     loss_orth = interaction_orthogonality_loss(orthogonality_model or unet)
     if loss_orth is None:
         loss_orth = torch.zeros((), device=loss_diff.device)

@@ -43,14 +43,12 @@ def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
 def conditions_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, source_size: tuple[int, int],
                               size: tuple[int, int]) -> dict[str, Tensor]:
     """DWPose-layout keypoints (F, 134, 2) in pixels of ``source_size`` (H, W) -> the pipeline's pose frames
-    (F, 3, H, W) in [-1, 1] and hand/face masks (F, 1, H, W) in {0, 1} at ``size``."""
-    from interanimate.keypoints import masks_for_sequence, render_pose_sequence
+    (F, 3, H, W) in [-1, 1] and hand/face masks (F, 1, H, W) in {0, 1} at ``size`` — drawn by
+    :func:`interanimate.keypoints.conditions.keypoint_conditions`, as the trainer's are."""
+    from interanimate.keypoints.conditions import keypoint_conditions, scale_keypoints
 
     height, width = size
-    scale = np.array([width / source_size[1], height / source_size[0]], np.float32)
-    points = np.asarray(keypoints, np.float32) * scale  # (F, 134, 2) in output pixels
-    pose = render_pose_sequence(points, np.asarray(scores, np.float32), height, width)  # (F, H, W, 3)
-    hand, face = masks_for_sequence(points, np.asarray(scores, np.float32), height, width)  # (F, H, W) each
-    return {"pose_frames": image_to_tensor(pose),
-            "hand_mask": torch.from_numpy(hand.astype(np.float32))[:, None],  # (F, 1, H, W)
-            "face_mask": torch.from_numpy(face.astype(np.float32))[:, None]}
+    drawn = keypoint_conditions(scale_keypoints(keypoints, source_size, size), scores, height, width)
+    return {"pose_frames": image_to_tensor(drawn["pose"]),
+            "hand_mask": torch.from_numpy(drawn["hand_mask"].astype(np.float32))[:, None],  # (F, 1, H, W)
+            "face_mask": torch.from_numpy(drawn["face_mask"].astype(np.float32))[:, None]}

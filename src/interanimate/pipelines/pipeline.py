@@ -27,7 +27,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from interanimate.pipelines.fusion import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, fuse_tiles
-from interanimate.training.first_stage import encode_image, load_vae, vae_decode
+from interanimate.models.first_stage import downsampling_factor, encode_image, load_vae, vae_decode
 
 logger = logging.getLogger(__name__)
 INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding")
@@ -118,8 +118,7 @@ class InterAnimatePipeline(DiffusionPipeline):
     # ---------------------------------------------------------------- helpers
     @property
     def vae_scale_factor(self) -> int:
-        patch = self.vae.config.get("patch_size")  # PatchPCAAutoencoder
-        return int(patch) if patch else 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return downsampling_factor(self.vae)
 
     @property
     def interaction_inputs(self) -> tuple[str, ...]:

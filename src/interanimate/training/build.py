@@ -7,7 +7,7 @@ from pathlib import Path
 
 from interanimate.errors import UserError
 from interanimate.training.config import ModelConfig, OptimConfig
-from interanimate.training.first_stage import build_small_image_encoder
+from interanimate.models.first_stage import build_small_image_encoder
 
 
 def unet_kwargs(cfg: ModelConfig) -> dict:
@@ -38,8 +38,9 @@ def build_unet(cfg: ModelConfig):
     """A saved InterAnimateUNet folder, SVD's UNet wrapped (``svd_unet``), or a fresh one of the named size."""
     from interanimate.models import INTERANIMATE_DEFAULTS, InterAnimateUNet, load_svd_unet
 
-    if Path(cfg.unet).is_dir():
-        return InterAnimateUNet.from_pretrained(cfg.unet)
+    if Path(cfg.unet).is_dir():  # strictly, in fp32 whatever it was saved in (the bundled model ships fp16)
+        import torch
+        return InterAnimateUNet.from_pretrained(cfg.unet, torch_dtype=torch.float32)
     kwargs = unet_kwargs(cfg)
     if cfg.svd_unet:
         base = load_svd_unet(cfg.svd_unet)
@@ -52,8 +53,12 @@ def build_image_encoder(cfg: ModelConfig):
     UNet's cross-attention width."""
     enc = cfg.image_encoder
     if enc.pretrained:
+        import torch
         from transformers import CLIPVisionModelWithProjection
-        return CLIPVisionModelWithProjection.from_pretrained(enc.pretrained)
+
+        from interanimate.models.loading import strict_load
+        return strict_load(CLIPVisionModelWithProjection.from_pretrained, enc.pretrained,
+                           "CLIPVisionModelWithProjection", dtype=torch.float32)
     if Path(cfg.unet).is_dir():
         from interanimate.models import InterAnimateUNet
         cross = InterAnimateUNet.load_config(cfg.unet)["cross_attention_dim"]

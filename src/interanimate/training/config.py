@@ -19,6 +19,9 @@ class DataConfig:
     stride: int = 1
     size: list[int] | None = None  # [height, width]; None keeps the stored size
     reference: str = "random"  # paper: a random frame of the whole video
+    # the hand/face masks the region block gets: "keypoints" (drawn from the clip's keypoints by the function that
+    # draws them at inference; the paper takes both from DWPose keypoints) or "annotation" (the stored masks)
+    region_masks: str = "keypoints"
     num_workers: int = 0
     validation_split: str = "test"  # held-out identities for validation previews
 
@@ -57,6 +60,10 @@ class ModelConfig:
     unet: str = "tiny"  # named config of interanimate.models (tiny, small, svd-xt) or a folder to load
     unet_overrides: dict = field(default_factory=dict)  # constructor arguments changed from the named config
     svd_unet: str | None = None  # SVD ``unet/`` folder whose weights initialise the base UNet
+    # a pipeline folder (what `train` exports, e.g. runs/small/final or the bundled model) to continue from: its
+    # unet/, vae/ and image_encoder/ are loaded (strictly) in place of unet, vae.pretrained and
+    # image_encoder.pretrained, and its residual_scale is used when residual_scale is not set
+    init_from: str | None = None
     vae: VAEConfig = field(default_factory=VAEConfig)
     image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
 
@@ -68,6 +75,9 @@ class LossConfig:
     alpha_hand: float = 1.0
     alpha_face: float = 1.0
     orthogonality_weight: float = 0.01
+    # which masks weight the region loss (α_h, α_f): "annotation" (the stored masks: SynthHF's exact silhouettes,
+    # or what `prepare` wrote) or "keypoints" (the ones the region block gets, see data.region_masks)
+    weight_masks: str = "annotation"
 
 
 @dataclass
@@ -75,6 +85,9 @@ class ConditioningConfig:
     drop_all: float = 0.1  # probability that a batch trains unconditionally (image, latents and pose all dropped)
     drop_image: float = 0.05  # extra per-sample drop of the image embedding alone
     drop_latents: float = 0.05  # extra per-sample drop of the reference latent alone
+    # per-sample drop of the identity vector to zeros, so that "no identity" (a portrait without a detectable face,
+    # or `--identity-from none`) is a condition the model was trained on, as StableAnimator feeds zeros then
+    drop_identity: float = 0.1
     noise_aug_max: float = 0.1  # reference noise augmentation strength ~ U(0, noise_aug_max)
     fps: int = 7
     motion_bucket_id: int = 127
@@ -130,6 +143,8 @@ class TrainConfig:
         _check_choice("device", self.device, ("auto", "cpu", "cuda"))
         _check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
         _check_choice("data.reference", self.data.reference, ("random", "first"))
+        _check_choice("data.region_masks", self.data.region_masks, ("keypoints", "annotation"))
+        _check_choice("loss.weight_masks", self.loss.weight_masks, ("annotation", "keypoints"))
         _check_choice("model.vae.kind", self.model.vae.kind, ("temporal", "kl2d", "pca"))
         _check_choice("optim.name", self.optim.name, OPTIMIZERS)
         for key in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every", "log_every",
@@ -143,18 +158,31 @@ class TrainConfig:
                               f"got {self.optim.lr_decay_steps}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay: must be in [0, 1), got {self.ema_decay}")
-        for key in ("drop_all", "drop_image", "drop_latents"):
+        for key in ("drop_all", "drop_image", "drop_latents", "drop_identity"):
             value = getattr(self.conditioning, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"conditioning.{key}: must be a probability, got {value}")
         if self.data.synth is not None:
             _check_synth(self.data.synth)
+        if self.model.init_from is not None:
+            self._apply_init_from()
         unknown = sorted(set(self.trainable) - set(PARAMETER_GROUPS))
         if unknown:
             raise ConfigError(f"trainable: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
         unknown = sorted(set(self.optim.group_lr) - set(PARAMETER_GROUPS))
         if unknown:
             raise ConfigError(f"optim.group_lr: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
+
+    def _apply_init_from(self) -> None:
+        """``model.init_from`` names the pipeline folder whose components the run starts from."""
+        folder = Path(self.model.init_from)
+        named = {"model.svd_unet": self.model.svd_unet}
+        clash = [k for k, v in named.items() if v]
+        if clash:
+            raise ConfigError(f"model.init_from: cannot be combined with {', '.join(clash)}")
+        self.model.unet = str(folder / "unet")
+        self.model.vae.pretrained = str(folder / "vae")
+        self.model.image_encoder.pretrained = str(folder / "image_encoder")
 
 
 OPTIMIZERS = ("adamw", "adamw_8bit")

@@ -34,8 +34,8 @@ from torch import Tensor
 from interanimate.errors import UserError
 from interanimate.training.build import build_image_encoder, build_optimizer, build_unet, id_embed_dim
 from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
-from interanimate.training.first_stage import (PatchPCAAutoencoder, build_small_vae, encode_image,
-                                               latent_scaling_factor, load_vae, train_vae)
+from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, encode_image, load_vae
+from interanimate.training.first_stage import latent_scaling_factor, train_vae
 from interanimate.training.logs import StepLog
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
 from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, list_checkpoints, lr_factor,
@@ -110,12 +110,12 @@ class Trainer:
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
         ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
-                               seed=self.config.seed)
+                               seed=self.config.seed, masks=cfg.region_masks)
         self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
         if len(self.train_set) == 0:
             raise UserError(f"{root}: no training clips with >= {cfg.num_frames} frames")
         val_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference="first",
-                                seed=self.config.seed)
+                                seed=self.config.seed, masks=cfg.region_masks)
         self.val_set = InterHFDataset(root, split=cfg.validation_split, config=val_cfg)
         self.log(f"data: {len(self.train_set)} training clips, {len(self.val_set)} held-out clips")
 
@@ -198,7 +198,7 @@ class Trainer:
     def _build_vae(self):
         cfg = self.config.model.vae
         if cfg.pretrained:
-            return load_vae(cfg.pretrained)
+            return load_vae(cfg.pretrained, torch.float32)
         trained = self._first_stage_dir() / "vae"
         if (trained / "config.json").is_file():  # only ever there complete: _save_folder renames it into place
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
@@ -321,6 +321,10 @@ class Trainer:
         image_embeds = image_embeds * keep_image.view(b, 1, 1)
         ref_latents = ref_latents * keep_latents.view(b, 1, 1, 1)  # (B, C, h, w)
         pose = None if drop_all else batch["pose"].to(dev)  # (B, F, 3, H, W) or dropped
+        keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
+        identity = batch["identity_embedding"].to(dev) * keep_identity.view(b, 1)  # (B, D_id), zeros when dropped
+        weights = ("hand_silhouette", "face_silhouette") if cfg.loss.weight_masks == "annotation" else \
+            ("hand_mask", "face_mask")
 
         sigma = losses.sample_sigmas(b, generator=generator, p_mean=cfg.loss.p_mean, p_std=cfg.loss.p_std,
                                      device=dev)  # (B,)
@@ -331,11 +335,21 @@ class Trainer:
             loss, logs = losses.diffusion_training_loss(
                 self.unet, latents, sigma, noise, image_latents=ref_latents, encoder_hidden_states=image_embeds,
                 added_time_ids=time_ids, pose_frames=pose, hand_mask=batch["hand_mask"].to(dev),
-                face_mask=batch["face_mask"].to(dev), id_embedding=batch["identity_embedding"].to(dev),
+                face_mask=batch["face_mask"].to(dev), id_embedding=identity,
+                loss_hand_mask=batch[weights[0]].to(dev), loss_face_mask=batch[weights[1]].to(dev),
                 alpha_hand=cfg.loss.alpha_hand, alpha_face=cfg.loss.alpha_face,
                 orthogonality_weight=cfg.loss.orthogonality_weight,
                 orthogonality_model=self.accelerator.unwrap_model(self.unet))
         return {"loss": loss, "loss_diff": logs["loss_diff"], "loss_orth": logs["loss_orth"]}
+
+    def _init_from_residual_scale(self) -> float | None:
+        """The residual scale of the pipeline ``model.init_from`` names (the weights were trained with it)."""
+        if self.config.model.init_from is None:
+            return None
+        from interanimate.models.loading import read_json_file
+
+        spec = read_json_file(Path(self.config.model.init_from) / "model_index.json")
+        return float(spec["residual_scale"]) if spec.get("residual_to_reference") else None
 
     @torch.no_grad()
     def measure_residual_scale(self, clips: int = 64) -> float:
@@ -508,7 +522,8 @@ class Trainer:
         self.build_models()
         self.residual_scale = 1.0
         if self.config.residual_to_reference:
-            self.residual_scale = self.config.residual_scale or self.measure_residual_scale()
+            self.residual_scale = (self.config.residual_scale or self._init_from_residual_scale()
+                                   or self.measure_residual_scale())
             self.log(f"diffusing (z - z_ref) / {self.residual_scale:.4f} (residual_scale)")
         # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
         # process), and checkpointed beside the EMA

@@ -31,6 +31,7 @@ FPS = 8.0
 SOURCE = "synthhf"
 RUN_FILE_VERSION = 1
 TMP_PREFIX = ".tmp-"  # clips/.tmp-<clip id>/: a clip being written
+IDENTITY_SOURCES = ("synth", "dlib")
 
 
 def identity_name(index: int) -> str:
@@ -56,6 +57,7 @@ class _Task:
     seed: int
     split: str
     camera_jitter: float = SynthConfig.camera_jitter
+    identity: str = "synth"  # see write_dataset
 
     @property
     def clip_id(self) -> str:
@@ -67,7 +69,8 @@ class _Task:
         folder = clip_dir(self.clip_id)
         return ClipRecord(self.clip_id, self.split, CLASSES[self.class_index].code, identity_name(self.identity_index),
                           self.frames, FPS, height, width, f"{folder}/video.mp4", f"{folder}/annotations.npz",
-                          source=SOURCE, extra={"seed": self.seed, "k": self.k, "camera_jitter": self.camera_jitter})
+                          source=SOURCE, extra={"seed": self.seed, "k": self.k, "camera_jitter": self.camera_jitter,
+                                                **({"identity_model": self.identity} if self.identity != "synth" else {})})
 
 
 def _render_and_write(task: _Task) -> str:
@@ -84,9 +87,25 @@ def _render_and_write(task: _Task) -> str:
     write_mp4(tmp / "video.mp4", clip.frames, fps=FPS)
     save_annotations(tmp / "annotations.npz", {
         "keypoints": clip.keypoints, "scores": clip.scores, "hand_mask": clip.hand_mask, "face_mask": clip.face_mask,
-        "contact": clip.contact, "identity_embedding": clip.identity_embedding}, task.clip_id)
+        "contact": clip.contact, "identity_embedding": _clip_identity(task, clip)}, task.clip_id)
     os.replace(tmp, final)
     return task.clip_id
+
+
+_EMBEDDERS: dict = {}  # one dlib embedder per process (each worker builds its own)
+
+
+def _clip_identity(task: _Task, clip) -> np.ndarray:
+    """The clip's identity vector: the renderer's own (``synth``), or what ``interanimate prepare`` stores for a real
+    video (``dlib``: the dlib embedder on the first probed frame with a face; zeros when none has one)."""
+    if task.identity == "synth":
+        return clip.identity_embedding
+    from interanimate.annotate.identity import DLIB_DIM, first_face_identity, get_embedder
+
+    if task.identity not in _EMBEDDERS:
+        _EMBEDDERS[task.identity] = get_embedder(task.identity)
+    vector, _ = first_face_identity(_EMBEDDERS[task.identity], clip.frames)
+    return vector if vector is not None else np.zeros(DLIB_DIM, np.float32)
 
 
 def _die_with_parent() -> None:
@@ -104,11 +123,11 @@ def _die_with_parent() -> None:
 
 # ------------------------------------------------------------------------------------------ the run's parameters
 def run_parameters(identities: int, clips_per_class: int, frames: int, size: tuple[int, int], seed: int,
-                   test_fraction: float, camera_jitter: float) -> dict:
+                   test_fraction: float, camera_jitter: float, identity: str = "synth") -> dict:
     """What determines a SynthHF folder's bytes (not ``workers`` or ``progress``), as the run file stores it."""
     return {"identities": int(identities), "clips_per_class": int(clips_per_class), "frames": int(frames),
             "size": [int(size[0]), int(size[1])], "seed": int(seed), "test_fraction": float(test_fraction),
-            "camera_jitter": float(camera_jitter)}
+            "camera_jitter": float(camera_jitter), "identity": str(identity)}
 
 
 def _show(key: str, value) -> str:
@@ -130,6 +149,8 @@ def _read_run_file(path: Path) -> dict:
         version, params = data["version"], data["parameters"]
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{path} is not a SynthHF run file; choose another folder") from None
+    if isinstance(params, dict):
+        params.setdefault("identity", "synth")  # run files written before the identity choice existed
     if version != RUN_FILE_VERSION:
         raise UserError(f"{path} was written by another version of the SynthHF writer (run file version {version}, "
                         f"this one writes {RUN_FILE_VERSION}); choose another folder")
@@ -142,7 +163,8 @@ def _parameters_of(records: list[ClipRecord]) -> dict:
     return {"identities": len({r.identity for r in records}),
             "clips_per_class": max(int(r.extra.get("k", 0)) for r in records) + 1, "frames": first.num_frames,
             "size": [first.height, first.width], "seed": first.extra.get("seed"),
-            "camera_jitter": first.extra.get("camera_jitter")}
+            "camera_jitter": first.extra.get("camera_jitter"),
+            "identity": first.extra.get("identity_model", "synth")}
 
 
 def _remove_temporaries(out_dir: Path) -> None:
@@ -192,10 +214,14 @@ def _is_finished(out_dir: Path, record: ClipRecord) -> bool:
 
 def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: int, frames: int,
                   size: tuple[int, int], seed: int = 0, progress: bool = True, workers: int | None = None,
-                  test_fraction: float = 0.1, camera_jitter: float = SynthConfig.camera_jitter) -> list[ClipRecord]:
+                  test_fraction: float = 0.1, camera_jitter: float = SynthConfig.camera_jitter,
+                  identity: str = "synth") -> list[ClipRecord]:
     """Render ``identities`` × 18 classes × ``clips_per_class`` clips into ``out_dir``; returns the manifest rows.
 
     ``camera_jitter`` is the std of the per-frame camera shake as a fraction of the width (0: a steady camera).
+    ``identity``: the identity vector stored per clip: ``synth`` (a projection of the renderer's own face parameters,
+    which no user has for their portraits) or ``dlib`` (what ``interanimate prepare`` stores for a real video and
+    ``animate`` computes from a portrait: the dlib embedder on the first frame with a face, upscaled to 256 pixels).
 
     The same arguments always give a byte-identical folder, whatever ``workers`` is and however often the run was
     interrupted: on the folder of an earlier run with the same arguments it renders only the clips not finished
@@ -205,11 +231,13 @@ def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: 
         raise UserError("identities and clips-per-class must be >= 1 and frames >= 2")
     if not 0.0 <= camera_jitter <= 0.1:
         raise UserError(f"camera jitter must be within [0, 0.1] of the width, got {camera_jitter}")
+    if identity not in IDENTITY_SOURCES:
+        raise UserError(f"identity must be one of {', '.join(IDENTITY_SOURCES)}, got {identity!r}")
     out_dir = Path(out_dir)
-    params = run_parameters(identities, clips_per_class, frames, size, seed, test_fraction, camera_jitter)
+    params = run_parameters(identities, clips_per_class, frames, size, seed, test_fraction, camera_jitter, identity)
     names = [identity_name(i) for i in range(identities)]
     splits = split_identities(names, test_fraction=test_fraction, seed=seed)
-    tasks = [_Task(str(out_dir), i, c.index, k, frames, tuple(size), seed, splits[names[i]], camera_jitter)
+    tasks = [_Task(str(out_dir), i, c.index, k, frames, tuple(size), seed, splits[names[i]], camera_jitter, identity)
              for i in range(identities) for c in CLASSES for k in range(clips_per_class)]
     records = [task.record() for task in tasks]
     _prepare_out_dir(out_dir, params, records)
