@@ -13,7 +13,7 @@ def test_region_weight_adds_alpha_per_mask_at_latent_resolution():
     assert w[0, 0, 0, 0, 0] == 3.5 and w[0, 0, 0, 3, 0] == 3.0 and w[0, 0, 0, 0, 7] == 1.5
     assert w[0, 0, 0, 7, 7] == 1.0
     assert region_weight(None, None, (8, 8)) is None
-    torch.testing.assert_close(region_weight(hand, None, (8, 8)), 1 + hand[..., ::2, ::2])
+    torch.testing.assert_close(region_weight(hand, None, (8, 8)), 1 + hand[..., ::2, ::2])  # 2×2 blocks: all or none
 
 
 def test_loss_equals_hand_computed_weighted_mean():
@@ -22,7 +22,7 @@ def test_loss_equals_hand_computed_weighted_mean():
     sigma = torch.tensor([0.5, 2.0])
     hand = (torch.rand(2, 3, 1, 32, 32, generator=g) > 0.5).float()
     loss = region_diffusion_loss(denoised, target, sigma, hand, None, alpha_hand=1.0)
-    m = hand[..., ::4, ::4]  # nearest 32 -> 8 picks every 4th pixel
+    m = hand.reshape(2, 3, 1, 8, 4, 8, 4).amax(dim=(4, 6))  # 32 -> 8: a cell is set when any of its 4×4 pixels is
     expected = (edm_loss_weight(sigma).reshape(2, 1, 1, 1, 1) * (1 + m) * (denoised - target) ** 2).mean()
     torch.testing.assert_close(loss, expected)
     plain = region_diffusion_loss(denoised, target, sigma)

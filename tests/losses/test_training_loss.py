@@ -3,6 +3,7 @@ import torch
 from interanimate.losses import (diffusion_training_loss, edm_precondition, interaction_orthogonality_loss,
                                  sample_sigmas)
 from interanimate.models import build_svd_unet, build_unet
+from interanimate.models.conditioning import UNetConditions
 
 
 class _Oracle(torch.nn.Module):
@@ -25,9 +26,9 @@ def _batch(seed=0, b=2, f=2, h=16, w=16):
     g = torch.Generator().manual_seed(seed)
     return dict(latents=torch.randn(b, f, 4, h, w, generator=g), sigma=sample_sigmas(b, g),
                 noise=torch.randn(b, f, 4, h, w, generator=g),
-                image_latents=torch.randn(b, 4, h, w, generator=g),
-                encoder_hidden_states=torch.randn(b, 1, 32, generator=g),
-                added_time_ids=torch.tensor([[6.0, 127.0, 0.02]] * b))
+                conditions=UNetConditions(ref_latents=torch.randn(b, 4, h, w, generator=g),
+                                          image_embeds=torch.randn(b, 1, 32, generator=g),
+                                          time_ids=torch.tensor([[6.0, 127.0, 0.02]] * b)))
 
 
 def test_oracle_prediction_gives_zero_diffusion_loss():
@@ -43,9 +44,9 @@ def test_full_step_on_tiny_model_backpropagates_with_masks_and_orthogonality():
     batch = _batch()
     g = torch.Generator().manual_seed(1)
     hand = (torch.rand(2, 2, 1, 128, 128, generator=g) > 0.5).float()
-    loss, logs = diffusion_training_loss(model, **batch, pose_frames=torch.rand(2, 2, 3, 128, 128) * 2 - 1,
-                                         hand_mask=hand, face_mask=None, id_embedding=torch.randn(2, 16),
-                                         alpha_hand=2.0, orthogonality_weight=0.5)
+    batch["conditions"].pose_frames = torch.rand(2, 2, 3, 128, 128) * 2 - 1
+    batch["conditions"].hand_mask, batch["conditions"].id_embedding = hand, torch.randn(2, 16)
+    loss, logs = diffusion_training_loss(model, **batch, alpha_hand=2.0, orthogonality_weight=0.5)
     torch.testing.assert_close(loss, logs["loss_diff"] + 0.5 * interaction_orthogonality_loss(model))
     loss.backward()
     assert model.interaction_latents.spatial.grad.abs().sum() > 0  # through the orthogonality term

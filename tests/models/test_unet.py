@@ -119,3 +119,51 @@ def test_bad_conditioning_shapes_raise(plain_unet, make_inputs):
         model(*args, hand_mask=extra["hand_mask"][:, 0])
     with pytest.raises(TypeError, match="not_an_option"):
         InterAnimateUNet.from_svd_unet(plain_unet, not_an_option=1)
+
+
+# ---------------------------------------------------------------------------------------------- mask pooling
+def _level_sizes(name: str, latent: tuple[int, int]) -> list[tuple[int, int]]:
+    """The feature-map sizes of a named config's UNet levels for a latent of ``latent`` (h, w)."""
+    from interanimate.models import get_model_config
+
+    levels = len(get_model_config(name).to_kwargs()["block_out_channels"])
+    sizes, (h, w) = [], latent
+    for _ in range(levels):
+        sizes.append((h, w))
+        h, w = (h + 1) // 2, (w + 1) // 2  # diffusers' stride-2 3×3 convolutions with padding 1
+    return sizes
+
+
+@pytest.mark.parametrize("name, frame, factor", [("small", (64, 64), 8), ("svd-xt", (384, 640), 8),
+                                                 ("svd-xt", (576, 1024), 8)])
+def test_masks_keep_a_small_hand_at_every_level(name, frame, factor):
+    """Max-pooling keeps a hand of a few pixels wherever it is, at every level the region blocks see; nearest-
+    neighbour sampling loses it at coarse levels."""
+    from interanimate.models import resize_mask
+
+    latent = (frame[0] // factor, frame[1] // factor)
+    sizes = _level_sizes(name, latent)
+    assert len(sizes) >= 3
+    gen = torch.Generator().manual_seed(0)
+    lost_by_nearest = 0
+    for _ in range(20):
+        mask = torch.zeros(1, 1, 1, *frame)
+        y = int(torch.randint(0, frame[0] - 3, (1,), generator=gen))
+        x = int(torch.randint(0, frame[1] - 3, (1,), generator=gen))
+        mask[..., y:y + 3, x:x + 3] = 1  # a 3×3-pixel hand
+        for size in [latent] + sizes:
+            pooled = resize_mask(mask, size)
+            assert pooled.shape[-2:] == size and pooled.sum() >= 1, (size, y, x)
+            assert set(pooled.unique().tolist()) <= {0.0, 1.0}
+            near = torch.nn.functional.interpolate(mask.flatten(0, 1), size=size, mode="nearest")
+            lost_by_nearest += int(near.sum() == 0)
+    assert lost_by_nearest > 0  # the test can tell the two apart
+
+
+def test_mask_resize_grows_by_nearest_and_keeps_an_equal_size():
+    from interanimate.models import resize_mask
+
+    mask = (torch.rand(2, 3, 1, 8, 8) > 0.5).float()
+    assert resize_mask(mask, (8, 8)) is mask
+    grown = resize_mask(mask, (16, 16))
+    torch.testing.assert_close(grown[..., ::2, ::2], mask)

@@ -13,11 +13,10 @@ which ignores poses, masks and identity), ``scheduler`` (``EulerDiscreteSchedule
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,11 +25,11 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
+from interanimate.models import conditioning
+from interanimate.models.first_stage import downsampling_factor, load_vae, vae_decode
 from interanimate.pipelines.fusion import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, fuse_tiles
-from interanimate.models.first_stage import downsampling_factor, encode_image, load_vae, vae_decode
 
 logger = logging.getLogger(__name__)
-INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding")
 
 
 @dataclass
@@ -54,15 +53,6 @@ def _load_scheduler(folder: Path, cls):
     check_config_keys(read_json_file(folder / "scheduler_config.json"), cls, folder / "scheduler_config.json",
                       cls.__name__)
     return cls.from_pretrained(os.fspath(folder))
-
-
-@dataclass
-class _Conditions:
-    """Everything the UNet sees besides the noisy latents, for the whole sequence."""
-    image_embeds: Tensor  # (B, 1, D)
-    ref_latents: Tensor  # (B, F, C, h, w)
-    time_ids: Tensor  # (B, 3)
-    extra: dict  # pose_frames (B, F, 3, H, W), hand_mask / face_mask (B, F, 1, H, W), id_embedding (B, D_id)
 
 
 class InterAnimatePipeline(DiffusionPipeline):
@@ -123,8 +113,7 @@ class InterAnimatePipeline(DiffusionPipeline):
     @property
     def interaction_inputs(self) -> tuple[str, ...]:
         """Which of pose/masks/identity the UNet's forward accepts (none for a plain diffusers UNet)."""
-        params = inspect.signature(self.unet.forward).parameters
-        return tuple(name for name in INTERACTION_INPUTS if name in params)
+        return conditioning.accepted_inputs(self.unet)
 
     def identity_dim(self) -> int | None:
         """Width of the identity vector the UNet takes (None: it takes none)."""
@@ -133,36 +122,22 @@ class InterAnimatePipeline(DiffusionPipeline):
                 return int(self.unet.config[key])
         return None
 
-    def _encode_reference(self, reference: Tensor, noise_aug_strength: float, num_frames: int,
-                          generator) -> tuple[Tensor, Tensor]:
-        """reference (B, 3, H, W) in [-1, 1] -> CLIP embeds (B, 1, D), latents (B, F, C, h, w) (unscaled, as SVD)."""
-        image_embeds = encode_image(self.image_encoder, reference.to(self.device))  # (B, 1, D)
-        noise = randn_tensor(reference.shape, generator=generator, device=self.device, dtype=reference.dtype)
-        noisy = reference.to(self.device) + noise_aug_strength * noise  # (B, 3, H, W)
-        latents = self.vae.encode(noisy.to(self.vae.dtype)).latent_dist.mode()  # (B, C, h, w)
-        latents = latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1)  # (B, F, C, h, w)
-        return image_embeds, latents
-
-    def _predict(self, latents: Tensor, t: Tensor, cond: _Conditions, indices: list[int],
+    def _predict(self, latents: Tensor, t: Tensor, cond: conditioning.UNetConditions, indices: list[int],
                  guidance: Tensor, do_cfg: bool) -> Tensor:
         """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
         idx = torch.tensor(indices, device=latents.device)
         sample = self.scheduler.scale_model_input(latents[:, idx], t)  # (B, T, C, h, w)
-        ref = cond.ref_latents[:, idx]  # (B, T, C, h, w)
-        extra = {k: (v[:, idx] if k != "id_embedding" else v) for k, v in cond.extra.items()}
-        unet_dtype = self.unet.dtype
-        cast = {k: v.to(unet_dtype) for k, v in extra.items()}
+        tile = cond.frames(idx)
+        accepted, dtype = self.interaction_inputs, self.unet.dtype
 
-        def run(ref_latents, image_embeds, kwargs):
-            model_input = torch.cat([sample, ref_latents], dim=2).to(unet_dtype)  # (B, T, 2C, h, w)
-            return self.unet(model_input, t, encoder_hidden_states=image_embeds.to(unet_dtype),
-                             added_time_ids=cond.time_ids.to(unet_dtype), return_dict=False, **kwargs)[0].float()
+        def run(tile_cond):
+            model_input, kwargs = conditioning.unet_inputs(sample, tile_cond, accepted, dtype)  # (B, T, 2C, h, w)
+            return self.unet(model_input, t, return_dict=False, **kwargs)[0].float()
 
-        pred = run(ref, cond.image_embeds, cast)
+        pred = run(tile)
         if not do_cfg:
             return pred
-        uncond_kwargs = {k: v for k, v in cast.items() if k != "pose_frames"}  # the pose is dropped
-        pred_uncond = run(torch.zeros_like(ref), torch.zeros_like(cond.image_embeds), uncond_kwargs)
+        pred_uncond = run(tile.unconditional())
         scale = guidance[idx].view(1, -1, 1, 1, 1)  # (1, T, 1, 1, 1)
         return pred_uncond + scale * (pred - pred_uncond)
 
@@ -212,37 +187,38 @@ class InterAnimatePipeline(DiffusionPipeline):
         device, dtype = self.device, torch.float32
         reference = reference.to(device, dtype)
 
-        # 2. encode the reference: CLIP embedding and (noise-augmented) VAE latent
-        image_embeds, ref_latents = self._encode_reference(reference, noise_aug_strength, num_frames, generator)
-
-        # 3. the UNet's other conditions: time ids, poses, masks, identity
-        time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], device=device).repeat(batch, 1)
+        # 2. the UNet's conditions (interanimate.models.conditioning, as the trainer builds them): CLIP embedding of
+        # the reference, VAE latent of the noise-augmented reference, time ids, poses, masks, identity
+        noise = randn_tensor(reference.shape, generator=generator, device=device, dtype=reference.dtype)
+        aug = torch.full((batch,), float(noise_aug_strength), device=device)  # (B,)
+        image_embeds, ref_latents = conditioning.encode_reference(self.vae, self.image_encoder, reference, aug, noise)
         full = torch.ones(batch, num_frames, 1, height, width, device=device)
-        given = {"pose_frames": pose_frames.to(device, dtype),
-                 "hand_mask": full if hand_mask is None else hand_mask.to(device, dtype),
-                 "face_mask": full if face_mask is None else face_mask.to(device, dtype),
-                 "id_embedding": id_embedding}
-        if given["id_embedding"] is None and "id_embedding" in self.interaction_inputs and self.identity_dim():
-            given["id_embedding"] = torch.zeros(batch, self.identity_dim(), device=device)
-        extra = {k: given[k].to(device, dtype) for k in self.interaction_inputs if given[k] is not None}
-        cond = _Conditions(image_embeds, ref_latents, time_ids, extra)
+        if id_embedding is None and "id_embedding" in self.interaction_inputs and self.identity_dim():
+            id_embedding = torch.zeros(batch, self.identity_dim(), device=device)  # no identity, a trained condition
+        cond = conditioning.UNetConditions(
+            image_embeds=image_embeds, ref_latents=ref_latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1),
+            time_ids=conditioning.added_time_ids(fps, motion_bucket_id, aug),
+            pose_frames=pose_frames.to(device, dtype),
+            hand_mask=full if hand_mask is None else hand_mask.to(device, dtype),
+            face_mask=full if face_mask is None else face_mask.to(device, dtype),
+            id_embedding=None if id_embedding is None else id_embedding.to(device, dtype))
 
-        # 4. timesteps
+        # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
 
-        # 5. initial noise
+        # 4. initial noise
         shape = (batch, num_frames, self.vae.config.latent_channels, height // self.vae_scale_factor,
                  width // self.vae_scale_factor)
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
         latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma  # (B, F, C, h, w)
 
-        # 6. guidance scale per frame
+        # 5. guidance scale per frame
         guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, device=device)  # (F,)
         do_cfg = max_guidance_scale > 1.0
 
-        # 7. denoising loop: fused tile predictions, one Euler step on the whole sequence
+        # 6. denoising loop: fused tile predictions, one Euler step on the whole sequence
         if tile_size == "model":
             tile_size = int(self.config.get("window", DEFAULT_TILE_SIZE))
         tile = tile_size if tile_size is not None else num_frames
@@ -253,11 +229,11 @@ class InterAnimatePipeline(DiffusionPipeline):
                 latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
                 progress.update()
 
-        # 8. decode (models trained on the residual to the reference: add the clean reference latent back)
+        # 7. decode (models trained on the residual to the reference: add the clean reference latent back)
         if self.config.get("residual_to_reference", False):
             clean = self.vae.encode(reference.to(self.vae.dtype)).latent_dist.mode().float()  # (B, C, h, w)
-            latents = (latents * float(self.config.get("residual_scale", 1.0))
-                       + self.vae.config.scaling_factor * clean.unsqueeze(1))  # (B, F, C, h, w)
+            latents = conditioning.from_residual(latents, self.vae.config.scaling_factor * clean,
+                                                 float(self.config.get("residual_scale", 1.0)))  # (B, F, C, h, w)
         if output_type == "latent":
             frames = latents
         else:

@@ -34,7 +34,7 @@ from torch import Tensor
 from interanimate.errors import UserError
 from interanimate.training.build import build_image_encoder, build_optimizer, build_unet, id_embed_dim
 from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
-from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, encode_image, load_vae
+from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
 from interanimate.training.logs import StepLog
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
@@ -287,8 +287,11 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def training_step(self, batch: dict, generator: torch.Generator) -> dict[str, Tensor]:
-        """One micro-batch: returns the total loss (with grad) and its parts (detached)."""
+        """One micro-batch: returns the total loss (with grad) and its parts (detached).
+
+        The UNet's conditions are built and dropped by :mod:`interanimate.models.conditioning`, as the pipeline's."""
         from interanimate import losses
+        from interanimate.models import conditioning as conditions
 
         cfg, cond = self.config, self.config.conditioning
         dev = self.device
@@ -304,38 +307,37 @@ class Trainer:
             latents = latents.unflatten(0, (b, f))  # (B, F, C, h, w)
             # reference noise augmentation: strength ~ U(0, max) per sample, also given to the UNet as a time id
             aug = torch.rand(b, generator=generator).to(dev) * cond.noise_aug_max  # (B,)
-            noisy_ref = reference + aug.view(b, 1, 1, 1) * torch.randn(reference.shape, generator=generator).to(dev)
-            ref_latents = self.vae.encode(noisy_ref).latent_dist.mode()  # (B, C, h, w), unscaled as in SVD
+            ref_noise = torch.randn(reference.shape, generator=generator).to(dev)  # (B, 3, H, W)
             if cfg.residual_to_reference:  # the target becomes (z − z_ref) / s (clean reference, scaled like z)
                 clean = self.vae.encode(reference).latent_dist.mode() * sf  # (B, C, h, w)
-                latents = (latents - clean.unsqueeze(1)) / self.residual_scale  # (B, F, C, h, w)
+                latents = conditions.to_residual(latents, clean, self.residual_scale)  # (B, F, C, h, w)
 
+        # the image embedding keeps its graph (a trained image encoder); the frozen VAE's reference latent has none
         image_size = self.accelerator.unwrap_model(self.image_encoder).config.image_size
-        image_embeds = encode_image(self.image_encoder, reference, image_size)  # (B, 1, D)
-        # conditioning dropout for classifier-free guidance
+        image_embeds, ref_latents = conditions.encode_reference(self.vae, self.image_encoder, reference, aug,
+                                                                ref_noise, image_size)
+        unet_cond = conditions.UNetConditions(
+            image_embeds=image_embeds, ref_latents=ref_latents,
+            time_ids=conditions.added_time_ids(cond.fps, cond.motion_bucket_id, aug),
+            pose_frames=batch["pose"].to(dev), hand_mask=batch["hand_mask"].to(dev),
+            face_mask=batch["face_mask"].to(dev), id_embedding=batch["identity_embedding"].to(dev))
+        # conditioning dropout: the batch dropped whole as the sampler's unconditional pass, or per sample
         drop_all = bool(torch.rand(1, generator=generator) < cond.drop_all)
         keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
         keep_latents = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
-        if drop_all:
-            keep_image, keep_latents = torch.zeros_like(keep_image), torch.zeros_like(keep_latents)
-        image_embeds = image_embeds * keep_image.view(b, 1, 1)
-        ref_latents = ref_latents * keep_latents.view(b, 1, 1, 1)  # (B, C, h, w)
-        pose = None if drop_all else batch["pose"].to(dev)  # (B, F, 3, H, W) or dropped
         keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
-        identity = batch["identity_embedding"].to(dev) * keep_identity.view(b, 1)  # (B, D_id), zeros when dropped
+        unet_cond = unet_cond.dropped(keep_image, keep_latents, keep_identity)
+        if drop_all:
+            unet_cond = unet_cond.unconditional()
         weights = ("hand_silhouette", "face_silhouette") if cfg.loss.weight_masks == "annotation" else \
             ("hand_mask", "face_mask")
 
         sigma = losses.sample_sigmas(b, generator=generator, p_mean=cfg.loss.p_mean, p_std=cfg.loss.p_std,
                                      device=dev)  # (B,)
         noise = torch.randn(latents.shape, generator=generator).to(dev)  # (B, F, C, h, w)
-        time_ids = torch.stack([torch.full_like(aug, cond.fps - 1), torch.full_like(aug, cond.motion_bucket_id),
-                                aug], dim=1)  # (B, 3)
         with self.autocast():
             loss, logs = losses.diffusion_training_loss(
-                self.unet, latents, sigma, noise, image_latents=ref_latents, encoder_hidden_states=image_embeds,
-                added_time_ids=time_ids, pose_frames=pose, hand_mask=batch["hand_mask"].to(dev),
-                face_mask=batch["face_mask"].to(dev), id_embedding=identity,
+                self.unet, latents, sigma, noise, unet_cond,
                 loss_hand_mask=batch[weights[0]].to(dev), loss_face_mask=batch[weights[1]].to(dev),
                 alpha_hand=cfg.loss.alpha_hand, alpha_face=cfg.loss.alpha_face,
                 orthogonality_weight=cfg.loss.orthogonality_weight,
