@@ -9,7 +9,6 @@ from interanimate.annotate.backends import register_backend
 from interanimate.annotate.identity import register_embedder
 from interanimate.cli import main
 from interanimate.keypoints.layout import FACE, LEFT_HAND, NUM_KEYPOINTS
-from interanimate.pipelines.demo import clip_scores, region_psnr, region_ssim
 
 SIZE = 48  # frames of the tiny pipeline (multiples of 16: VAE 8 × UNet 2)
 UNIT_STUB = "test-pipelines-unit-pose"  # a face and a left hand, the same shape in every frame (see UnitPoseStub)
@@ -180,6 +179,13 @@ def test_animate_bad_inputs_are_one_line_errors(tiny_model, tmp_path, capsys, ex
     assert code == 2 and message in one_error_line(capsys.readouterr().err)
 
 
+def test_animate_default_identity_is_dlib_and_falls_back_to_zeros_without_a_face(tiny_model, tmp_path, capsys):
+    Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(tmp_path / "ref.png")  # no face for dlib to find
+    out = tmp_path / "out.mp4"
+    assert main(animate_args(tmp_path / "ref.png", out, tiny_model, "--synth-class", "LH-NP")) == 0 and out.is_file()
+    assert "no face found" in capsys.readouterr().err
+
+
 def test_animate_identity_from_an_embedder(tiny_model, tmp_path):
     Image.fromarray(np.full((96, 128, 3), 128, np.uint8)).save(tmp_path / "ref.png")
     out = tmp_path / "out.mp4"
@@ -195,22 +201,31 @@ def test_demo_writes_videos_grid_and_metrics(tiny_model, tmp_path, capsys):
     assert (tmp_path / "videos" / "LH-NP.mp4").is_file() and (tmp_path / "preview.png").is_file()
     import json
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(report["classes"]) == {"LH-NP", "RL-FS"} and "repeat_reference" in report["mean_over_classes"]
-    assert "metrics:" in capsys.readouterr().out
+    assert set(report["classes"]) == {"LH-NP", "RL-FS"}
+    assert set(report["mean_over_classes"]) == {"model", "model_zero_identity", "repeat_reference"}
+    assert report["identity_source"] == "dlib" and set(report["classes_beating_repeat_reference"]) == {
+        "model", "model_zero_identity"}
+    table = (tmp_path / "report.md").read_text()
+    assert "| LH-NP |" in table and "| RL-FS |" in table and "repeat the reference frame" in table
+    captured = capsys.readouterr()
+    assert "metrics:" in captured.out and "no identity" in captured.out
+    assert "demo: denoising" in captured.err  # progress while it generates
 
 
-def test_region_metrics():
+def test_demo_scores_with_the_evaluators_region_protocol():
+    from interanimate.metrics.region import clip_region_scores
+
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     b = a.copy()
     b[:8] = 255 - b[:8]  # differ only in the top half
     bottom = np.zeros((16, 16), bool)
     bottom[8:] = True
-    assert region_psnr(a, b, bottom) == 100.0 and region_psnr(a, b, ~bottom) < 20
-    assert region_ssim(a, a, bottom) == pytest.approx(1.0)
-    video = np.stack([a, b])
-    scores = clip_scores(video, video, np.ones((2, 16, 16), bool))  # frame 0 (the reference) is not scored
-    assert scores["psnr"] == 100.0 and scores["ssim"] == pytest.approx(1.0)
+    video, target = np.stack([a, a, a]), np.stack([a, b, b])
+    scores = clip_region_scores(video, target, np.stack([bottom] * 3))
+    assert scores["psnr"] == 100.0 and scores["frames"] == 2  # frame 0 (the reference) is not scored
+    top = clip_region_scores(video, target, np.stack([~bottom] * 3))
+    assert top["psnr"] < 20 and top["ssim"] < 0.5
 
 
 def test_animate_class_chains_the_motion_generator(tiny_model, tmp_path, seen_conditions, capsys):

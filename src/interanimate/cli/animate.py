@@ -28,14 +28,17 @@ frame rate is --fps, else the driving video's or pose file's, else 8.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from interanimate.cli.common import fps_value, frames_count, guidance_scale, parse_size, seed_int, steps_count
 from interanimate.pipelines import bundled_model_dir
 
-IDENTITY_HELP = ("face-identity vector of the reference for the ID preserver: dlib (128-d), arcface (512-d, needs "
-                 "--arcface-model) or none (default). Keep none for the bundled model: it was trained on SynthHF "
-                 "identity vectors, a different space from dlib's or ArcFace's")
+IDENTITY_HELP = ("face-identity vector of the reference for the ID preserver: dlib (128-d, the default: what the "
+                 "bundled model was trained with; small portraits are upscaled to 256 px first), arcface (512-d, "
+                 "needs --arcface-model) or none (zeros). By default a reference without a detectable face gets "
+                 "zeros, with a warning; given explicitly, the embedder must find a face")
+DEFAULT_IDENTITY = "dlib"
 
 
 def register(subparsers) -> None:
@@ -67,7 +70,7 @@ def register(subparsers) -> None:
     parser.add_argument("--size", type=parse_size, default=None, help="HxW (default: the model's training size)")
     identity = parser.add_mutually_exclusive_group()
     identity.add_argument("--identity", type=Path, default=None, help=".npy identity embedding (default: none)")
-    identity.add_argument("--identity-from", default="none", metavar="dlib|arcface|none", help=IDENTITY_HELP)
+    identity.add_argument("--identity-from", default=None, metavar="dlib|arcface|none", help=IDENTITY_HELP)
     parser.add_argument("--arcface-model", type=Path, help="insightface recognition .onnx for --identity-from arcface")
     parser.add_argument("--fps", type=fps_value, default=None,
                         help="frame rate of the outputs (default: the driving video's or pose file's, else 8)")
@@ -111,10 +114,17 @@ def _read_reference(path: Path):
 
 def _identity(args, image):
     """-> float32 (D,) identity vector, or None."""
+    from interanimate.errors import UserError
     from interanimate.pipelines.driving import reference_identity
 
     if args.identity is not None:
         return args.identity_vector
+    if args.identity_from is None:  # the default: dlib, zeros (a trained condition) when it finds no face
+        try:
+            return reference_identity(image, DEFAULT_IDENTITY, reference_name=f"--reference {args.reference}")
+        except UserError as err:
+            print(f"warning: {err}; animating without an identity vector (zeros)", file=sys.stderr)
+            return None
     return reference_identity(image, args.identity_from, args.arcface_model,
                               reference_name=f"--reference {args.reference}")
 
@@ -153,7 +163,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
         validation.input_file(args.arcface_model, "--arcface-model", (".onnx",))
     from interanimate.annotate.identity import available_embedders
 
-    if args.identity_from not in available_embedders():
+    if args.identity_from is not None and args.identity_from not in available_embedders():
         raise UserError(f"--identity-from: unknown identity embedder {args.identity_from!r}; choose {', '.join(available_embedders())}")
     if args.identity_from == "arcface" and args.arcface_model is None:
         raise UserError("--identity-from arcface needs --arcface-model PATH (an insightface recognition .onnx)")

@@ -47,7 +47,8 @@ class GenerationSpec:
     model: str | None = None  # animation pipeline folder (default: the bundled model)
     steps: int = 12
     guidance: float = 1.5
-    identity: str = "none"  # identity vector for the ID preserver: none | synthhf (SynthHF identities only) | dlib
+    identity: str = "dlib"  # identity vector for the ID preserver: dlib (what the bundled model is trained on) | none
+    #                         | synthhf (SynthHF identities only)
     #                         | arcface (needs arcface_model)
     arcface_model: str | None = None
     size: list[int] | None = None  # [height, width]; None: the model's training size

@@ -64,3 +64,15 @@ def mask_box(mask: np.ndarray, margin: int = LPIPS_MARGIN, min_size: int = LPIPS
         lo = max(min(lo - grow // 2, size - (hi - lo + grow)), 0)
         box += [lo, min(lo + max(hi - lo, min(min_size, size)), size)]
     return tuple(box)
+
+
+def clip_region_scores(pred: np.ndarray, gt: np.ndarray, masks: np.ndarray, protocol: str = "disco",
+                       first_frame: int = 1) -> dict[str, float]:
+    """uint8 videos (F, H, W, 3) and bool masks (F, H, W) -> mean region SSIM / PSNR / L1 over the frames from
+    ``first_frame`` on whose mask is not empty (``first_frame=1`` leaves out frame 0 when it is the reference image
+    itself); NaN when no frame has a mask."""
+    rows = [region_frame_metrics(pred[t], gt[t], masks[t], protocol) for t in range(first_frame, len(gt))]
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        return {"ssim": float("nan"), "psnr": float("nan"), "l1": float("nan"), "frames": 0}
+    return {**{k: float(np.mean([r[k] for r in rows])) for k in ("ssim", "psnr", "l1")}, "frames": len(rows)}

@@ -1,10 +1,13 @@
-"""What ``interanimate demo`` runs: animate held-out SynthHF identities with the bundled model and score them.
+"""What ``interanimate demo`` runs: animate held-out SynthHF identities with a model and score them.
 
 For every chosen interaction class a SynthHF clip is rendered for an identity the model never saw in training; its
-first frame is the reference image, its keypoints drive the model (pose images, hand/face masks), and its identity
-vector goes to the ID preserver. The generated frames are scored against the rendered ground truth inside the
-hand ∪ face region (PSNR on uint8 RGB, SSIM on greyscale as DisCo does, both averaged over the region's pixels of
-frames 1..F-1), next to the "repeat the reference frame" baseline.
+first frame is the reference image and its keypoints drive the model (pose images, hand/face masks drawn as
+``animate`` draws them). Only inputs a user has go in: the identity vector is what ``animate --identity-from dlib``
+computes from the reference image (the dlib embedder, which upscales small portraits), never the renderer's own face
+parameters. Three rows per class are scored against the rendered ground truth inside the hand ∪ face region with
+:func:`interanimate.metrics.region.clip_region_scores` (the evaluator's region protocol, ``disco``: greyscale SSIM,
+PSNR from the float MSE, frames 1..F-1): the model with that identity, the model with no identity (zeros, as for a
+portrait without a detectable face), and repeating the reference frame.
 """
 
 from __future__ import annotations
@@ -18,33 +21,12 @@ import torch
 from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
 
 HELDOUT_IDENTITY_OFFSET = 100_000  # demo identities are drawn far outside the training identities' range
-# What `interanimate demo` uses (chosen to keep the 18-class demo within two minutes on a 2-core CPU).
+# What `interanimate demo` uses (chosen to keep the 18-class demo's generation within two minutes on a 2-core CPU).
 DEMO_SETTINGS = dict(frames=16, steps=12, guidance=1.5, batch_size=6, grid_classes=6)
-
-
-# ------------------------------------------------------------------------------------------ region metrics
-def region_psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB) of uint8 RGB (H, W, 3) images over the pixels where ``mask`` (H, W) is set; 100 when equal."""
-    err = (pred.astype(np.float64) - target.astype(np.float64))[mask.astype(bool)]  # (N, 3)
-    mse = float(np.mean(err**2)) if err.size else 0.0
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def region_ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
-    """Mean of the greyscale SSIM map (skimage, 7×7 window) over the pixels where ``mask`` is set."""
-    from skimage.color import rgb2gray
-    from skimage.metrics import structural_similarity
-
-    _, ssim_map = structural_similarity(rgb2gray(pred), rgb2gray(target), data_range=1.0, full=True)
-    mask = mask.astype(bool)
-    return float(ssim_map[mask].mean()) if mask.any() else 1.0
-
-
-def clip_scores(pred: np.ndarray, target: np.ndarray, region: np.ndarray) -> dict[str, float]:
-    """uint8 (F, H, W, 3) videos and region masks (F, H, W) -> mean region PSNR and SSIM over frames 1..F-1."""
-    frames = [t for t in range(1, len(target)) if region[t].any()]
-    return {"psnr": float(np.mean([region_psnr(pred[t], target[t], region[t]) for t in frames])),
-            "ssim": float(np.mean([region_ssim(pred[t], target[t], region[t]) for t in frames]))}
+ROWS = ("model", "model_zero_identity", "repeat_reference")
+ROW_NAMES = {"model": "model, identity from the reference (dlib)", "model_zero_identity": "model, no identity",
+             "repeat_reference": "repeat the reference frame"}
+PROTOCOL = "disco"
 
 
 # ------------------------------------------------------------------------------------------ held-out clips
@@ -52,7 +34,8 @@ def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size:
                         seed: int = 0) -> dict:
     """A SynthHF clip of ``class_code`` for held-out identity ``index`` (an identity index no training set of
     fewer than 100 000 identities contains): uint8 ``frames`` (F, H, W, 3) at ``size``, ``keypoints`` (F, 134, 2) in
-    those pixels, ``scores`` (F, 134), ``hand_mask``/``face_mask`` (F, H, W) and the ``identity`` vector."""
+    those pixels, ``scores`` (F, 134), ``hand_mask``/``face_mask`` (F, H, W) and the renderer's ``identity`` vector
+    (which only SynthHF has)."""
     from interanimate.data.synth import SynthConfig, render_clip, sample_identity
     from interanimate.data.synth.writer import clip_rng, identity_name, identity_rng
     from interanimate.taxonomy import BY_CODE
@@ -66,12 +49,50 @@ def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size:
             "face_mask": clip.face_mask, "identity": clip.identity_embedding}
 
 
+def user_identities(references: list[np.ndarray], dim: int | None, source: str = "dlib") -> list[np.ndarray | None]:
+    """The identity vector a user gets for each reference image from ``source`` (``animate --identity-from``);
+    None where no face is found (the model then gets zeros) or when the model takes no identity."""
+    from interanimate.annotate.identity import get_embedder
+
+    if not dim or source == "none":
+        return [None] * len(references)
+    embedder = get_embedder(source)
+    vectors = [embedder(image) for image in references]
+    return [None if v is None else np.asarray(v, np.float32).reshape(-1) for v in vectors]
+
+
 # ------------------------------------------------------------------------------------------ the demo
+def _generate(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size, tile_overlap, bar):
+    """uint8 videos (F, H, W, 3), one per clip; ``identities``: a (D,) vector or None (zeros) per clip."""
+    dim = pipe.identity_dim()
+    videos = []
+    for first in range(0, len(clips), batch_size):
+        part = range(first, min(first + batch_size, len(clips)))
+        reference = torch.stack([image_to_tensor(clips[i]["frames"][0]) for i in part])  # (B, 3, H, W)
+        ids = None
+        if dim:
+            ids = torch.stack([torch.zeros(dim) if identities[i] is None else torch.from_numpy(identities[i])
+                               for i in part])  # (B, D)
+        out = pipe(reference, torch.stack([conds[i]["pose_frames"] for i in part]),
+                   hand_mask=torch.stack([conds[i]["hand_mask"] for i in part]),
+                   face_mask=torch.stack([conds[i]["face_mask"] for i in part]), id_embedding=ids,
+                   num_inference_steps=steps, max_guidance_scale=guidance, tile_size=tile_size,
+                   tile_overlap=tile_overlap, generator=torch.Generator().manual_seed(seed), output_type="np",
+                   callback_on_step_end=lambda *_: bar.update(len(part)))
+        videos.extend(out.frames)  # (F, H, W, 3) uint8 each
+    return videos
+
+
 def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 16, steps: int = 12,
              guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6,
-             tile_size: int | None | str = "model", tile_overlap: int = 4) -> dict:
+             tile_size: int | None | str = "model", tile_overlap: int = 4, identity: str = "dlib",
+             progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    from interanimate.metrics.region import clip_region_scores
     from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
+    from interanimate.utils.io import write_json_atomic, write_text_atomic
 
     timings = {}
     start = time.perf_counter()
@@ -86,43 +107,78 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     clips = [render_heldout_clip(code, i, frames, size, seed) for i, code in enumerate(classes)]
     conds = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size) for c in clips]
     timings["render_inputs_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    identities = user_identities([c["frames"][0] for c in clips], pipe.identity_dim(), identity)
+    timings["identity_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    generated = []
-    for first in range(0, len(clips), batch_size):
-        part = range(first, min(first + batch_size, len(clips)))
-        reference = torch.stack([image_to_tensor(clips[i]["frames"][0]) for i in part])  # (B, 3, H, W)
-        out = pipe(reference, torch.stack([conds[i]["pose_frames"] for i in part]),
-                   hand_mask=torch.stack([conds[i]["hand_mask"] for i in part]),
-                   face_mask=torch.stack([conds[i]["face_mask"] for i in part]),
-                   id_embedding=torch.stack([torch.as_tensor(clips[i]["identity"], dtype=torch.float32)
-                                             for i in part]),
-                   num_inference_steps=steps, max_guidance_scale=guidance, tile_size=tile_size,
-                   tile_overlap=tile_overlap, generator=torch.Generator().manual_seed(seed), output_type="np")
-        generated.extend(out.frames)  # (F, H, W, 3) uint8 each
+    bar = tqdm(total=2 * len(clips) * steps, desc="demo: denoising", unit="clip-step", disable=not progress)
+    generated = {"model": _generate(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
+                                    tile_overlap, bar),
+                 "model_zero_identity": _generate(pipe, clips, conds, [None] * len(clips), steps, guidance, seed,
+                                                  batch_size, tile_size, tile_overlap, bar)}
+    bar.close()
     timings["generate_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
     per_class, grids = {}, []
-    for code, clip, cond, video in zip(classes, clips, conds, generated):
+    for i, (code, clip, cond) in enumerate(zip(classes, clips, conds)):
         region = np.maximum(clip["hand_mask"], clip["face_mask"]).astype(bool)  # (F, H, W)
-        baseline = np.repeat(clip["frames"][:1], len(clip["frames"]), axis=0)
-        per_class[code] = {"model": clip_scores(video, clip["frames"], region),
-                           "repeat_reference": clip_scores(baseline, clip["frames"], region)}
-        write_video(out_dir / "videos" / f"{code}.mp4", video, fps=8.0)
+        videos = {**{row: generated[row][i] for row in generated},
+                  "repeat_reference": np.repeat(clip["frames"][:1], len(clip["frames"]), axis=0)}
+        per_class[code] = {row: clip_region_scores(videos[row], clip["frames"], region, PROTOCOL) for row in ROWS}
+        per_class[code]["identity_found"] = identities[i] is not None
+        write_video(out_dir / "videos" / f"{code}.mp4", videos["model"], fps=8.0)
         if len(grids) < grid_classes:
-            grids.append(preview_grid(clip["frames"][0], cond["pose_frames"], video, clip["frames"]))
+            grids.append(preview_grid(clip["frames"][0], cond["pose_frames"], videos["model"], clip["frames"]))
     write_png(out_dir / "preview.png", stack_grids(grids))
-    timings["write_outputs_s"] = time.perf_counter() - start
 
-    mean = {who: {m: float(np.mean([per_class[c][who][m] for c in classes])) for m in ("psnr", "ssim")}
-            for who in ("model", "repeat_reference")}
-    report = {"classes": per_class, "mean_over_classes": mean, "num_classes": len(classes), "frames": frames,
-              "steps": steps, "guidance": guidance, "tile_size": tile_size, "tile_overlap": tile_overlap,
-              "size": list(size), "seed": seed,
-              "metric": "region = hand ∪ face masks of the ground-truth frame; frames 1..F-1; PSNR on uint8 RGB, "
-                        "SSIM greyscale (skimage) averaged over the region",
+    mean = {row: {m: float(np.mean([per_class[c][row][m] for c in classes])) for m in ("psnr", "ssim")}
+            for row in ROWS}
+    wins = {row: {m: int(sum(per_class[c][row][m] > per_class[c]["repeat_reference"][m] for c in classes))
+                  for m in ("psnr", "ssim")} for row in ROWS[:2]}
+    for row in ROWS[:2]:
+        wins[row]["both"] = int(sum(per_class[c][row]["psnr"] > per_class[c]["repeat_reference"]["psnr"]
+                                    and per_class[c][row]["ssim"] > per_class[c]["repeat_reference"]["ssim"]
+                                    for c in classes))
+    report = {"classes": per_class, "mean_over_classes": mean, "classes_beating_repeat_reference": wins,
+              "num_classes": len(classes), "frames": frames, "steps": steps, "guidance": guidance,
+              "tile_size": tile_size, "tile_overlap": tile_overlap, "size": list(size), "seed": seed,
+              "identity_source": identity, "faces_found": int(sum(v is not None for v in identities)),
+              "metric": "interanimate.metrics.region.clip_region_scores, protocol disco: region = hand ∪ face masks "
+                        "of the ground-truth frame; frames 1..F-1; greyscale SSIM and PSNR (float MSE) over the region",
               "timings_s": {k: round(v, 2) for k, v in timings.items()}}
-    from interanimate.utils.io import write_json_atomic
+    write_json_atomic(out_dir / "metrics.json", report)
+    write_text_atomic(out_dir / "report.md", report_markdown(report))
+    timings["write_outputs_s"] = time.perf_counter() - start
+    report["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
     write_json_atomic(out_dir / "metrics.json", report)
     return report
+
+
+def report_markdown(report: dict) -> str:
+    """The per-class table of a demo report (PSNR dB / SSIM for each row; a bold row beats repeat-the-reference on
+    that metric)."""
+    lines = [f"# interanimate demo: {report['num_classes']} held-out SynthHF clips", "",
+             f"{report['frames']} frames, {report['steps']} steps, guidance {report['guidance']}, seed "
+             f"{report['seed']}; identity from the reference image: {report['identity_source']} (a face found in "
+             f"{report['faces_found']} of {report['num_classes']}). Region PSNR (dB) / SSIM over hand ∪ face, "
+             "frames 1..F-1 (`interanimate.metrics.region`, protocol disco).", "",
+             "| class | " + " | ".join(ROW_NAMES[r] for r in ROWS) + " |", "|---|" + "---|" * len(ROWS)]
+
+    def cell(scores: dict, base: dict, row: str) -> str:
+        parts = []
+        for m, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.3f}")):
+            text = fmt.format(scores[m])
+            parts.append(f"**{text}**" if row != "repeat_reference" and scores[m] > base[m] else text)
+        return " / ".join(parts)
+
+    for code, rows in report["classes"].items():
+        lines.append(f"| {code} | " + " | ".join(cell(rows[r], rows["repeat_reference"], r) for r in ROWS) + " |")
+    mean = report["mean_over_classes"]
+    lines.append("| **mean** | " + " | ".join(cell(mean[r], mean["repeat_reference"], r) for r in ROWS) + " |")
+    lines.append("")
+    for row, won in report["classes_beating_repeat_reference"].items():
+        lines.append(f"- {ROW_NAMES[row]}: beats repeat-the-reference in {won['psnr']} classes on PSNR, "
+                     f"{won['ssim']} on SSIM, {won['both']} on both (of {report['num_classes']}).")
+    return "\n".join(lines) + "\n"

@@ -159,7 +159,7 @@ class InterAnimatePipeline(DiffusionPipeline):
                  motion_bucket_id: int = 127, noise_aug_strength: float = 0.02,
                  tile_size: int | None | str = "model", tile_overlap: int = DEFAULT_OVERLAP,
                  decode_chunk_size: int = 8, generator: torch.Generator | None = None, output_type: str = "pt",
-                 return_dict: bool = True, latents: Tensor | None = None):
+                 return_dict: bool = True, latents: Tensor | None = None, callback_on_step_end=None):
         """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1].
 
         ``hand_mask``/``face_mask`` (B, F, 1, H, W) in {0, 1} default to the whole frame (the region branch then acts
@@ -168,6 +168,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         ``tile_size="model"`` uses the clip length the model was trained on (``config.window``); ``None`` disables
         fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
         in [-1, 1], ``"np"`` uint8 (B, F, H, W, 3), ``"latent"`` the final latents.
+        ``callback_on_step_end(pipe, step_index, timestep, {"latents": latents})`` runs after every denoising step
+        (as diffusers' pipelines call it; its return value is ignored), e.g. to show progress.
         """
         # 1. check inputs
         if reference.ndim == 3:
@@ -223,11 +225,13 @@ class InterAnimatePipeline(DiffusionPipeline):
             tile_size = int(self.config.get("window", DEFAULT_TILE_SIZE))
         tile = tile_size if tile_size is not None else num_frames
         with self.progress_bar(total=len(timesteps)) as progress:
-            for t in timesteps:
+            for i, t in enumerate(timesteps):
                 pred = fuse_tiles(lambda idx: self._predict(latents, t, cond, idx, guidance, do_cfg),
                                   num_frames, tile, min(tile_overlap, max(tile - 2, 0)))
                 latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
                 progress.update()
+                if callback_on_step_end is not None:
+                    callback_on_step_end(self, i, t, {"latents": latents})
 
         # 7. decode (models trained on the residual to the reference: add the clean reference latent back)
         if self.config.get("residual_to_reference", False):
