@@ -101,7 +101,7 @@ CASES = [
     ("seed-huge", animate("{out}/o.mp4", "--seed", str(2 ** 64)), "out of range"),
     ("fps-zero", animate("{out}/o.mp4", "--fps", "0"), "out of range"),
     ("fps-nan", animate("{out}/o.mp4", "--fps", "nan"), "expected a finite number"),
-    ("motion-top-k-zero", ["motion", "generate", "--class", "LH-NP", "--top-k", "0", "--out", "{out}/m.npz"],
+    ("motion-top-k-above-one", ["motion", "generate", "--class", "LH-NP", "--top-k", "1.5", "--out", "{out}/m.npz"],
      "out of range"),
     ("motion-temperature-nan", ["motion", "generate", "--class", "LH-NP", "--temperature", "nan", "--out",
                                 "{out}/m.npz"], "expected a finite number"),

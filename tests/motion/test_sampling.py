@@ -54,23 +54,31 @@ def test_cfg_formula_and_condition_matters():
 
 def test_temperature_changes_the_sampling_distribution():
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
-    cold = sampling_distribution(logits, 0.5, 1.0)
-    hot = sampling_distribution(logits, 2.0, 1.0)
+    cold = sampling_distribution(logits, 0.5, 0.0)  # top_k 0: no filtering (InterMask's reading)
+    hot = sampling_distribution(logits, 2.0, 0.0)
     entropy = lambda p: -(p * p.log()).sum()  # noqa: E731
-    assert entropy(hot) > entropy(sampling_distribution(logits, 1.0, 1.0)) > entropy(cold)
+    assert entropy(hot) > entropy(sampling_distribution(logits, 1.0, 0.0)) > entropy(cold)
     g = torch.Generator().manual_seed(0)
     many = logits.expand(4000, 4)
-    top_cold = (sample_tokens(many, 0.5, 1.0, g)[0] == 0).float().mean()
-    top_hot = (sample_tokens(many, 2.0, 1.0, g)[0] == 0).float().mean()
+    top_cold = (sample_tokens(many, 0.5, 0.0, g)[0] == 0).float().mean()
+    top_hot = (sample_tokens(many, 2.0, 0.0, g)[0] == 0).float().mean()
     assert top_cold > top_hot + 0.2  # empirical frequencies follow the tempered distribution
-    assert (sample_tokens(many, 0.0, 1.0, g)[0] == 0).all()  # temperature 0 is greedy
+    assert (sample_tokens(many, 0.0, 0.0, g)[0] == 0).all()  # temperature 0 is greedy
 
 
-def test_top_k_filter():
+def test_top_k_filter_follows_intermask_and_keeps_the_other_reading_as_an_option():
     logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
-    kept = top_k_filter(logits, 0.5)
+    kept = top_k_filter(logits, 0.5)  # InterMask: keep int((1 - 0.5)·4) = 2
     assert torch.isinf(kept).tolist() == [[True, False, True, False]]
-    assert torch.equal(top_k_filter(logits, 1.0), logits)
+    assert torch.equal(top_k_filter(logits, 0.0), logits)
+    assert torch.isinf(top_k_filter(logits, 0.75)).tolist() == [[True, False, True, True]]  # int(0.25·4) = 1
+    assert torch.isinf(top_k_filter(logits, 0.75, "fraction")).tolist() == [[True, False, False, False]]  # 3
+    assert torch.equal(top_k_filter(logits, 1.0, "fraction"), logits)
+    # InterMask's top_k(logits, thres=0.9) on its 512-entry codebooks keeps the 51 most likely tokens
+    from interanimate.motion.sampling import kept_tokens
+    assert kept_tokens(512, 0.9) == 51 and kept_tokens(256, 0.9) == 25 and kept_tokens(256, 0.9, "fraction") == 230
+    wide = torch.randn(3, 256, generator=torch.Generator().manual_seed(0))
+    assert int(torch.isfinite(top_k_filter(wide, 0.9)).sum(dim=-1).max()) == 25
 
 
 def test_generation_decodes_every_token():
@@ -103,4 +111,8 @@ def test_seeded_generation_is_reproducible():
 
 def test_bad_sampling_config():
     with pytest.raises(ValueError):
-        SamplingConfig(top_k=0.0)
+        SamplingConfig(top_k=1.5)
+    with pytest.raises(ValueError):
+        SamplingConfig(top_k=0.0, top_k_mode="fraction")
+    with pytest.raises(ValueError):
+        SamplingConfig(top_k_mode="nucleus")

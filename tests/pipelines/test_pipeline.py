@@ -116,3 +116,26 @@ def test_default_tile_is_the_training_window(pipe, tmp_path):
     assert InterAnimatePipeline.from_pretrained(tmp_path / "w").config.window == 4
     with pytest.raises(ValueError, match="tile_size"):
         _run(windowed, 8, tile_size="auto")
+
+
+def test_reference_pose_frame_is_prepended_to_every_tile_and_dropped(pipe):
+    """MimicMotion's frame 0: the reference's own pose leads every fused tile; the output keeps the F driving frames."""
+    import functools
+
+    seen = []
+    forward = pipe.unet.forward
+
+    @functools.wraps(forward)
+    def spy(sample, timestep, **kwargs):
+        seen.append(kwargs["pose_frames"].detach().clone())
+        return forward(sample, timestep, **kwargs)
+
+    pipe.unet.forward = spy
+    try:
+        ref_pose = torch.full((1, 3, SIZE, SIZE), 0.5)
+        frames = _run(pipe, 6, num_inference_steps=1, max_guidance_scale=1.0, tile_size=4, tile_overlap=1,
+                      reference_pose=ref_pose)
+    finally:
+        del pipe.unet.forward
+    assert frames.shape[1] == 6
+    assert len(seen) >= 2 and all(torch.equal(p[:, 0], ref_pose) for p in seen)  # every tile starts with it

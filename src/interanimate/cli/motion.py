@@ -63,8 +63,7 @@ def register(subparsers) -> None:
         p.add_argument("--guidance", type=guidance_scale, help="classifier-free guidance scale in [0, 100]")
         p.add_argument("--temperature", type=number_range(0.0, 100.0, "temperature"),
                        help="temperature on the logits in [0, 100] (0 = greedy)")
-        p.add_argument("--top-k", type=number_range(0.0, 1.0, "fraction", low_inclusive=False), dest="top_k",
-                       help="fraction of the codebook kept when sampling, in (0, 1]")
+        _sampling_options(p)
         p.set_defaults(func=run_generate if name == "generate" else run_react)
 
     p = sub.add_parser("evaluate", help="evaluator accuracy, FID, diversity, multimodality, left/right, reaction")
@@ -77,6 +76,7 @@ def register(subparsers) -> None:
     p.add_argument("--reaction-clips", type=positive_int, help="reaction on this many test clips (default: all)")
     p.add_argument("--out", type=Path, help="write the report as JSON here (and Markdown tables beside it, .md)")
     p.add_argument("--seed", type=seed_int, default=0)
+    _sampling_options(p)
     p.set_defaults(func=run_evaluate)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -122,13 +122,26 @@ def _check_outputs(args, outputs: list[Path]) -> None:
         validation.output_file(args.preview, "--preview", (".gif", ".png"))
 
 
+def _sampling_options(p) -> None:
+    p.add_argument("--top-k", type=number_range(0.0, 1.0, "fraction"), dest="top_k",
+                   help="top-k filtering in [0, 1]: with --top-k-mode intermask (default; InterMask's thres) the "
+                        "most likely (1 − top_k) of the codebook are kept (0.9 keeps 10 %%, 0 keeps all); with "
+                        "fraction, top_k of it (0.9 keeps 90 %%)")
+    p.add_argument("--top-k-mode", choices=("intermask", "fraction"), dest="top_k_mode",
+                   help="how --top-k is read (default: the model's, intermask)")
+
+
+def _sampling_overrides(args) -> dict:
+    return {k: getattr(args, k) for k in ("steps", "guidance", "temperature", "top_k", "top_k_mode")
+            if getattr(args, k, None) is not None}
+
+
 def _load_model(args):
     from interanimate.motion.model import MotionModel
     from interanimate.motion.sampling import SamplingConfig
 
     model = MotionModel.load(args.model)
-    overrides = {k: getattr(args, k) for k in ("steps", "guidance", "temperature", "top_k")
-                 if getattr(args, k) is not None}
+    overrides = _sampling_overrides(args)
     try:
         sampling = SamplingConfig(**{**model.sampling.__dict__, **overrides})
     except ValueError as err:
@@ -216,14 +229,19 @@ def run_react(args) -> int:
 # ---- evaluate ---------------------------------------------------------------------------------------------------
 def run_evaluate(args) -> int:
     from interanimate.motion.data import MotionDataConfig, MotionDataset
-    from interanimate.motion.evaluation import evaluate
     from interanimate import validation
+    from interanimate.motion.evaluation import evaluate
     from interanimate.motion.model import MotionModel
+    from interanimate.motion.sampling import SamplingConfig
 
     validation.input_dir(args.data, "--data")
     if args.out is not None:
         validation.output_file(args.out, "--out", (".json",))
     model = MotionModel.load(args.model)
+    try:
+        model.sampling = SamplingConfig(**{**model.sampling.__dict__, **_sampling_overrides(args)})
+    except ValueError as err:
+        raise UserError(str(err)) from None
     cfg = MotionDataConfig(root=str(args.data), frames=args.frames or model.frames, mirror=False)
     model.check_frames(cfg.frames)
     test_set = MotionDataset(args.data, "test", cfg)
@@ -234,6 +252,7 @@ def run_evaluate(args) -> int:
         encoder = default_encoder()
     report = evaluate(model, test_set, train_set, args.samples_per_class, args.runs, seed=args.seed,
                       text_encoder=encoder, reaction_clips=args.reaction_clips)
+    report["sampling"] = dict(model.sampling.__dict__)
     text = json.dumps(report, indent=2, sort_keys=True)
     if args.out:
         from interanimate.motion.evaluation import report_markdown

@@ -20,33 +20,53 @@ from interanimate.motion.transformer import CollaborativeTransformer
 class SamplingConfig:
     steps: int = 12
     guidance: float = 2.0  # classifier-free guidance scale on logits; 1 = conditional only
-    top_k: float = 0.9  # keep this fraction of the vocabulary (1.0 = no filtering)
+    # top-k filtering of the logits. top_k_mode "intermask" (the default, InterMask's and MoMask's ``thres``): keep
+    # the most likely max(1, int((1 − top_k)·K)) tokens, so 0.9 keeps 10 % of the codebook; "fraction" (this
+    # project's earlier reading): keep round(top_k·K), so 0.9 keeps 90 %. Measured: docs/motion.md, "Top-k".
+    top_k: float = 0.9
     temperature: float = 1.0  # divides the LOGITS before softmax; 0 = greedy
     confidence_noise: float = 1.0  # Gumbel noise (× (1 - progress)) on confidences when choosing what to re-mask
+    top_k_mode: str = "intermask"
 
     def __post_init__(self):
-        if self.steps < 1 or not 0.0 < self.top_k <= 1.0 or self.temperature < 0:
-            raise ValueError(f"bad sampling config: steps={self.steps} (>=1), top_k={self.top_k} (0,1], "
+        if self.steps < 1 or not 0.0 <= self.top_k <= 1.0 or self.temperature < 0:
+            raise ValueError(f"bad sampling config: steps={self.steps} (>=1), top_k={self.top_k} [0,1], "
                              f"temperature={self.temperature} (>=0)")
+        if self.top_k_mode not in TOP_K_MODES:
+            raise ValueError(f"bad sampling config: top_k_mode={self.top_k_mode!r}, one of {', '.join(TOP_K_MODES)}")
+        if self.top_k_mode == "fraction" and self.top_k == 0:
+            raise ValueError("bad sampling config: top_k 0 keeps no token under top_k_mode fraction")
 
 
-def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Keep the ``ceil(ratio * K)`` largest logits of the last axis, set the rest to -inf."""
-    k = max(1, int(round(ratio * logits.shape[-1])))
+TOP_K_MODES = ("intermask", "fraction")
+
+
+def kept_tokens(vocabulary: int, top_k: float, mode: str = "intermask") -> int:
+    """How many of ``vocabulary`` logits top-k filtering keeps (see ``SamplingConfig.top_k_mode``)."""
+    if mode == "intermask":
+        return max(1, int((1.0 - top_k) * vocabulary))
+    return max(1, int(round(top_k * vocabulary)))
+
+
+def top_k_filter(logits: torch.Tensor, top_k: float, mode: str = "intermask") -> torch.Tensor:
+    """Keep the ``kept_tokens`` largest logits of the last axis, set the rest to -inf."""
+    k = kept_tokens(logits.shape[-1], top_k, mode)
     if k >= logits.shape[-1]:
         return logits
     threshold = logits.topk(k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < threshold, float("-inf"))
 
 
-def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: float) -> torch.Tensor:
+def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: float,
+                          mode: str = "intermask") -> torch.Tensor:
     """The distribution that tokens are drawn from: softmax(top_k(logits) / temperature). (…, K)."""
-    return torch.softmax(top_k_filter(logits, top_k) / max(temperature, 1e-6), dim=-1)
+    return torch.softmax(top_k_filter(logits, top_k, mode) / max(temperature, 1e-6), dim=-1)
 
 
-def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, generator: torch.Generator | None = None):
+def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, generator: torch.Generator | None = None,
+                  mode: str = "intermask"):
     """Draw one token per position from (…, K) logits; returns tokens (…) and their probabilities (…)."""
-    probs = sampling_distribution(logits, temperature, top_k)
+    probs = sampling_distribution(logits, temperature, top_k, mode)
     flat = probs.reshape(-1, probs.shape[-1])
     if temperature == 0:
         tokens = flat.argmax(-1)
@@ -83,8 +103,8 @@ def generate_tokens(model: CollaborativeTransformer, class_index: torch.Tensor, 
     total = unknown.sum(1)  # (B,) tokens to decode
     for step in range(config.steps):
         logits_h, logits_f = model.guided_logits(hand, face, class_index, text, config.guidance)
-        tok_h, conf_h = sample_tokens(logits_h, config.temperature, config.top_k, generator)
-        tok_f, conf_f = sample_tokens(logits_f, config.temperature, config.top_k, generator)
+        tok_h, conf_h = sample_tokens(logits_h, config.temperature, config.top_k, generator, config.top_k_mode)
+        tok_f, conf_f = sample_tokens(logits_f, config.temperature, config.top_k, generator, config.top_k_mode)
         tokens = torch.cat([tok_h.flatten(1), tok_f.flatten(1)], 1)  # (B, L)
         conf = torch.cat([conf_h.flatten(1), conf_f.flatten(1)], 1).clamp_min(1e-12).log()
         noise = config.confidence_noise * (1 - (step + 1) / config.steps)

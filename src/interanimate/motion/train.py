@@ -180,8 +180,8 @@ def transformer_loss(model: MotionModel, hand, face, labels, cfg: TransformerTra
     out = {"ce": loss.detach(), "acc": acc}
     if cfg.unroll_weight > 0:  # step-unrolled pass: fill masked positions with own samples, re-mask, predict truth
         with torch.no_grad():
-            ph, _ = sample_tokens(lh.detach(), 1.0, 1.0, generator)
-            pf, _ = sample_tokens(lf.detach(), 1.0, 1.0, generator)
+            ph, _ = sample_tokens(lh.detach(), 1.0, 0.0, generator)  # no top-k filtering
+            pf, _ = sample_tokens(lf.detach(), 1.0, 0.0, generator)
             filled_h, filled_f = torch.where(hm, ph, hand_tok), torch.where(fm, pf, face_tok)
         hin2, fin2, hm2, fm2 = mask_tokens(filled_h, filled_f, tr.config.hand_codebook, tr.config.face_codebook,
                                            cfg.masking, generator)

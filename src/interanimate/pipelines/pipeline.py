@@ -159,7 +159,9 @@ class InterAnimatePipeline(DiffusionPipeline):
                  motion_bucket_id: int = 127, noise_aug_strength: float = 0.02,
                  tile_size: int | None | str = "model", tile_overlap: int = DEFAULT_OVERLAP,
                  decode_chunk_size: int = 8, generator: torch.Generator | None = None, output_type: str = "pt",
-                 return_dict: bool = True, latents: Tensor | None = None, callback_on_step_end=None):
+                 return_dict: bool = True, latents: Tensor | None = None, callback_on_step_end=None,
+                 reference_pose: Tensor | None = None, reference_hand_mask: Tensor | None = None,
+                 reference_face_mask: Tensor | None = None):
         """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1].
 
         ``hand_mask``/``face_mask`` (B, F, 1, H, W) in {0, 1} default to the whole frame (the region branch then acts
@@ -168,6 +170,11 @@ class InterAnimatePipeline(DiffusionPipeline):
         ``tile_size="model"`` uses the clip length the model was trained on (``config.window``); ``None`` disables
         fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
         in [-1, 1], ``"np"`` uint8 (B, F, H, W, 3), ``"latent"`` the final latents.
+        ``reference_pose`` (B, 3, H, W): the reference image's own pose, as MimicMotion uses it: prepended as an
+        extra frame 0 (with ``reference_hand_mask`` / ``reference_face_mask`` (B, 1, H, W), default the first
+        frame's), so that every fused tile holds it next to the reference latent, and its output frame dropped
+        (``latents``, when given, then has F + 1 frames). Off by default: docs/inference.md, "Frame 0", has the
+        measurement behind that choice.
         ``callback_on_step_end(pipe, step_index, timestep, {"latents": latents})`` runs after every denoising step
         (as diffusers' pipelines call it; its return value is ignored), e.g. to show progress.
         """
@@ -188,21 +195,32 @@ class InterAnimatePipeline(DiffusionPipeline):
             raise ValueError(f"output_type must be 'pt', 'np' or 'latent', got {output_type!r}")
         device, dtype = self.device, torch.float32
         reference = reference.to(device, dtype)
+        full = torch.ones(batch, num_frames, 1, height, width, device=device)
+        hand_mask = full if hand_mask is None else hand_mask.to(device, dtype)
+        face_mask = full if face_mask is None else face_mask.to(device, dtype)
+        pose_frames = pose_frames.to(device, dtype)
+        anchored = reference_pose is not None
+        if anchored:  # the reference's own pose as an extra frame 0 (dropped from the output)
+            if reference_pose.ndim == 3:
+                reference_pose = reference_pose.unsqueeze(0)  # (1, 3, H, W)
+            pose_frames = torch.cat([reference_pose.to(device, dtype)[:, None], pose_frames], 1)  # (B, F+1, 3, H, W)
+            lead = [(m[:, :1] if r is None else r.to(device, dtype).reshape(batch, 1, 1, height, width))
+                    for m, r in ((hand_mask, reference_hand_mask), (face_mask, reference_face_mask))]
+            hand_mask = torch.cat([lead[0], hand_mask], 1)  # (B, F+1, 1, H, W)
+            face_mask = torch.cat([lead[1], face_mask], 1)
+            num_frames += 1
 
         # 2. the UNet's conditions (interanimate.models.conditioning, as the trainer builds them): CLIP embedding of
         # the reference, VAE latent of the noise-augmented reference, time ids, poses, masks, identity
         noise = randn_tensor(reference.shape, generator=generator, device=device, dtype=reference.dtype)
         aug = torch.full((batch,), float(noise_aug_strength), device=device)  # (B,)
         image_embeds, ref_latents = conditioning.encode_reference(self.vae, self.image_encoder, reference, aug, noise)
-        full = torch.ones(batch, num_frames, 1, height, width, device=device)
         if id_embedding is None and "id_embedding" in self.interaction_inputs and self.identity_dim():
             id_embedding = torch.zeros(batch, self.identity_dim(), device=device)  # no identity, a trained condition
         cond = conditioning.UNetConditions(
             image_embeds=image_embeds, ref_latents=ref_latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1),
             time_ids=conditioning.added_time_ids(fps, motion_bucket_id, aug),
-            pose_frames=pose_frames.to(device, dtype),
-            hand_mask=full if hand_mask is None else hand_mask.to(device, dtype),
-            face_mask=full if face_mask is None else face_mask.to(device, dtype),
+            pose_frames=pose_frames, hand_mask=hand_mask, face_mask=face_mask,
             id_embedding=None if id_embedding is None else id_embedding.to(device, dtype))
 
         # 3. timesteps
@@ -234,6 +252,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                     callback_on_step_end(self, i, t, {"latents": latents})
 
         # 7. decode (models trained on the residual to the reference: add the clean reference latent back)
+        if anchored:
+            latents = latents[:, 1:]  # (B, F, C, h, w): the reference-pose frame is not part of the video
         if self.config.get("residual_to_reference", False):
             clean = self.vae.encode(reference.to(self.vae.dtype)).latent_dist.mode().float()  # (B, C, h, w)
             latents = conditioning.from_residual(latents, self.vae.config.scaling_factor * clean,
