@@ -33,11 +33,14 @@ test-full: venv
 bench: venv
 	$(PY) benchmarks/synth_speed.py
 
-# Reproduce the bundled animation model: stage 1 (configs/train_small.yaml: data, seed, 19000 steps), then stage 2
-# (configs/train_small_stage2.yaml: to 26000 steps with more weight on the hand); about 6.1 h on a 2-core CPU.
+# Reproduce the bundled animation model: stage 1 (configs/train_small.yaml: data, seed, 19000 steps), stage 2
+# (configs/train_small_stage2.yaml: to 26000 steps with more weight on the hand), then stage 3
+# (configs/train_small_stage3.yaml: 4000 steps from stage 2's export with the identity a user has, identity dropout
+# and keypoint masks); about 7 h on a 2-core CPU.
 train-small: venv
 	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --resume latest
-	$(VENV)/bin/interanimate train --config configs/train_small_stage2.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
+	$(VENV)/bin/interanimate train --config configs/train_small_stage2.yaml --set device=$(DEVICE) --resume latest
+	$(VENV)/bin/interanimate train --config configs/train_small_stage3.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
 
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv

@@ -39,7 +39,7 @@ def test_every_shipped_config_loads(path):
     load = _loader(path)
     assert load is not None, f"configs/{path.name}: no loader known for it; add it to _loader"
     config = load(path)
-    if path.name.startswith("train_") and config.data.synth is not None:
+    if path.name.startswith("train_") and config.data.synth is not None and config.model.init_from is None:
         from interanimate.data.synth.identity import EMBEDDING_DIM
         from interanimate.training.build import id_embed_dim
         assert id_embed_dim(config.model) in (None, EMBEDDING_DIM), "the UNet cannot take SynthHF's identity vectors"
@@ -63,8 +63,8 @@ def test_train_tiny_runs_as_shipped(tmp_path):
     assert (tmp_path / "run" / "final" / "model_index.json").is_file()
 
 
-def test_train_small_runs_both_stages_as_shipped(tmp_path):
-    """Stage 1, then stage 2 resumed from it (``make train-small``)."""
+def test_train_small_runs_all_stages_as_shipped(tmp_path):
+    """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export (``make train-small``)."""
     common = (f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",  # not into the checkout
               "data.synth.identities=2",  # 40 identities (720 clips of 24 frames): half a minute to render
               "validation_samples=1", "validation_steps=2")  # 3 previews of 10 sampler steps: ten seconds
@@ -74,3 +74,13 @@ def test_train_small_runs_both_stages_as_shipped(tmp_path):
     _train("train_small_stage2.yaml", *common, "max_steps=2", "optim.lr_decay_steps=1", "--resume=latest")
     assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]  # checkpoints_keep: 1
     assert (tmp_path / "run" / "final" / "model_index.json").is_file()
+    # stage 3 continues from stage 2's export (model.init_from: runs/small/final as shipped) on dlib-identity data
+    _train("train_small_stage3.yaml", f"output_dir={tmp_path / 'run3'}", f"data.root={tmp_path / 'data3'}",
+           "data.synth.identities=2", "validation_samples=1", "validation_steps=2",
+           f"model.init_from={tmp_path / 'run' / 'final'}", "max_steps=2", "optim.lr_decay_steps=1",
+           "optim.lr_warmup_steps=1", "--resume=latest")
+    assert (tmp_path / "run3" / "final" / "model_index.json").is_file()
+    from interanimate.data.format import load_annotations, read_manifest
+    record = read_manifest(tmp_path / "data3")[0]
+    assert record.extra["identity_model"] == "dlib" and load_annotations(tmp_path / "data3", record)[
+        "identity_embedding"].shape == (128,)

@@ -112,14 +112,23 @@ def _read_reference(path: Path):
         raise UserError(f"--reference {path}: cannot read the image ({err})") from None
 
 
-def _identity(args, image):
-    """-> float32 (D,) identity vector, or None."""
+def _identity(args, image, model_dim: int | None = None):
+    """-> float32 (D,) identity vector, or None. ``model_dim``: the width the model takes (None: it takes none)."""
     from interanimate.errors import UserError
     from interanimate.pipelines.driving import reference_identity
 
     if args.identity is not None:
         return args.identity_vector
     if args.identity_from is None:  # the default: dlib, zeros (a trained condition) when it finds no face
+        from interanimate.annotate.identity import DLIB_DIM
+
+        if model_dim is None:
+            return None
+        if model_dim != DLIB_DIM:
+            print(f"warning: this model takes {model_dim}-d identity vectors, not dlib's {DLIB_DIM}; animating without "
+                  "one (zeros); pass --identity-from arcface --arcface-model PATH for 512-d ArcFace vectors",
+                  file=sys.stderr)
+            return None
         try:
             return reference_identity(image, DEFAULT_IDENTITY, reference_name=f"--reference {args.reference}")
         except UserError as err:
@@ -140,7 +149,8 @@ def check_inputs(args: argparse.Namespace) -> Path:
     """Everything that can be checked without loading a model; returns the model folder. One line per problem."""
     from interanimate import validation
     from interanimate.errors import UserError
-    from interanimate.models.loading import check_pipeline_folder, read_json_file, vae_downsampling
+    from interanimate.models.first_stage import downsampling_factor
+    from interanimate.models.loading import check_pipeline_folder, read_json_file
     from interanimate.pipelines.driving import read_identity_file
 
     for path in output_paths(args.out, bool(args.class_code or args.text)):
@@ -186,7 +196,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
     validation.check_video_memory(args.frames, *size)
     if index.get("unet", [None, None])[1] == "InterAnimateUNet":
         levels = len(read_json_file(model_dir / "unet" / "config.json").get("down_block_types", ()))
-        multiple = vae_downsampling(vae) * 2 ** max(levels - 1, 0)
+        multiple = downsampling_factor(vae) * 2 ** max(levels - 1, 0)
         if size[0] % multiple or size[1] % multiple:
             raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of {multiple}")
     return model_dir
@@ -217,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 3. generate
     reference = load_reference(args.reference, size)  # (3, H, W)
-    frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image), steps=args.steps,
+    frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image, pipe.identity_dim()), steps=args.steps,
                                   guidance=args.guidance, seed=args.seed)  # (F, 3, H, W) in [-1, 1]
 
     # 4. write (each file atomically)

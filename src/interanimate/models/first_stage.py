@@ -10,8 +10,8 @@ same classes and interfaces as SVD's so that one pipeline and one trainer serve 
 * **Image encoder**: a small ``CLIPVisionModelWithProjection`` whose projection width equals the UNet's
   ``cross_attention_dim`` (``build_small_image_encoder``), and ``encode_image``, SVD's CLIP preprocessing + embedding.
 
-Every first stage states how many pixels one latent cell covers (``downsampling_factor``), so that nothing probes
-config keys for it. The full (``svd-xt``) configuration loads SVD's own ``vae/`` and ``image_encoder/``.
+Every first-stage class states how many pixels one latent cell covers (``DOWNSAMPLING``, read through
+``downsampling_factor`` by the pipeline and by ``animate``'s size check before anything loads). The full (``svd-xt``) configuration loads SVD's own ``vae/`` and ``image_encoder/``.
 """
 
 from __future__ import annotations
@@ -29,13 +29,30 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def downsampling_factor(vae) -> int:
-    """Pixels per latent cell (each axis) of a first stage: its own ``downsampling_factor`` (PatchPCAAutoencoder),
-    else a diffusers VAE's 2^(number of encoder blocks − 1), as diffusers' pipelines compute ``vae_scale_factor``."""
-    own = getattr(vae, "downsampling_factor", None)
-    if isinstance(own, int):
-        return own
-    return 2 ** (len(vae.config.block_out_channels) - 1)
+def _halvings(config) -> int:
+    return 2 ** (len(config["block_out_channels"]) - 1)  # each encoder block but the last halves H and W
+
+
+# Pixels per latent cell (each axis) of every first-stage class, from its config (diffusers' VAEs as diffusers'
+# pipelines compute ``vae_scale_factor``; the patch autoencoder: its patch).
+DOWNSAMPLING = {
+    "PatchPCAAutoencoder": lambda config: int(config["patch_size"]),
+    "AutoencoderKL": _halvings,
+    "AutoencoderKLTemporalDecoder": _halvings,
+}
+
+
+def downsampling_factor(vae_or_config) -> int:
+    """Pixels per latent cell (each axis) of a first stage, or of its ``config.json`` as a dict (``_class_name``
+    says which first stage it is; what each states is in ``DOWNSAMPLING``)."""
+    if isinstance(vae_or_config, dict):
+        config, name = vae_or_config, vae_or_config.get("_class_name")
+    else:
+        config, name = vae_or_config.config, type(vae_or_config).__name__
+    if name not in DOWNSAMPLING:
+        from interanimate.errors import UserError
+        raise UserError(f"unsupported first stage {name!r}: known {', '.join(DOWNSAMPLING)}")
+    return DOWNSAMPLING[name](config)
 
 
 def build_small_vae(block_out_channels=(32, 64, 128, 128), layers_per_block: int = 1, latent_channels: int = 4,
@@ -118,11 +135,6 @@ class PatchPCAAutoencoder(ModelMixin, ConfigMixin):
         v = torch.einsum("cd,nchw->ndhw", self.basis.to(z.dtype), z) + self.mean.to(z.dtype).view(1, -1, 1, 1)
         x = F.pixel_shuffle(v, self.config.patch_size)  # (N, 3, H, W)
         return DecoderOutput(sample=x) if return_dict else (x,)
-
-    @property
-    def downsampling_factor(self) -> int:
-        """Pixels per latent cell, each axis: the patch size."""
-        return int(self.config.patch_size)
 
     @torch.no_grad()
     def fit(self, images: Tensor) -> "PatchPCAAutoencoder":

@@ -185,10 +185,3 @@ def check_config_keys(config: dict, cls, source: str | os.PathLike, model_name: 
                 (("missing", missing), ("unexpected", unexpected)) if keys]
     if problems:
         raise StrictLoadError(f"{model_name} config {source} does not match {cls.__name__}: " + "; ".join(problems))
-
-
-def vae_downsampling(config: dict) -> int:
-    """Pixels per latent cell of a first stage, from its config (a patch autoencoder's patch, else 2^(levels−1))."""
-    if config.get("patch_size"):
-        return int(config["patch_size"])
-    return 2 ** (len(config.get("block_out_channels", (0,))) - 1)

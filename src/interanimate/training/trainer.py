@@ -126,6 +126,9 @@ class Trainer:
 
         cfg = self.config.data
         root = Path(cfg.root)
+        if self.config.model.init_from is not None:
+            from interanimate.models.loading import check_pipeline_folder
+            check_pipeline_folder(Path(self.config.model.init_from), "model.init_from")
         wanted = id_embed_dim(self.config.model)
         if wanted is None:
             return
