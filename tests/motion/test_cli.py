@@ -58,11 +58,16 @@ def test_react_keeps_the_given_hand(trained, tmp_path, motion_of):
 
 
 def test_evaluate_reports_every_metric(trained, motion_root, tmp_path):
+    from interanimate.motion.data import MotionDataset
+
     report = tmp_path / "report.json"
-    assert main(["motion", "evaluate", "--data", str(motion_root), "--model", str(trained), "--runs", "2",
-                 "--samples-per-class", "2", "--no-text", "--out", str(report)]) == 0
+    cache = tmp_path / "cache.npz"  # --data takes the keypoint cache as well as the dataset root
+    MotionDataset.save_cache(motion_root, cache)
+    assert main(["motion", "evaluate", "--data", str(cache), "--model", str(trained), "--runs", "2",
+                 "--samples-per-class", "2", "--no-text", "--out", str(report), "--top-k-mode", "fraction"]) == 0
     import json
     data = json.loads(report.read_text())
+    assert data["sampling"]["top_k_mode"] == "fraction"
     for key in ("top1", "top3", "fid", "diversity", "multimodality", "left_right"):
         mean, half = data["generated"][key]
         assert np.isfinite(mean) and half >= 0

@@ -67,7 +67,8 @@ def register(subparsers) -> None:
         p.set_defaults(func=run_generate if name == "generate" else run_react)
 
     p = sub.add_parser("evaluate", help="evaluator accuracy, FID, diversity, multimodality, left/right, reaction")
-    p.add_argument("--data", type=Path, required=True, help="dataset root with train and test splits")
+    p.add_argument("--data", type=Path, required=True,
+                   help="dataset root with train and test splits, or its keypoint cache (.npz)")
     p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
     p.add_argument("--runs", type=int_range(1, 1000, "run count"), default=5)
     p.add_argument("--samples-per-class", type=int_range(1, 10_000, "sample count"), default=16)
@@ -234,7 +235,10 @@ def run_evaluate(args) -> int:
     from interanimate.motion.model import MotionModel
     from interanimate.motion.sampling import SamplingConfig
 
-    validation.input_dir(args.data, "--data")
+    if args.data.is_file():  # a keypoint cache (MotionDataset.save_cache) or a dataset root
+        validation.input_file(args.data, "--data", (".npz",))
+    else:
+        validation.input_dir(args.data, "--data")
     if args.out is not None:
         validation.output_file(args.out, "--out", (".json",))
     model = MotionModel.load(args.model)
