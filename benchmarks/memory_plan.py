@@ -1,7 +1,8 @@
 """Peak memory per GPU of the paper's training step and of inference, traced at full size — not a hand formula.
 
     python benchmarks/memory_plan.py            # training at 16×384×640 and 16×576×1024 over 8 GPUs; inference
-    python benchmarks/memory_plan.py --check    # also the tracer against a measured CPU peak at a small size
+    python benchmarks/memory_plan.py --check    # also the tracer against measured CPU peaks at a small size
+                                                # (a training step, and each inference call)
 
 Method. The step runs on fake tensors (``torch._subclasses.FakeTensorMode``: real shapes, dtypes and storages, no data,
 no memory): the trainer's own ``Trainer.training_step`` on a 16-frame batch (the frozen VAE encoding the frames and the
@@ -10,7 +11,8 @@ gradient checkpointing, the region-weighted loss + orthogonality), then ``backwa
 optimizer step and the EMA update. ``LiveMemory`` (a TorchDispatchMode, the idea of torch's
 ``torch.distributed._tools.mem_tracker.MemTracker``) adds up the bytes of every live tensor storage after every op,
 by kind (weights, gradients, activations, optimizer state, EMA); its peak is what ``torch.cuda.max_memory_allocated``
-would report for that step. ``--check`` runs the same tracer against a measured CPU peak of the same step.
+would report for that step. ``--check`` runs the same tracer against a measured CPU peak of the same step, and the
+inference tracer against the measured peak of each inference call. The tracer lives in ``memory_tracing.py``.
 The models are SVD-XT 1.1's: the svd-xt UNet (1,524.6 M + 24.55 M), its AutoencoderKLTemporalDecoder (97.7 M) and the
 CLIP ViT-H/14 image tower (632.1 M), random weights built on the meta device.
 
@@ -32,137 +34,34 @@ Not in the figures: the CUDA context and NCCL buffers (~1-2 GiB per GPU), and th
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
-from torch.utils.weak import WeakIdKeyDictionary
 
 from interanimate.training.trainer import Trainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory_inference import inference_check, inference_table, measure_inference  # noqa: E402
+from memory_tracing import (SVD_CLIP, SVD_VAE, GiB, LiveMemory, count, reset_peak, rss_status,  # noqa: E402
+                            svd_models)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "train_svd_xt.yaml"
-GiB = 2 ** 30
 GPUS = 8
 REDUCE_BUCKET = 500_000_000  # launch/ds_zero2.json: zero_optimization.reduce_bucket_size (elements)
 MARGIN = 0.9  # of a GPU's memory: the CUDA context, NCCL and the allocator's fragmentation take the rest
 GPU_SIZES = {"A100 80GB": 80 * GiB, "A100 40GB": 40 * GiB, "24 GB": 24 * GiB}
-# SVD-XT 1.1's frozen first stage: vae/config.json and image_encoder/config.json of the release
-SVD_VAE = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-               block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=768,
-               scaling_factor=0.18215, force_upcast=True)
-SVD_CLIP = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
-                image_size=224, projection_dim=1024, hidden_act="gelu")
 ANCHORS = [  # published per-GPU figures of the anchor (no InterAnimate modules; its own trainable set)
     ("StableAnimator, 16 frames, batch 1, mixed 512×512 / 576×1024", "~70 GB per A100"),
     ("StableAnimator, 16 frames, batch 1, 512×512 only", "~40 GB per A100"),
 ]
-
-
-class LiveMemory(TorchDispatchMode):
-    """Bytes of live tensor storages by kind, and the peak of their sum: every op's outputs are counted, in the kind
-    of the current ``phase``, until their storage is freed (the idea of torch's ``MemTracker``, without its
-    per-module bookkeeping, which refuses a module called twice in one step — the VAE encodes the frames and then
-    the reference — and loops over every module after every op). Sizes are rounded up to the CUDA caching
-    allocator's 512-byte blocks. Tensors that exist before are registered with ``track``; gradients are relabelled
-    ``grad`` as they are accumulated."""
-
-    def __init__(self):
-        super().__init__()
-        self.kind_of = WeakIdKeyDictionary()  # storage -> (kind, bytes)
-        self.current: dict[str, int] = defaultdict(int)
-        self.peak: dict[str, int] = {}
-        self.phase = "activations"
-
-    @property
-    def total(self) -> int:
-        return sum(self.current.values())
-
-    def track(self, kind: str, tensors) -> None:
-        for t in tensors:
-            self._add(t, kind)
-
-    def watch_grads(self, params) -> None:
-        for p in params:
-            p.register_post_accumulate_grad_hook(lambda p: self._relabel(p.grad, "grads"))
-
-    def _add(self, t, kind: str) -> None:
-        st = t.untyped_storage()
-        if st in self.kind_of:
-            return
-        size = -(-st.nbytes() // 512) * 512
-        self.kind_of[st] = (kind, size)
-        self.current[kind] += size
-        weakref.finalize(st, self._free, kind, size)
-
-    def _free(self, kind: str, size: int) -> None:
-        self.current[kind] -= size
-
-    def _relabel(self, t, kind: str) -> None:
-        if t is None:
-            return
-        st = t.untyped_storage()
-        if st not in self.kind_of:
-            self._add(t, kind)
-            return
-        old, size = self.kind_of[st]
-        if old != kind:  # the first finalizer subtracts from the first kind: move the bytes back when freed
-            self.current[old] -= size
-            self.current[kind] += size
-            self.kind_of[st] = (kind, size)
-            weakref.finalize(st, self._move, old, kind, size)
-
-    def _move(self, old: str, kind: str, size: int) -> None:
-        self.current[old] += size
-        self.current[kind] -= size
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor):
-                self._add(t, self.phase)
-        if self.total > sum(self.peak.values()):
-            self.peak = dict(self.current)
-        return out
-
-
-# ------------------------------------------------------------------------------------------ fake models
-def fake_module(build, dtype: torch.dtype, mode: FakeTensorMode):
-    """``build()`` on the meta device, cast to ``dtype`` there, then given fake storage (no memory, no init)."""
-    with torch.device("meta"):
-        module = build()
-    module.to("meta")  # diffusers' AlphaBlender builds torch.Tensor([alpha]), which ignores the device context
-    for t in [*module.parameters(), *module.buffers()]:
-        if t.is_floating_point():
-            t.data = t.data.to(dtype)
-    with mode:
-        module.to_empty(device="cpu")
-    return module
-
-
-def svd_models(unet_kwargs: dict, unet_dtype: torch.dtype, frozen_dtype: torch.dtype, mode: FakeTensorMode):
-    """The InterAnimate UNet of ``unet_kwargs``, SVD-XT's VAE and CLIP ViT-H/14 image tower, as fake modules."""
-    from diffusers import AutoencoderKLTemporalDecoder
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    from interanimate.models import InterAnimateUNet
-
-    unet = fake_module(lambda: InterAnimateUNet(**unet_kwargs), unet_dtype, mode)
-    vae = fake_module(lambda: AutoencoderKLTemporalDecoder(**SVD_VAE), frozen_dtype, mode)
-    clip = fake_module(lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)), frozen_dtype, mode)
-    return unet, vae.requires_grad_(False).eval(), clip.requires_grad_(False).eval()
-
-
-def count(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # ------------------------------------------------------------------------------------------ the training step
@@ -347,84 +246,6 @@ def verdict(peaks: dict, size: str) -> str:
             + ("; DDP is the simplest (launch/ddp_8gpu.yaml)" if "DDP" in ok else ""))
 
 
-# ------------------------------------------------------------------------------------------ inference
-def inference_calls(size: tuple[int, int], frames: int, chunk: int, dtype: torch.dtype, device: str, mode=None):
-    """The pipeline's component calls at inference (CLIP on the reference, VAE encode of the reference, one UNet
-    pass with every module, VAE decode of ``chunk`` frames) as {name: (module, call)}."""
-    from interanimate.models.first_stage import encode_image
-
-    h, w = size
-    models = svd_models(dict(_svd_xt_kwargs()), dtype, dtype, mode) if mode else _meta_models()
-    unet, vae, clip = models
-    unet.eval()
-    context = mode if mode else torch.device(device)
-    with context:
-        z = dict(dtype=dtype)
-        ref, sample = torch.zeros(1, 3, h, w, **z), torch.zeros(1, frames, 8, h // 8, w // 8, **z)
-        extra = dict(pose_frames=torch.zeros(1, frames, 3, h, w, **z), hand_mask=torch.zeros(1, frames, 1, h, w, **z),
-                     face_mask=torch.zeros(1, frames, 1, h, w, **z), id_embedding=torch.zeros(1, 512, **z))
-        cond = (torch.zeros(1, **z), torch.zeros(1, 1, 1024, **z), torch.zeros(1, 3, **z))
-        latents = torch.zeros(chunk, 4, h // 8, w // 8, **z)
-    no_pose = {k: v for k, v in extra.items() if k != "pose_frames"}
-    return {"image encoder": (clip, lambda: encode_image(clip, ref, SVD_CLIP["image_size"])),
-            "VAE encode (reference)": (vae, lambda: vae.encode(ref).latent_dist.mode()),
-            "UNet pass (conditional)": (unet, lambda: unet(sample, *cond, **extra).sample),
-            "UNet pass (unconditional)": (unet, lambda: unet(sample, *cond, **no_pose).sample),
-            f"VAE decode ({chunk} frames)": (vae, lambda: vae.decode(latents, num_frames=chunk).sample)}
-
-
-def _svd_xt_kwargs() -> dict:
-    from interanimate.models import get_model_config
-    return get_model_config("svd-xt").to_kwargs()
-
-
-def _meta_models():
-    from diffusers import AutoencoderKLTemporalDecoder
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    from interanimate.models import InterAnimateUNet
-
-    with torch.device("meta"):
-        models = (InterAnimateUNet(**_svd_xt_kwargs()), AutoencoderKLTemporalDecoder(**SVD_VAE).eval(),
-                  CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)).eval())
-    return [m.to("meta") for m in models]  # AlphaBlender's torch.Tensor([alpha]) ignores the device context
-
-
-def inference_table(size: tuple[int, int], frames: int, steps: int, chunk: int) -> list[str]:
-    """Peak per component call (fake tensors, fp16) and FLOPs (meta device, where attention is counted)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    peaks = {}
-    for name, (module, call) in inference_calls(size, frames, chunk, torch.float16, "cpu",
-                                                FakeTensorMode(allow_non_fake_inputs=True)).items():
-        memory = LiveMemory()
-        memory.track("weights", module.parameters())
-        with memory, torch.no_grad():
-            call()
-        peaks[name] = (sum(p.nbytes for p in module.parameters()), sum(memory.peak.values()))
-    flops = {}
-    for name, (_, call) in inference_calls(size, frames, chunk, torch.float32, "meta").items():
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            call()
-        flops[name] = counter.get_total_flops()
-    weights = sum(wb for n, (wb, _) in peaks.items() if n in ("image encoder", "VAE encode (reference)",
-                                                                  "UNet pass (conditional)"))
-    decodes = -(-frames // chunk)
-    clip_flops = sum(steps * v if k.startswith("UNet") else decodes * v if k.startswith("VAE decode") else v
-                     for k, v in flops.items())
-    rows = [f"inference: {frames}×{size[0]}×{size[1]}, fp16, {steps} Euler steps with CFG (the conditional and the "
-            f"unconditional UNet pass one after the other), VAE decode {chunk} frames at a time",
-            f"{'component call':<30}{'weights GiB':>12}{'peak GiB':>10}{'TFLOP/call':>12}"]
-    rows += [f"{n:<30}{wb / GiB:>12.2f}{pk / GiB:>10.2f}{flops[n] / 1e12:>12.2f}" for n, (wb, pk) in peaks.items()]
-    rows += [f"peak with model CPU offload (pipe.enable_model_cpu_offload(): one component on the GPU at a time): "
-             f"{max(pk for _, pk in peaks.values()) / GiB:.2f} GiB",
-             f"peak with all weights resident ({weights / GiB:.2f} GiB): "
-             f"{(weights + max(pk - wb for wb, pk in peaks.values())) / GiB:.2f} GiB",
-             f"one clip: {steps} × 2 UNet passes + CLIP + VAE encode + {decodes} decode calls = "
-             f"{clip_flops / 1e12:,.0f} TFLOP"]
-    return rows
-
-
 # ------------------------------------------------------------------------------------------ check against a measurement
 CHECK_OVERRIDES = ("model.unet=small", "model.unet_overrides={id_embed_dim: 512, cross_attention_dim: 1024}")
 
@@ -467,18 +288,10 @@ def measure(size: tuple[int, int], frames: int) -> int:
     trainer.unet.enable_gradient_checkpointing()
     trainer.unet.train()
     batch = {k: torch.rand_like(v) * 2 - 1 for k, v in fake_batch(config, 512).items()}
-    before = _status("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    before = reset_peak()
     parts = trainer.training_step(batch, step_generator(config.seed, 0, 0))
     parts["loss"].backward()
-    return _status("VmHWM") - before
-
-
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    return rss_status("VmHWM") - before
 
 
 def main(argv=None) -> int:
@@ -491,10 +304,16 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="also compare the tracer with a measured CPU peak")
     parser.add_argument("--check-size", default="256x256")
     parser.add_argument("--check-frames", type=int, default=8)
+    parser.add_argument("--check-inference-size", default="128x128")
     parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # internal: the measured side of --check
+    parser.add_argument("--measure-inference", default=None, help=argparse.SUPPRESS)  # the same for inference
     args = parser.parse_args(argv)
     if args.measure:
         print(measure(tuple(int(v) for v in args.measure.split("x")), args.frames))
+        return 0
+    if args.measure_inference:
+        size = tuple(int(v) for v in args.measure_inference.split("x"))
+        print(json.dumps(measure_inference(size, args.frames, args.decode_chunk)))
         return 0
     for line in training_table(args.sizes, args.frames):
         print(line, flush=True)
@@ -505,6 +324,9 @@ def main(argv=None) -> int:
     if args.check:
         print()
         for line in check(tuple(int(v) for v in args.check_size.split("x")), args.check_frames):
+            print(line, flush=True)
+        for line in inference_check(tuple(int(v) for v in args.check_inference_size.split("x")), args.check_frames,
+                                    args.decode_chunk):
             print(line, flush=True)
     return 0
 
