@@ -193,3 +193,21 @@ def test_identity_width_mismatch_fails_in_one_line_before_anything_is_written(ti
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="data.synth: unknown key.*clips_per_klass"):
         config_from_dict(tiny_config_dict(tiny_data, tmp_path, **{"data.synth": {**synth, "clips_per_klass": 1}}))
+
+
+def test_adamw_8bit_keeps_8_bit_moments_and_trains(tiny_data, tiny_config_dict, tmp_path):
+    """optim.name adamw_8bit (bitsandbytes' AdamW8bit, the ZeRO-2 launch file's low-memory option) on the CPU."""
+    pytest.importorskip("bitsandbytes")
+    trainer = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, **{"optim.name": "adamw_8bit"})))
+    trainer.build_data()
+    trainer.build_models()
+    trainer.residual_scale = 1.0
+    before = _unet_state(trainer)
+    parts = trainer.training_step(collate([trainer.train_set[0]]), step_generator(0, 0, 0))
+    parts["loss"].backward()
+    trainer.optimizer.step()
+    assert type(trainer.optimizer).__name__ == "AdamW8bit"
+    big = [p for _, p in trainer.trainable_named if p.numel() >= 4096]  # bitsandbytes keeps small tensors in 32 bit
+    assert big and all(trainer.optimizer.state[p]["state1"].dtype == torch.uint8 for p in big)
+    after = _unet_state(trainer)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
