@@ -62,8 +62,10 @@ def user_identities(references: list[np.ndarray], dim: int | None, source: str =
 
 
 # ------------------------------------------------------------------------------------------ the demo
-def _generate(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size, tile_overlap, bar):
-    """uint8 videos (F, H, W, 3), one per clip; ``identities``: a (D,) vector or None (zeros) per clip."""
+def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size, tile_overlap,
+                   bar):
+    """uint8 videos (F, H, W, 3), one per clip (its frame 0 the reference); ``conds``: pose frames and masks per
+    clip; ``identities``: a (D,) vector or None (zeros) per clip; ``bar``: a tqdm bar, advanced per clip-step."""
     dim = pipe.identity_dim()
     videos = []
     for first in range(0, len(clips), batch_size):
@@ -113,9 +115,9 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
 
     start = time.perf_counter()
     bar = tqdm(total=2 * len(clips) * steps, desc="demo: denoising", unit="clip-step", disable=not progress)
-    generated = {"model": _generate(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
+    generated = {"model": generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
                                     tile_overlap, bar),
-                 "model_zero_identity": _generate(pipe, clips, conds, [None] * len(clips), steps, guidance, seed,
+                 "model_zero_identity": generate_clips(pipe, clips, conds, [None] * len(clips), steps, guidance, seed,
                                                   batch_size, tile_size, tile_overlap, bar)}
     bar.close()
     timings["generate_s"] = time.perf_counter() - start
