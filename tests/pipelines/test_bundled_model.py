@@ -8,7 +8,7 @@ import torch
 
 from interanimate.pipelines import bundled_model_dir
 from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
-from interanimate.pipelines.demo import render_heldout_clip
+from interanimate.pipelines.demo import render_heldout_clip, user_identities
 from interanimate.pipelines.pipeline import InterAnimatePipeline
 
 
@@ -28,9 +28,11 @@ def test_bundled_model_animates_a_heldout_clip():
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     clip = render_heldout_clip("RH-NP", index=3, frames=pipe.config.window, size=size)
     cond = conditions_from_keypoints(clip["keypoints"], clip["scores"], size, size)
+    identity = user_identities([clip["frames"][0]], pipe.identity_dim())[0]  # what animate computes: dlib's
+    assert identity is not None and identity.shape == (pipe.identity_dim(),)
     out = pipe(image_to_tensor(clip["frames"][0])[None], cond["pose_frames"][None],
                hand_mask=cond["hand_mask"][None], face_mask=cond["face_mask"][None],
-               id_embedding=torch.as_tensor(clip["identity"], dtype=torch.float32)[None], num_inference_steps=3,
+               id_embedding=torch.from_numpy(identity)[None], num_inference_steps=3,
                generator=torch.Generator().manual_seed(0), output_type="np").frames
     assert out.shape == (1, pipe.config.window, *size, 3) and out.dtype == np.uint8
     # frame 0 is the reference frame: the shipped weights (step 26000) reproduce it to 6.7 grey levels (mean absolute
