@@ -172,7 +172,8 @@ def fake_batch(config, id_dim: int) -> dict:
     b, f, (h, w) = config.batch_size, config.data.num_frames, config.data.size
     return {"frames": torch.zeros(b, f, 3, h, w), "reference": torch.zeros(b, 3, h, w),
             "pose": torch.zeros(b, f, 3, h, w), "hand_mask": torch.zeros(b, f, 1, h, w),
-            "face_mask": torch.zeros(b, f, 1, h, w), "identity_embedding": torch.zeros(b, id_dim)}
+            "face_mask": torch.zeros(b, f, 1, h, w), "hand_silhouette": torch.zeros(b, f, 1, h, w),
+            "face_silhouette": torch.zeros(b, f, 1, h, w), "identity_embedding": torch.zeros(b, id_dim)}
 
 
 def largest_blocks(unet) -> int:

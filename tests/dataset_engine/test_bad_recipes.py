@@ -55,6 +55,8 @@ CASES = [  # (id, recipe changes or a callable(tmp_path) -> changes, extra argv,
     ("synthhf-identity-for-portraits", lambda t: {"identities.folder": _portraits(t),
                                                   "generation.identity": "synthhf"}, [], "new",
      "portraits from identities.folder have no SynthHF vector"),
+    ("identity-width", lambda t: {"generation.model": _model_taking(t, 512)}, [], "new",
+     "generation.identity dlib gives 128-d vectors but the model takes 512-d ones; set generation.identity: arcface"),
     ("out-is-file", {}, [], "file", "is a file, not a folder"),
     ("out-under-file", {}, [], "under-file", "is a file, not a folder"),
     ("out-foreign", {}, [], "foreign", "not empty and holds no dataset"),
@@ -65,6 +67,19 @@ CASES = [  # (id, recipe changes or a callable(tmp_path) -> changes, extra argv,
     ("ray-address-garbage", {}, ["--engine", "ray", "--ray-address", "nowhere"], "new", "expected host:port"),
     ("bad-set", {}, ["--set", "no_equals_sign"], "new", "expected key.path=value"),
 ]
+
+
+def _model_taking(tmp_path, id_dim: int):
+    """The bundled model folder with its UNet config saying it takes ``id_dim``-d identity vectors."""
+    import json
+
+    from interanimate.pipelines import bundled_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), model)
+    config = json.loads((model / "unet" / "config.json").read_text())
+    (model / "unet" / "config.json").write_text(json.dumps({**config, "id_embed_dim": id_dim}))
+    return str(model)
 
 
 def _broken_model(tmp_path):

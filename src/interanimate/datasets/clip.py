@@ -141,8 +141,8 @@ class ClipMaker:
         if source == "synthhf":
             return np.asarray(render["identity"], np.float32)
         vector = self.embedder(reference)
-        if vector is None:
-            raise UserError(f"identity {source}: no face found in the reference")
+        if vector is None:  # no face for the embedder: no identity (zeros), a condition the model is trained on
+            return None
         return np.asarray(vector, np.float32).reshape(-1)
 
     # ---------------------------------------------------------------- one clip
@@ -162,9 +162,9 @@ class ClipMaker:
         frames, cond = animate_motion(self.pipe, image_to_tensor(reference), motion, self.size, identity,
                                       steps=recipe.generation.steps, guidance=recipe.generation.guidance,
                                       seed=row.seed)
-        return self._write(row, reference, motion, frames, cond, time.perf_counter() - start)
+        return self._write(row, reference, motion, frames, cond, time.perf_counter() - start, identity is not None)
 
-    def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float) -> dict:
+    def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float, identity_found: bool) -> dict:
         from interanimate.pipelines.outputs import to_uint8
 
         video = to_uint8(frames)  # (F, H, W, 3)
@@ -175,7 +175,8 @@ class ClipMaker:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            record = self._write_files(row, tmp, reference, motion, video, cond["pose_frames"], hand, face)
+            record = self._write_files(row, tmp, reference, motion, video, cond["pose_frames"], hand, face,
+                                       identity_found)
             if final.exists():  # another worker finished the same clip (a retried task): keep the first
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
@@ -185,8 +186,10 @@ class ClipMaker:
             raise
         return {**record, "seconds": round(seconds, 3)}
 
-    def _write_files(self, row: PlanRow, tmp: Path, reference, motion, video, pose_frames, hand, face) -> dict:
-        """The clip's files into ``tmp``, ``label.json`` last; returns the label."""
+    def _write_files(self, row: PlanRow, tmp: Path, reference, motion, video, pose_frames, hand, face,
+                     identity_found: bool) -> dict:
+        """The clip's files into ``tmp``, ``label.json`` last; returns the label. ``identity_found``: the model got
+        an identity vector (False: none was asked for, or the embedder found no face and it got zeros)."""
         from interanimate.motion.export import save_poses
         from interanimate.pipelines.outputs import preview_grid, write_png, write_video
         from interanimate.pipelines.watermark import PAYLOAD
@@ -218,6 +221,7 @@ class ClipMaker:
             "motion_source": row.motion_source, "motion_seed": row.motion_seed, "prompt": row.prompt,
             "pose_file": row.pose_file, "seed": row.seed, "steps": recipe.generation.steps,
             "guidance": recipe.generation.guidance, "identity_source": recipe.generation.identity,
+            "identity_vector": bool(identity_found),
             "frames": int(video.shape[0]), "fps": recipe.fps, "height": int(video.shape[1]),
             "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
             "contact_first_frame": first, "contact_last_frame": last, "qc": quality,

@@ -75,11 +75,29 @@ def _model_dirs(recipe: DatasetRecipe) -> tuple[Path, Path | None]:
 
     model_dir = Path(recipe.generation.model) if recipe.generation.model else bundled_model_dir()
     check_pipeline_folder(model_dir, "generation.model")
+    _check_identity_width(recipe, model_dir)
     motion_dir = None
     if recipe.motion.source == "motion-model":
         motion_dir = Path(recipe.motion.model) if recipe.motion.model else BUNDLED_DIR
         check_model_folder(motion_dir, "motion.model")
     return model_dir, motion_dir
+
+
+def _check_identity_width(recipe: DatasetRecipe, model_dir: Path) -> None:
+    """The identity source gives vectors of the width the model takes (before anything is planned or written)."""
+    from interanimate.annotate.identity import ARCFACE_DIM, DLIB_DIM
+    from interanimate.models.loading import read_json_file
+
+    source = recipe.generation.identity
+    widths = {"dlib": DLIB_DIM, "arcface": ARCFACE_DIM}
+    if source not in widths:
+        return
+    unet = read_json_file(model_dir / "unet" / "config.json")
+    takes = unet.get("id_embed_dim") if unet.get("use_id", True) else None
+    if takes is not None and int(takes) != widths[source]:
+        other = [name for name, width in widths.items() if width == int(takes)]
+        raise UserError(f"generation.identity {source} gives {widths[source]}-d vectors but the model takes "
+                        f"{takes}-d ones; set generation.identity: {other[0] if other else 'none'}")
 
 
 def _check_out(out: Path, stored: dict | None) -> None:

@@ -180,6 +180,7 @@ def synthetic_batch(config: TrainConfig, id_dim: int) -> dict:
     frames = torch.rand(b, f, 3, h, w, generator=g) * 2 - 1  # (B, F, 3, H, W)
     return {"frames": frames, "reference": frames[:, 0].clone(),  # (B, 3, H, W)
             "pose": torch.rand(b, f, 3, h, w, generator=g) * 2 - 1, "hand_mask": hand, "face_mask": face,
+            "hand_silhouette": hand.clone(), "face_silhouette": face.clone(),  # the stored masks (loss weights)
             "identity_embedding": torch.randn(b, id_dim, generator=g)}
 
 
