@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -134,8 +135,12 @@ def inference_check(size: tuple[int, int], frames: int, chunk: int) -> list[str]
     the call's weights. Measured, in a fresh process with real tensors: peak RSS above the RSS before the call."""
     kwargs = check_unet_kwargs()
     est = {n: pk - wb for n, (wb, pk) in traced_inference_peaks(size, frames, chunk, torch.float32, kwargs).items()}
+    # glibc keeps freed blocks under its mmap threshold in the heap, where the next call reuses them unseen by the
+    # RSS: with the threshold at 16 KiB every tensor storage is its own mapping, returned when freed
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "16384", "MALLOC_TRIM_THRESHOLD_": "0"}
     out = subprocess.run([sys.executable, str(PLAN), "--measure-inference", f"{size[0]}x{size[1]}", "--frames",
-                          str(frames), "--decode-chunk", str(chunk)], capture_output=True, text=True, check=True)
+                          str(frames), "--decode-chunk", str(chunk)], capture_output=True, text=True, check=True,
+                         env=env)
     measured = json.loads(out.stdout.strip().splitlines()[-1])
     rows = [f"inference check: {frames}×{size[0]}×{size[1]}, small UNet with every module + SVD's VAE and CLIP, "
             "fp32 on this CPU, each component call once",
