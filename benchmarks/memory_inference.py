@@ -17,6 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory_tracing import SVD_CLIP, SVD_VAE, GiB, LiveMemory, reset_peak, rss_status, svd_models  # noqa: E402
 
 PLAN = Path(__file__).resolve().parent / "memory_plan.py"  # runs the measured side in a fresh process
+# The measuring processes' environment: glibc keeps freed blocks under its mmap threshold in the heap, where the next
+# allocation reuses them unseen by the RSS; with the threshold at 16 KiB every tensor storage is its own mapping,
+# returned to the system when freed, so the peak RSS follows the live tensors.
+MEASURE_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "16384", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 
 def inference_calls(size: tuple[int, int], frames: int, chunk: int, dtype: torch.dtype, device: str, mode=None,
@@ -135,12 +139,9 @@ def inference_check(size: tuple[int, int], frames: int, chunk: int) -> list[str]
     the call's weights. Measured, in a fresh process with real tensors: peak RSS above the RSS before the call."""
     kwargs = check_unet_kwargs()
     est = {n: pk - wb for n, (wb, pk) in traced_inference_peaks(size, frames, chunk, torch.float32, kwargs).items()}
-    # glibc keeps freed blocks under its mmap threshold in the heap, where the next call reuses them unseen by the
-    # RSS: with the threshold at 16 KiB every tensor storage is its own mapping, returned when freed
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "16384", "MALLOC_TRIM_THRESHOLD_": "0"}
     out = subprocess.run([sys.executable, str(PLAN), "--measure-inference", f"{size[0]}x{size[1]}", "--frames",
                           str(frames), "--decode-chunk", str(chunk)], capture_output=True, text=True, check=True,
-                         env=env)
+                         env=MEASURE_ENV)
     measured = json.loads(out.stdout.strip().splitlines()[-1])
     rows = [f"inference check: {frames}×{size[0]}×{size[1]}, small UNet with every module + SVD's VAE and CLIP, "
             "fp32 on this CPU, each component call once",

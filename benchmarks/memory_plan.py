@@ -48,7 +48,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from interanimate.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory_inference import inference_check, inference_table, measure_inference  # noqa: E402
+from memory_inference import MEASURE_ENV, inference_check, inference_table, measure_inference  # noqa: E402
 from memory_tracing import (SVD_CLIP, SVD_VAE, GiB, LiveMemory, count, reset_peak, rss_status,  # noqa: E402
                             svd_models)
 
@@ -260,7 +260,7 @@ def check(size: tuple[int, int], frames: int) -> list[str]:
     est = trace_training_step(config, torch.float32, autocast=False, full_step=False)
     estimated = sum(est.peak.values()) - est.start
     out = subprocess.run([sys.executable, __file__, "--measure", f"{size[0]}x{size[1]}", "--frames", str(frames)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=MEASURE_ENV)
     measured = int(out.stdout.strip().splitlines()[-1])
     return [f"check: {frames}×{size[0]}×{size[1]}, small UNet with every module + SVD's VAE and CLIP, fp32 on this "
             "CPU, one training_step + backward",
