@@ -114,15 +114,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw)
 
 
+def set_dotted(data: dict, key: str | list[str], value: Any, what: str | None = None) -> dict:
+    """``data[a][b][c] = value`` for the key ``"a.b.c"`` (or ``["a", "b", "c"]``), making the mappings on the way;
+    a step that is not a mapping is a ``ConfigError`` naming ``what`` (default: the key)."""
+    path = key.split(".") if isinstance(key, str) else list(key)
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{what or '.'.join(path)}: {part} is not a mapping")
+    node[path[-1]] = value
+    return data
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for text in overrides:
         path, value = parse_override(text)
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: {part} is not a mapping")
-        node[path[-1]] = value
+        set_dotted(data, path, value, f"override {text!r}")
     return data
 
 

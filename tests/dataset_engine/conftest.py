@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from interanimate.config import set_dotted
+
 SIZE = 32  # frames of 32×32: the smallest that carry the watermark with room to spare
 
 
@@ -24,11 +26,7 @@ def recipe_dict(model: Path, **changes) -> dict:
               "motion": {"source": "synthhf"}, "generation": {"model": str(model), "steps": 1, "guidance": 1.0},
               "outputs": {"preview": True}}
     for key, value in changes.items():
-        node = recipe
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(recipe, key, value)
     return recipe
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from interanimate import keypoints as K
+from interanimate.config import set_dotted
 from interanimate.data.format import ClipRecord, clip_dir, save_annotations, write_manifest
 from interanimate.utils.video import write_mp4
 
@@ -53,11 +54,7 @@ def _tiny_config_dict(data_root, output_dir, **changes) -> dict:
         "optim": {"lr": 1e-3},
     }
     for key, value in changes.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(config, key, value)
     return config
 
 

@@ -98,17 +98,13 @@ class MotionTrainConfig:
 def load_config(path: str | Path, overrides: dict | list[str] | None = None) -> MotionTrainConfig:
     """A motion run config through the package's one loader (``base:``, ``--set``-style overrides, unknown key =
     one line). ``overrides``: ``{"data.root": value}`` (values used as given) or ``["key.path=yaml value", ...]``."""
-    from interanimate.config import build, load_typed_config, read_yaml_with_base
+    from interanimate.config import build, load_typed_config, read_yaml_with_base, set_dotted
 
     if not isinstance(overrides, dict):
         return load_typed_config(path, MotionTrainConfig, list(overrides or ()))
     data = read_yaml_with_base(Path(path))
     for dotted, value in overrides.items():  # "data.root": "/tmp/x"
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(data, dotted, value)
     return build(MotionTrainConfig, data)
 
 
