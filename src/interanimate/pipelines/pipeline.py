@@ -218,7 +218,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         if id_embedding is None and "id_embedding" in self.interaction_inputs and self.identity_dim():
             id_embedding = torch.zeros(batch, self.identity_dim(), device=device)  # no identity, a trained condition
         cond = conditioning.UNetConditions(
-            image_embeds=image_embeds, ref_latents=ref_latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1),
+            image_embeds=image_embeds, ref_latents=ref_latents,  # (B, C, h, w): unet_inputs repeats it per frame
             time_ids=conditioning.added_time_ids(fps, motion_bucket_id, aug),
             pose_frames=pose_frames, hand_mask=hand_mask, face_mask=face_mask,
             id_embedding=None if id_embedding is None else id_embedding.to(device, dtype))
