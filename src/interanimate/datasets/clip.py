@@ -20,7 +20,6 @@ import numpy as np
 from interanimate.datasets.labels import ATTACK, FaceQuality, class_labels, contact_frames, hand_coverage
 from interanimate.datasets.plan import PlanRow
 from interanimate.datasets.recipe import DatasetRecipe
-from interanimate.errors import UserError
 
 CLIPS = "clips"
 LABEL_NAME = "label.json"
@@ -92,7 +91,10 @@ class ClipMaker:
             from interanimate.annotate.identity import get_embedder
 
             self.embedder = get_embedder(recipe.generation.identity, recipe.generation.arcface_model)
-        self.quality = FaceQuality()
+        from interanimate.annotate.identity import DlibEmbedder
+
+        # one dlib model per worker: the quality scores use the identity source's when it is dlib
+        self.quality = FaceQuality(self.embedder if isinstance(self.embedder, DlibEmbedder) else None)
 
     # ---------------------------------------------------------------- inputs
     def _reference(self, row: PlanRow) -> tuple[np.ndarray, np.ndarray, object, dict | None]:

@@ -51,21 +51,19 @@ class FaceQuality:
     """dlib face detection and 128-d identity (``DlibEmbedder``, which upscales frames to at least 256 pixels:
     dlib's detector misses faces much under 80 pixels)."""
 
-    def __init__(self):
+    def __init__(self, embedder=None):
+        """``embedder``: a ``DlibEmbedder`` already built (the engine's identity source), else one is built."""
         from interanimate.annotate.identity import DlibEmbedder
 
-        self.embedder = DlibEmbedder()
-
-    def vector(self, frame: np.ndarray) -> np.ndarray | None:
-        return self.embedder(frame)
+        self.embedder = embedder if embedder is not None else DlibEmbedder()
 
     def scores(self, reference: np.ndarray, frames: np.ndarray, probes: int = 4) -> dict:
         """Face found in generated frames (fraction of ``probes`` evenly spaced ones) and the identity similarity
         of those frames to the reference: mean cosine of dlib vectors and mean dlib distance (< 0.6 = same person
         by dlib's convention). NaN where no face is found."""
-        ref = self.vector(reference)
+        ref = self.embedder(reference)
         picks = np.unique(np.linspace(0, len(frames) - 1, min(probes, len(frames))).round().astype(int))
-        vectors = [self.vector(frames[i]) for i in picks]
+        vectors = [self.embedder(frames[i]) for i in picks]
         found = [v for v in vectors if v is not None]
         cosine = distance = float("nan")
         if ref is not None and found:
