@@ -159,7 +159,8 @@ def set_trainable(trainer) -> list[torch.Tensor]:
 def steady_optimizer(params: list, config) -> torch.optim.Optimizer:
     """torch's AdamW as CUDA runs it (``foreach``), with its moments already allocated (step ≥ 2)."""
     o = config.optim
-    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay, foreach=True)
+    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                                  weight_decay=o.weight_decay, foreach=True)
     for p in params:
         p.grad = torch.zeros_like(p)
     optimizer.step()

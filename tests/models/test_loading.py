@@ -78,3 +78,27 @@ def test_interanimate_folder_with_missing_module_key_fails(tmp_path):
     save_file(state, tmp_path / WEIGHTS)
     with pytest.raises(StrictLoadError, match="interaction_latents.spatial"):
         InterAnimateUNet.from_pretrained(tmp_path)
+
+
+def test_folder_with_the_older_0d_pose_scale_loads(tmp_path, make_inputs):
+    """Folders written before the pose encoder's scale became a (1,) vector (FSDP2 shards no 0-d parameter) load
+    strictly, through diffusers' loader and through ``load_state_dict``, and run the same."""
+    torch.manual_seed(0)
+    model = InterAnimateUNet(**get_model_config("tiny").to_kwargs()).eval()
+    with torch.no_grad():
+        model.pose_encoder.final_proj.weight.normal_(std=0.1)
+        model.pose_encoder.scale.fill_(1.7)
+    assert model.pose_encoder.scale.shape == (1,)
+    model.save_pretrained(tmp_path)
+    state = load_file(tmp_path / WEIGHTS)
+    state["pose_encoder.scale"] = state["pose_encoder.scale"].reshape(())  # the older layout
+    save_file(state, tmp_path / WEIGHTS)
+    loaded = InterAnimateUNet.from_pretrained(tmp_path).eval()
+    assert loaded.pose_encoder.scale.shape == (1,) and loaded.pose_encoder.scale.item() == pytest.approx(1.7)
+    fresh = InterAnimateUNet(**get_model_config("tiny").to_kwargs()).eval()
+    fresh.load_state_dict(state, strict=True)
+    args, extra = make_inputs()
+    with torch.no_grad():
+        expected = model(*args, **extra).sample
+        torch.testing.assert_close(loaded(*args, **extra).sample, expected, rtol=0, atol=0)
+        torch.testing.assert_close(fresh(*args, **extra).sample, expected, rtol=0, atol=0)

@@ -8,6 +8,7 @@ import pytest
 from interanimate.cli import main
 from interanimate.motion.export import load_poses
 from interanimate.motion.train import load_config
+from interanimate.utils.io import file_mode
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "motion_tiny.yaml"
 
@@ -17,6 +18,7 @@ def trained(motion_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("motion_model")
     assert main(["motion", "train", "--config", str(CONFIG), "--data", str(motion_root), "--output", str(out)]) == 0
     assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == file_mode()  # not safetensors' own 0o600
     return out
 
 

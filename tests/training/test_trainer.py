@@ -11,8 +11,10 @@ import pytest
 import torch
 import yaml
 
+from interanimate.errors import UserError
 from interanimate.training.config import ConfigError, config_from_dict, load_config
 from interanimate.training.trainer import Trainer, collate, list_checkpoints, lr_factor, step_generator
+from interanimate.utils.io import file_mode
 
 
 def _unet_state(trainer):
@@ -55,11 +57,22 @@ def test_kill_and_resume_equals_uninterrupted(tiny_data, tiny_config_dict, tmp_p
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run"
     assert all(torch.equal(straight.ema.shadow[k], resumed.ema.shadow[k]) for k in straight.ema.shadow)
     assert (tmp_path / "b" / "final" / "model_index.json").is_file()
+    # normal permissions (safetensors writes 0o600), on the exported weights and the checkpoints' alike
+    written = [*(tmp_path / "b" / "final").rglob("*.safetensors"), *list_checkpoints(tmp_path / "b")[-1].iterdir()]
+    assert written and all(p.stat().st_mode & 0o777 == file_mode() for p in written if p.is_file())
     assert (tmp_path / "b" / "validation" / "step-00000003.png").is_file()
     log = (tmp_path / "b" / "logs" / "train.csv").read_text().splitlines()
     assert log[0].startswith("step,loss") and [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
     lr = [float(line.split(",")[log[0].split(",").index("lr")]) for line in log[1:]]
     assert lr == pytest.approx([1e-3, 5e-4, 0.0])  # lr after steps 1..3: constant, then to 0 over the last 2
+
+
+def test_resume_refuses_a_checkpoint_without_the_ema_file(tiny_data, tiny_config_dict, tmp_path):
+    Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1))).train(stop_at=1)
+    (list_checkpoints(tmp_path)[-1] / "ema.safetensors").unlink()  # as an older trainer's checkpoint
+    resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1)))
+    with pytest.raises(UserError, match="older version"):
+        resumed.setup("latest")
 
 
 def test_lr_factor_warms_up_holds_and_anneals():

@@ -2,7 +2,10 @@
 
 Rendered pose frames (B·F, 3, 8h, 8w) in [-1, 1] -> features (B·F, C0, h, w) added to the output of the UNet's
 ``conv_in``. Three stride-2 stages bring the frames to latent resolution (1/8); a zero-initialised 1×1 projection
-to the UNet's first width and a learnable scalar scale (init 2) make the encoder add exactly nothing at step 0.
+to the UNet's first width and a learnable scale (init 2) make the encoder add exactly nothing at step 0.
+
+The scale is a 1-element vector, not a 0-d tensor: FSDP2 shards only parameters of at least one dimension. Folders
+and checkpoints written when it was 0-d still load (``scale_as_vector``, applied by the UNet's loading hooks).
 """
 
 from __future__ import annotations
@@ -26,8 +29,20 @@ class PoseEncoder(nn.Module):
         self.final_proj = nn.Conv2d(channels[-1], out_channels, 1)
         nn.init.zeros_(self.final_proj.weight)
         nn.init.zeros_(self.final_proj.bias)
-        self.scale = nn.Parameter(torch.tensor(float(scale_init)))
+        self.scale = nn.Parameter(torch.full((1,), float(scale_init)))  # (1,)
+        self._register_load_state_dict_pre_hook(_scale_hook)
 
     def forward(self, pose: Tensor) -> Tensor:
         """pose (N, 3, 8h, 8w) in [-1, 1] -> (N, out_channels, h, w)."""
         return self.final_proj(self.convs(pose)) * self.scale
+
+
+def scale_as_vector(state_dict: dict, key: str = "scale") -> None:
+    """In place: a 0-d ``key`` (the layout before the scale became a (1,) vector) reshaped to (1,)."""
+    value = state_dict.get(key)
+    if value is not None and value.ndim == 0:
+        state_dict[key] = value.reshape(1)
+
+
+def _scale_hook(state_dict, prefix, *args) -> None:
+    scale_as_vector(state_dict, prefix + "scale")

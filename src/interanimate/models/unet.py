@@ -30,7 +30,7 @@ from interanimate.models.id_preserver import IDCrossAttention, IDTokenProjector
 from interanimate.models.interaction_latents import InteractionLatents
 from interanimate.models.loading import StrictLoadError, raise_on_key_mismatch, strict_load
 from interanimate.models.masking import resize_mask, union_mask
-from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder
+from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder, scale_as_vector
 from interanimate.models.region_attention import RegionAttentionBlock
 
 # InterAnimate options (constructor arguments beside the diffusers UNet's), with their defaults (svd-xt values).
@@ -176,6 +176,11 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "InterAnimateUNet":
         """Load a folder written by ``save_pretrained`` strictly (any missing or extra key raises)."""
         return strict_load(super().from_pretrained, pretrained_model_name_or_path, cls.__name__, **kwargs)
+
+    def _fix_state_dict_keys_on_load(self, state_dict) -> None:
+        """diffusers' hook on a loaded (unsharded) state dict: older folders stored ``pose_encoder.scale`` 0-d."""
+        super()._fix_state_dict_keys_on_load(state_dict)
+        scale_as_vector(state_dict, "pose_encoder.scale")
 
     # ------------------------------------------------------------------ forward
     def forward(self, sample: Tensor, timestep: Tensor | float | int, encoder_hidden_states: Tensor,

@@ -19,6 +19,7 @@ from interanimate.motion.representation import FACE_PARTY, NULL_CLASS, refine_fa
 from interanimate.motion.sampling import SamplingConfig, generate_tokens
 from interanimate.motion.transformer import CollaborativeTransformer, TransformerConfig
 from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig
+from interanimate.utils.io import atomic_path, write_text_atomic
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 # ``generate`` decodes at most GENERATE_BATCH samples together, fewer for long windows (attention cost ~ length²), so
@@ -62,9 +63,10 @@ class MotionModel(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         if half:
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        save_file(state, str(folder / WEIGHTS_NAME))
+        with atomic_path(folder / WEIGHTS_NAME) as tmp:  # renamed into place with normal permissions
+            save_file(state, str(tmp))
         config = self.config_dict() | ({"info": extra} if extra else {})
-        (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(folder / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_config(cls, config: dict) -> "MotionModel":

@@ -27,6 +27,7 @@ from interanimate.motion.representation import NULL_CLASS
 from interanimate.motion.sampling import SamplingConfig, sample_tokens
 from interanimate.motion.transformer import TransformerConfig
 from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig, vqvae_loss
+from interanimate.utils.io import write_text_atomic
 
 
 @dataclass
@@ -295,6 +296,6 @@ def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", 
     model.cpu().eval()
     out = Path(cfg.output)
     model.save(out, extra={"timings": timings, "final": results, "data_root": str(cfg.data.root)})
-    (out / "train_summary.json").write_text(json.dumps({"timings": timings, "final": results}, indent=2) + "\n")
+    write_text_atomic(out / "train_summary.json", json.dumps({"timings": timings, "final": results}, indent=2) + "\n")
     _log(log, f"saved motion model to {out} ({timings})")
     return model

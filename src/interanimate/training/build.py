@@ -72,7 +72,7 @@ def build_optimizer(param_groups: list[dict], cfg: OptimConfig):
     """AdamW over ``param_groups`` (each with its own ``lr``): torch's (``optim.name: adamw``) or bitsandbytes'
     8-bit one (``adamw_8bit``: moments stored in 8 bits, 2 bytes per parameter instead of 8; bitsandbytes is not a
     dependency of this package and is imported only here)."""
-    kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw_8bit":
         try:
             import bitsandbytes

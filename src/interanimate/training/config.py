@@ -102,6 +102,7 @@ class OptimConfig:
     lr_decay_steps: int = 0
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8  # AdamW's epsilon (torch's default)
     grad_clip: float = 1.0
     group_lr: dict = field(default_factory=dict)  # per-group learning rates, e.g. {image_encoder: 3e-4}
 

@@ -19,6 +19,12 @@ def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Ge
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank, step, stream]).generate_state(1)[0]))
 
 
+def shared_step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """The same generator on every process: for the draws all processes must agree on (which parameters a step
+    uses: FSDP reduces the gradients of a parameter group only when every process has them)."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step, stream]).generate_state(1)[0]))
+
+
 def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     root = Path(output_dir) / CHECKPOINT_DIR
     if not root.is_dir():
@@ -51,8 +57,17 @@ def lr_factor(step: int, warmup: int, decay: int, max_steps: int) -> float:
     return factor
 
 
+EMA_FILE = "ema.safetensors"
+
+
 class EMA:
-    """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``."""
+    """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``.
+
+    The averages have the parameters' layout: whole tensors, or under FSDP the process's shard (a DTensor), so that
+    ``update`` and ``swap`` are local. ``save`` / ``load`` use one file of whole fp32 tensors (``ema.safetensors``,
+    not a pickle) whatever the layout; under FSDP every process must call them (``save`` gathers the shards one
+    tensor at a time to the writing process; ``load`` reads the whole file on every process, each keeping its
+    shard)."""
 
     def __init__(self, named_params: list[tuple[str, Tensor]], decay: float):
         self.decay = decay
@@ -74,14 +89,44 @@ class EMA:
             p.copy_(self.shadow[name].to(p.dtype))
             self.shadow[name].copy_(current)
 
-    def state_dict(self) -> dict:
-        return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
+    @torch.no_grad()
+    def save(self, path: str | os.PathLike, write: bool) -> None:
+        """The averages as whole tensors into ``path`` (safetensors), written by the process with ``write``."""
+        from safetensors.torch import save_file
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restores the averages and the update count; the decay stays the configured one (a resume may change it)."""
-        self.num_updates = state["num_updates"]
-        missing = set(self.shadow) ^ set(state["shadow"])
-        if missing:
-            raise KeyError(f"EMA state does not match the trainable parameters: {sorted(missing)[:5]}")
-        for name, value in state["shadow"].items():
-            self.shadow[name].copy_(value)
+        whole = {}
+        for name, value in self.shadow.items():  # one order on every process: the gathers pair up
+            full = value.full_tensor() if _is_dtensor(value) else value
+            if write:
+                whole[name] = full.detach().to("cpu", copy=True).contiguous()
+            del full
+        if write:
+            save_file(whole, str(path), metadata={"decay": str(self.decay), "num_updates": str(self.num_updates)})
+
+    @torch.no_grad()
+    def load(self, path: str | os.PathLike) -> None:
+        """Restore the averages and the update count from ``save``'s file; the decay stays the configured one (a
+        resume may change it). Under FSDP each process keeps its own shard of every whole tensor."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            names = set(f.keys())
+            mismatch = names ^ set(self.shadow)
+            if mismatch:
+                raise KeyError(f"EMA state does not match the trainable parameters: {sorted(mismatch)[:5]}")
+            self.num_updates = int(f.metadata()["num_updates"])
+            for name, value in self.shadow.items():
+                full = f.get_tensor(name)
+                if tuple(full.shape) != tuple(value.shape):
+                    raise ValueError(f"EMA state: {name} is {tuple(full.shape)}, the parameter {tuple(value.shape)}")
+                if _is_dtensor(value):
+                    from torch.distributed.tensor import distribute_tensor
+                    # every process holds the whole tensor: each keeps its shard, with no communication
+                    full = distribute_tensor(full.to(value.device), value.device_mesh, value.placements,
+                                             src_data_rank=None)
+                value.copy_(full)
+
+
+def _is_dtensor(value: Tensor) -> bool:
+    from torch.distributed.tensor import DTensor
+    return isinstance(value, DTensor)

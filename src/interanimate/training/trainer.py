@@ -38,8 +38,10 @@ from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
 from interanimate.training.logs import StepLog
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
-from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, list_checkpoints, lr_factor,
-                                         resolve_resume, step_generator)
+from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, EMA_FILE, list_checkpoints,
+                                         lr_factor, resolve_resume, shared_step_generator, step_generator)
+from interanimate.training.whole import whole_models
+from interanimate.utils.io import normal_permissions
 
 FIRST_STAGE_DIR = "first_stage"
 FINAL_DIR = "final"
@@ -66,10 +68,9 @@ class Trainer:
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             # the pose encoder sits out unconditional batches: DDP must tolerate unused parameters
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-        if self.accelerator.distributed_type == DistributedType.FSDP:
-            raise UserError("FSDP is not supported by this trainer yet: its EMA, validation previews and export read "
-                            "whole weights on one process; use launch/ddp_8gpu.yaml or launch/zero2_8gpu.yaml "
-                            "(docs/training.md, 'Reproducing the paper')")
+        if self.accelerator.distributed_type == DistributedType.FSDP and "image_encoder" in config.trainable:
+            raise UserError("trainable: image_encoder cannot train under FSDP (accelerate's FSDP2 shards one model, the "
+                            "UNet); leave it out (the paper's recipe freezes it) or use DDP / DeepSpeed ZeRO-2")
         self.device = self.accelerator.device
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.output_dir = Path(config.output_dir)
@@ -239,6 +240,7 @@ class Trainer:
         tmp = out_dir.with_name(out_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)
+        normal_permissions(tmp)
         shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(tmp, out_dir)
 
@@ -289,10 +291,14 @@ class Trainer:
             return self.accelerator.autocast()
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def training_step(self, batch: dict, generator: torch.Generator) -> dict[str, Tensor]:
+    def training_step(self, batch: dict, generator: torch.Generator,
+                      shared: torch.Generator | None = None) -> dict[str, Tensor]:
         """One micro-batch: returns the total loss (with grad) and its parts (detached).
 
-        The UNet's conditions are built and dropped by :mod:`interanimate.models.conditioning`, as the pipeline's."""
+        ``shared`` (default ``generator``) draws whether the batch trains unconditionally, which decides whether the
+        pose encoder runs: the training loop passes a generator equal on every process, as FSDP needs every process
+        to use the same parameters. The UNet's conditions are built and dropped by
+        :mod:`interanimate.models.conditioning`, as the pipeline's."""
         from interanimate import losses
         from interanimate.models import conditioning as conditions
 
@@ -325,7 +331,7 @@ class Trainer:
             pose_frames=batch["pose"].to(dev), hand_mask=batch["hand_mask"].to(dev),
             face_mask=batch["face_mask"].to(dev), id_embedding=batch["identity_embedding"].to(dev))
         # conditioning dropout: the batch dropped whole as the sampler's unconditional pass, or per sample
-        drop_all = bool(torch.rand(1, generator=generator) < cond.drop_all)
+        drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
         keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
         keep_latents = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
         keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
@@ -380,10 +386,14 @@ class Trainer:
             tmp.mkdir(parents=True)
         self.accelerator.wait_for_everyone()
         self.accelerator.save_state(str(tmp), safe_serialization=True)
+        if self.ema is not None:  # every process: under FSDP the averages are gathered from the shards
+            self.ema.save(tmp / EMA_FILE, write=self.is_main)
         self.accelerator.wait_for_everyone()
         if self.is_main:
             (tmp / "trainer_state.json").write_text(json.dumps(
-                {"step": self.step, "config": config_to_dict(self.config)}, indent=2, default=str))
+                {"step": self.step, "lr_scheduler": self.lr_scheduler.state_dict(),
+                 "config": config_to_dict(self.config)}, indent=2, default=str))
+            normal_permissions(tmp)
             if final.exists():  # the same step saved again (a restart without --resume): out of the way first
                 _discard(final)
             os.replace(tmp, final)
@@ -394,51 +404,68 @@ class Trainer:
         return final
 
     def load(self, path: Path) -> None:
+        state = json.loads((path / "trainer_state.json").read_text())
+        if "lr_scheduler" not in state or (self.ema is not None and not (path / EMA_FILE).is_file()):
+            raise UserError(f"--resume {path}: written by an older version of the trainer (its EMA and learning-rate "
+                            f"state are pickles; this one reads {EMA_FILE} and trainer_state.json); start without "
+                            "--resume, or from model.init_from")
         self.accelerator.load_state(str(path))
-        self.step = int(json.loads((path / "trainer_state.json").read_text())["step"])
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        if self.ema is not None:
+            self.ema.load(path / EMA_FILE)
+        self.step = int(state["step"])
         self.log(f"resumed from {path} at step {self.step}")
 
     # ------------------------------------------------------------------------------------------ validate
-    def pipeline(self):
-        """The models being trained, as an ``InterAnimatePipeline`` (current weights; see ``validate`` for EMA)."""
+    def pipeline(self, unet=None, image_encoder=None):
+        """The models being trained (or ``whole`` copies of them), as an ``InterAnimatePipeline`` (current
+        weights; see ``validate`` for EMA)."""
         from diffusers import EulerDiscreteScheduler
 
         from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-        pipe = InterAnimatePipeline(vae=self.vae, image_encoder=self.accelerator.unwrap_model(self.image_encoder),
-                                    unet=self.accelerator.unwrap_model(self.unet),
+        pipe = InterAnimatePipeline(vae=self.vae,
+                                    image_encoder=image_encoder or self.accelerator.unwrap_model(self.image_encoder),
+                                    unet=unet or self.accelerator.unwrap_model(self.unet),
                                     scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                     residual_to_reference=self.config.residual_to_reference,
                                     residual_scale=self.residual_scale, window=self.config.data.num_frames)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
+    def whole(self, ema: bool = True):
+        """Context: ``{"unet", "image_encoder"}`` with whole weights (the EMA's with ``ema``) on the main process,
+        None on the others; every process must enter it (under FSDP the weights are gathered)."""
+        models = {"unet": self.accelerator.unwrap_model(self.unet),
+                  "image_encoder": self.accelerator.unwrap_model(self.image_encoder)}
+        return whole_models(models, self.is_main, self.ema if ema else None, self.trainable_named)
+
     @torch.no_grad()
     def validate(self) -> Path | None:
-        """Preview grid (reference | pose | generated | ground truth) of held-out clips with the EMA weights."""
+        """Preview grid (reference | pose | generated | ground truth) of held-out clips with the EMA weights.
+        Every process calls it; the main one renders and writes the grid."""
         from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png
 
-        if not self.is_main or len(self.val_set) == 0:
+        if len(self.val_set) == 0:
             return None
         unet, enc = self.accelerator.unwrap_model(self.unet), self.accelerator.unwrap_model(self.image_encoder)
         modes = (unet.training, enc.training)
         unet.eval(), enc.eval()
-        if self.ema is not None:
-            self.ema.swap(self.trainable_named)
         try:
-            pipe = self.pipeline()
-            grids = []
-            count = min(self.config.validation_samples, len(self.val_set))
-            picks = np.linspace(0, len(self.val_set) - 1, count).round().astype(int)
-            for i in picks:
-                item = self.val_set[int(i)]
-                out = pipe(item["reference"][None], item["pose"][None], hand_mask=item["hand_mask"][None],
-                           face_mask=item["face_mask"][None], id_embedding=item["identity_embedding"][None],
-                           num_inference_steps=self.config.validation_steps,
-                           generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
-                grids.append(preview_grid(item["reference"], item["pose"], out.frames[0], item["frames"]))
+            with self.whole(ema=True) as whole:
+                if whole is None:
+                    return None
+                pipe = self.pipeline(whole["unet"], whole["image_encoder"])
+                grids = []
+                count = min(self.config.validation_samples, len(self.val_set))
+                picks = np.linspace(0, len(self.val_set) - 1, count).round().astype(int)
+                for i in picks:
+                    item = self.val_set[int(i)]
+                    out = pipe(item["reference"][None], item["pose"][None], hand_mask=item["hand_mask"][None],
+                               face_mask=item["face_mask"][None], id_embedding=item["identity_embedding"][None],
+                               num_inference_steps=self.config.validation_steps,
+                               generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
+                    grids.append(preview_grid(item["reference"], item["pose"], out.frames[0], item["frames"]))
         finally:
-            if self.ema is not None:
-                self.ema.swap(self.trainable_named)
             unet.train(modes[0]), enc.train(modes[1])
         path = self.output_dir / "validation" / f"step-{self.step:08d}.png"
         write_png(path, stack_grids(grids))
@@ -446,25 +473,22 @@ class Trainer:
         return path
 
     def export(self, folder: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32) -> Path:
-        """Write the whole pipeline (EMA weights) with ``save_pretrained``; ``dtype`` e.g. float16 to ship it."""
+        """Write the whole pipeline (EMA weights) with ``save_pretrained``; ``dtype`` e.g. float16 to ship it.
+        Every process calls it; the main one writes."""
         import copy
 
         folder = Path(folder or self.output_dir / FINAL_DIR)
-        if self.is_main:
-            if self.ema is not None:
-                self.ema.swap(self.trainable_named)
-            try:
-                pipe = self.pipeline()
+        with self.whole(ema=True) as whole:
+            if whole is not None:
+                pipe = self.pipeline(whole["unet"], whole["image_encoder"])
                 pipe = copy.deepcopy(pipe).to(dtype=dtype) if dtype != torch.float32 else pipe
                 tmp = folder.with_name(folder.name + ".tmp")
                 shutil.rmtree(tmp, ignore_errors=True)
                 pipe.save_pretrained(tmp)
+                normal_permissions(tmp)
                 shutil.rmtree(folder, ignore_errors=True)
                 os.replace(tmp, folder)
-            finally:
-                if self.ema is not None:
-                    self.ema.swap(self.trainable_named)
-            self.log(f"pipeline written to {folder}")
+                self.log(f"pipeline written to {folder}")
         self.accelerator.wait_for_everyone()
         return folder
 
@@ -531,11 +555,8 @@ class Trainer:
                                    or self.measure_residual_scale())
             self.log(f"diffusing (z - z_ref) / {self.residual_scale:.4f} (residual_scale)")
         # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
-        # process), and checkpointed beside the EMA
+        # process); it and the EMA are checkpointed by ``save`` (JSON and safetensors), not as accelerate's pickles
         self.prepare()
-        self.accelerator.register_for_checkpointing(self.lr_scheduler)
-        if self.ema is not None:
-            self.accelerator.register_for_checkpointing(self.ema)
         checkpoint = resolve_resume(self.output_dir, resume)
         if checkpoint is not None:
             self.load(checkpoint)
@@ -548,11 +569,23 @@ class Trainer:
         self._restart_log("train", self.step)
 
     def prepare(self) -> None:
-        """Wrap the UNet and the optimizer (and a trainable image encoder) for distribution."""
+        """Wrap the UNet and the optimizer (and a trainable image encoder) for distribution: DDP, DeepSpeed or FSDP.
+
+        Afterwards ``trainable_named`` and the EMA hold the wrapped parameters (FSDP replaces every parameter by its
+        shard, a DTensor; the EMA is built anew from them, equal to the weights as no step has been taken)."""
         self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
-        # a frozen image encoder needs no wrapper (and DeepSpeed takes one model per accelerator)
+        # a frozen image encoder needs no wrapper; a trained one is prepared alone (DeepSpeed takes one model per
+        # engine; FSDP2 one model per accelerator, so __init__ refuses to train it under FSDP)
         if "image_encoder" in self.config.trainable:
             self.image_encoder = self.accelerator.prepare(self.image_encoder)
+        current = {f"{prefix}.{n}": p for prefix, module in (("unet", self.unet), ("image_encoder", self.image_encoder))
+                   for n, p in self.accelerator.unwrap_model(module).named_parameters()}
+        lost = [n for n, _ in self.trainable_named if n not in current]
+        if lost:
+            raise RuntimeError(f"after accelerate's prepare, trainable parameters are not found by name: {lost[:3]}")
+        self.trainable_named = [(n, current[n]) for n, _ in self.trainable_named]
+        if self.ema is not None:
+            self.ema = EMA(self.trainable_named, self.config.ema_decay)
 
     def _remove_temporaries(self) -> None:
         """Delete what a killed run left half-written (see ``TEMPORARY_PATTERNS``)."""
@@ -580,8 +613,9 @@ class Trainer:
             deadline = self._started + 60.0 * cfg.time_limit_minutes
         for batch in loader:
             generator = step_generator(cfg.seed, self.rank, self.step, micro % accum)
+            shared = shared_step_generator(cfg.seed, self.step, micro % accum)
             with self.accelerator.accumulate(self.unet, self.image_encoder):
-                parts = self.training_step(batch, generator)
+                parts = self.training_step(batch, generator, shared)
                 self.accelerator.backward(parts["loss"])
                 grad_norm = None
                 if self.accelerator.sync_gradients:

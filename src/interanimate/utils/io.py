@@ -34,6 +34,16 @@ def file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def normal_permissions(path: str | os.PathLike) -> None:
+    """Give a file, or every file under a folder, ``file_mode()``: safetensors (0.8) writes its files 0o600, so
+    model folders written by ``save_pretrained`` would be readable by their owner only."""
+    path = Path(path)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    mode = file_mode()
+    for file in files:
+        os.chmod(file, mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
