@@ -25,8 +25,8 @@ Per strategy, 8 GPUs, batch 1 per GPU:
   partition, two reduce buckets of ``reduce_bucket_size`` bf16 elements; the trainer's EMA is a full fp32 copy.
 * FSDP (full shard, bf16 compute): the same forward/backward trace with the UNet's weights and gradients replaced by
   fp32 shards (1/8) plus the unsharded bf16 weights and gradients of the two largest wrapped blocks in flight;
-  optimizer state and EMA sharded. The trainer refuses FSDP today (see docs/training.md); the row says what it
-  would buy.
+  optimizer state and EMA sharded (as the trainer holds them under FSDP; docs/training.md). A validation preview
+  adds a whole fp32 copy of the UNet on the main GPU while it renders (6.1 GB for svd-xt), not in the figure.
 Not in the figures: the CUDA context and NCCL buffers (~1-2 GiB per GPU), and the caching allocator's fragmentation
 (typically 5-15% over the allocated peak) — leave that margin.
 """

@@ -157,17 +157,3 @@ def test_table2_ablation_configs_switch_one_thing(name, check):
         model = InterAnimateUNet(**unet_kwargs(config.model))
     assert check(model, config)
     assert config.output_dir.endswith(name) and config.optim.lr == 1e-5  # the rest inherited from train_svd_xt.yaml
-
-
-def test_trainer_refuses_fsdp_in_one_line(monkeypatch, tmp_path):
-    """launch/fsdp_8gpu.yaml: the trainer's EMA, previews and export are not shard-aware yet, so it says so at once
-    (accelerate runs FSDP only on GPUs: the distributed type is faked here)."""
-    import accelerate
-    from accelerate.utils import DistributedType
-
-    from interanimate.errors import UserError
-    from interanimate.training.trainer import Trainer
-
-    monkeypatch.setattr(accelerate.Accelerator, "distributed_type", property(lambda self: DistributedType.FSDP))
-    with pytest.raises(UserError, match="FSDP is not supported by this trainer yet"):
-        Trainer(load_config(CONFIGS / "train_tiny.yaml", [f"output_dir={tmp_path}"]))

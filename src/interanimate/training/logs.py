@@ -70,3 +70,53 @@ def _step_of(row: dict, fields: list[str]) -> int | None:
         return int(row["step"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+class RunLogs:
+    """A run's logs under ``folder``: per log name a ``StepLog`` CSV and, where tensorboard is installed (the optional
+    "train" extra), a TensorBoard folder ``tensorboard/<name>``. Only the process made ``active`` (the main one)
+    writes; the others' calls do nothing. ``echo`` prints each row as a line."""
+
+    def __init__(self, folder: str | os.PathLike, active: bool, echo):
+        self.folder = Path(folder)
+        self.active = active
+        self.echo = echo
+        self._csv: dict[str, StepLog] = {}
+        self._tb: dict = {}  # log name -> SummaryWriter, or False without tensorboard
+        self._purge: dict[str, int] = {}  # log name -> first step a resumed run logs again
+
+    def _csv_of(self, name: str) -> StepLog:
+        if name not in self._csv:
+            self._csv[name] = StepLog(self.folder, name)
+        return self._csv[name]
+
+    def restart(self, name: str, step: int) -> None:
+        """The run goes on from ``step``: drop the rows (and TensorBoard points) logged after it."""
+        if self.active:
+            self._csv_of(name).truncate(step)
+            self._purge[name] = step + 1
+
+    def write(self, step: int, values: dict, name: str = "train") -> None:
+        if not self.active:
+            return
+        row = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()}}
+        self._csv_of(name).append(row)
+        if name not in self._tb:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                # one folder per log: purge_step hides what a killed run logged after the step this one resumed at
+                self._tb[name] = SummaryWriter(str(self.folder / "tensorboard" / name),
+                                               purge_step=self._purge.get(name))
+            except ImportError:
+                self._tb[name] = False
+        if self._tb[name]:
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    self._tb[name].add_scalar(key, value, step)
+        self.echo(f"{name} step {step}: " + ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
+
+    def close(self) -> None:
+        for writer in self._tb.values():
+            if writer:
+                writer.close()

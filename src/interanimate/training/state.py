@@ -3,6 +3,7 @@ the learning-rate schedule and the EMA of the trainable weights."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,8 +11,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# the layout of a run's output_dir
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
+FIRST_STAGE_DIR = "first_stage"
+FINAL_DIR = "final"
+LOG_DIR = "logs"
 
 
 def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Generator:
@@ -101,7 +106,9 @@ class EMA:
                 whole[name] = full.detach().to("cpu", copy=True).contiguous()
             del full
         if write:
-            save_file(whole, str(path), metadata={"decay": str(self.decay), "num_updates": str(self.num_updates)})
+            # one metadata entry: safetensors writes several in hash order, so the same state could differ in bytes
+            meta = json.dumps({"decay": self.decay, "num_updates": self.num_updates}, sort_keys=True)
+            save_file(whole, str(path), metadata={"ema": meta})
 
     @torch.no_grad()
     def load(self, path: str | os.PathLike) -> None:
@@ -114,7 +121,7 @@ class EMA:
             mismatch = names ^ set(self.shadow)
             if mismatch:
                 raise KeyError(f"EMA state does not match the trainable parameters: {sorted(mismatch)[:5]}")
-            self.num_updates = int(f.metadata()["num_updates"])
+            self.num_updates = int(json.loads(f.metadata()["ema"])["num_updates"])
             for name, value in self.shadow.items():
                 full = f.get_tensor(name)
                 if tuple(full.shape) != tuple(value.shape):

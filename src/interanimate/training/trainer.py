@@ -36,19 +36,13 @@ from interanimate.training.build import build_image_encoder, build_optimizer, bu
 from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
 from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
-from interanimate.training.logs import StepLog
+from interanimate.training import export
+from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
+from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
-from interanimate.training.state import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, EMA, EMA_FILE, list_checkpoints,
-                                         lr_factor, resolve_resume, shared_step_generator, step_generator)
-from interanimate.training.whole import whole_models
+from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, list_checkpoints, lr_factor,
+                                         resolve_resume, shared_step_generator, step_generator)
 from interanimate.utils.io import normal_permissions
-
-FIRST_STAGE_DIR = "first_stage"
-FINAL_DIR = "final"
-LOG_DIR = "logs"
-# what a killed run can leave half-written under output_dir (every one is written elsewhere and renamed into place)
-TEMPORARY_PATTERNS = (f"{CHECKPOINT_DIR}/.tmp-*", f"{FIRST_STAGE_DIR}/*.tmp", f"{FINAL_DIR}.tmp", ".config.json.*",
-                      f"{LOG_DIR}/.*.csv.*", "validation/.*.png.*")
 
 
 # ----------------------------------------------------------------------------------------------- the trainer
@@ -75,9 +69,7 @@ class Trainer:
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.output_dir = Path(config.output_dir)
         self.step = 0
-        self._logs: dict[str, StepLog] = {}
-        self._tb: dict = {}  # log name -> SummaryWriter, or False without tensorboard
-        self._tb_purge: dict[str, int] = {}  # log name -> first step a resumed run logs again
+        self.logs = RunLogs(self.output_dir / LOG_DIR, self.is_main, self.log)
 
     @property
     def is_main(self) -> bool:
@@ -247,12 +239,12 @@ class Trainer:
     def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
         self.log(f"first stage: training the small VAE for {cfg.train_steps} steps")
-        self._restart_log("first_stage", 0)  # a killed earlier attempt's rows: this one logs every step again
+        self.logs.restart("first_stage", 0)  # a killed earlier attempt's rows: this one logs every step again
         clip_set = short_clips(self.train_set, cfg.num_frames)
         loader = iter(self._loader(clip_set, cfg.batch_size, 0, cfg.train_steps, self.config.seed + 1))
         gen = torch.Generator(device=self.device).manual_seed(self.config.seed)
         train_vae(vae, loader, cfg.train_steps, cfg.lr, cfg.kl_weight, cfg.region_weight, self.device, gen,
-                  log=lambda s, d: self._write_log(s, d, "first_stage"), log_every=self.config.log_every)
+                  log=lambda s, d: self.logs.write(s, d, "first_stage"), log_every=self.config.log_every)
         probe = iter(self._loader(clip_set, cfg.batch_size, 0, 4, self.config.seed + 2))
         sf = latent_scaling_factor(vae, [b["frames"].flatten(0, 1).to(self.device) for b in probe])
         vae.register_to_config(scaling_factor=sf)
@@ -377,152 +369,24 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ save / resume
     def save(self) -> Path:
-        """Checkpoint into ``checkpoints/step-N`` atomically (written to a temporary folder, then renamed)."""
-        root = self.output_dir / CHECKPOINT_DIR
-        final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
-        tmp = root / f".tmp-{CHECKPOINT_PREFIX}{self.step:08d}"
-        if self.is_main:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        self.accelerator.wait_for_everyone()
-        self.accelerator.save_state(str(tmp), safe_serialization=True)
-        if self.ema is not None:  # every process: under FSDP the averages are gathered from the shards
-            self.ema.save(tmp / EMA_FILE, write=self.is_main)
-        self.accelerator.wait_for_everyone()
-        if self.is_main:
-            (tmp / "trainer_state.json").write_text(json.dumps(
-                {"step": self.step, "lr_scheduler": self.lr_scheduler.state_dict(),
-                 "config": config_to_dict(self.config)}, indent=2, default=str))
-            normal_permissions(tmp)
-            if final.exists():  # the same step saved again (a restart without --resume): out of the way first
-                _discard(final)
-            os.replace(tmp, final)
-            for old in list_checkpoints(self.output_dir)[:-self.config.checkpoints_keep]:
-                _discard(old)
-            self.log(f"checkpoint: {final}")
-        self.accelerator.wait_for_everyone()
-        return final
+        """Checkpoint into ``checkpoints/step-N`` atomically (``training/checkpoint.py``)."""
+        return save_checkpoint(self)
 
     def load(self, path: Path) -> None:
-        state = json.loads((path / "trainer_state.json").read_text())
-        if "lr_scheduler" not in state or (self.ema is not None and not (path / EMA_FILE).is_file()):
-            raise UserError(f"--resume {path}: written by an older version of the trainer (its EMA and learning-rate "
-                            f"state are pickles; this one reads {EMA_FILE} and trainer_state.json); start without "
-                            "--resume, or from model.init_from")
-        self.accelerator.load_state(str(path))
-        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        if self.ema is not None:
-            self.ema.load(path / EMA_FILE)
-        self.step = int(state["step"])
-        self.log(f"resumed from {path} at step {self.step}")
+        load_checkpoint(self, path)
 
     # ------------------------------------------------------------------------------------------ validate
     def pipeline(self, unet=None, image_encoder=None):
-        """The models being trained (or ``whole`` copies of them), as an ``InterAnimatePipeline`` (current
-        weights; see ``validate`` for EMA)."""
-        from diffusers import EulerDiscreteScheduler
+        """The models being trained (or whole copies of them), as an ``InterAnimatePipeline`` (current weights)."""
+        return export.training_pipeline(self, unet, image_encoder)
 
-        from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
-        pipe = InterAnimatePipeline(vae=self.vae,
-                                    image_encoder=image_encoder or self.accelerator.unwrap_model(self.image_encoder),
-                                    unet=unet or self.accelerator.unwrap_model(self.unet),
-                                    scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
-                                    residual_to_reference=self.config.residual_to_reference,
-                                    residual_scale=self.residual_scale, window=self.config.data.num_frames)
-        pipe.set_progress_bar_config(disable=True)
-        return pipe
-
-    def whole(self, ema: bool = True):
-        """Context: ``{"unet", "image_encoder"}`` with whole weights (the EMA's with ``ema``) on the main process,
-        None on the others; every process must enter it (under FSDP the weights are gathered)."""
-        models = {"unet": self.accelerator.unwrap_model(self.unet),
-                  "image_encoder": self.accelerator.unwrap_model(self.image_encoder)}
-        return whole_models(models, self.is_main, self.ema if ema else None, self.trainable_named)
-
-    @torch.no_grad()
     def validate(self) -> Path | None:
-        """Preview grid (reference | pose | generated | ground truth) of held-out clips with the EMA weights.
-        Every process calls it; the main one renders and writes the grid."""
-        from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png
-
-        if len(self.val_set) == 0:
-            return None
-        unet, enc = self.accelerator.unwrap_model(self.unet), self.accelerator.unwrap_model(self.image_encoder)
-        modes = (unet.training, enc.training)
-        unet.eval(), enc.eval()
-        try:
-            with self.whole(ema=True) as whole:
-                if whole is None:
-                    return None
-                pipe = self.pipeline(whole["unet"], whole["image_encoder"])
-                grids = []
-                count = min(self.config.validation_samples, len(self.val_set))
-                picks = np.linspace(0, len(self.val_set) - 1, count).round().astype(int)
-                for i in picks:
-                    item = self.val_set[int(i)]
-                    out = pipe(item["reference"][None], item["pose"][None], hand_mask=item["hand_mask"][None],
-                               face_mask=item["face_mask"][None], id_embedding=item["identity_embedding"][None],
-                               num_inference_steps=self.config.validation_steps,
-                               generator=torch.Generator().manual_seed(self.config.seed), output_type="pt")
-                    grids.append(preview_grid(item["reference"], item["pose"], out.frames[0], item["frames"]))
-        finally:
-            unet.train(modes[0]), enc.train(modes[1])
-        path = self.output_dir / "validation" / f"step-{self.step:08d}.png"
-        write_png(path, stack_grids(grids))
-        self.log(f"validation preview: {path}")
-        return path
+        """Preview grid of held-out clips with the EMA weights (``training/export.py``); every process calls it."""
+        return export.validate(self)
 
     def export(self, folder: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32) -> Path:
-        """Write the whole pipeline (EMA weights) with ``save_pretrained``; ``dtype`` e.g. float16 to ship it.
-        Every process calls it; the main one writes."""
-        import copy
-
-        folder = Path(folder or self.output_dir / FINAL_DIR)
-        with self.whole(ema=True) as whole:
-            if whole is not None:
-                pipe = self.pipeline(whole["unet"], whole["image_encoder"])
-                pipe = copy.deepcopy(pipe).to(dtype=dtype) if dtype != torch.float32 else pipe
-                tmp = folder.with_name(folder.name + ".tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                pipe.save_pretrained(tmp)
-                normal_permissions(tmp)
-                shutil.rmtree(folder, ignore_errors=True)
-                os.replace(tmp, folder)
-                self.log(f"pipeline written to {folder}")
-        self.accelerator.wait_for_everyone()
-        return folder
-
-    # ------------------------------------------------------------------------------------------ logs
-    def _log_of(self, name: str) -> StepLog:
-        if name not in self._logs:
-            self._logs[name] = StepLog(self.output_dir / LOG_DIR, name)
-        return self._logs[name]
-
-    def _restart_log(self, name: str, step: int) -> None:
-        """The run goes on from ``step``: drop the rows (and TensorBoard points) logged after it."""
-        if self.is_main:
-            self._log_of(name).truncate(step)
-            self._tb_purge[name] = step + 1
-
-    def _write_log(self, step: int, values: dict, name: str = "train") -> None:
-        if not self.is_main:
-            return
-        row = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()}}
-        self._log_of(name).append(row)
-        if name not in self._tb:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                # one folder per log: purge_step hides what a killed run logged after the step this one resumed at
-                self._tb[name] = SummaryWriter(str(self.output_dir / LOG_DIR / "tensorboard" / name),
-                                               purge_step=self._tb_purge.get(name))
-            except ImportError:  # tensorboard is the optional "train" extra
-                self._tb[name] = False
-        if self._tb[name]:
-            for key, value in values.items():
-                if isinstance(value, (int, float)):
-                    self._tb[name].add_scalar(key, value, step)
-        self.log(f"{name} step {step}: " + ", ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()))
+        """The whole pipeline (EMA weights) into ``folder`` (default ``final/``); every process calls it."""
+        return export.export(self, folder, dtype)
 
     # ------------------------------------------------------------------------------------------ train
     def _broadcast_flag(self, flag: bool) -> bool:
@@ -544,7 +408,7 @@ class Trainer:
         set_seed(self.config.seed)  # python's, numpy's and torch's global generators (saved in checkpoints)
         if self.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            self._remove_temporaries()
+            remove_temporaries(self.output_dir)
             write_text_atomic(self.output_dir / "config.json", json.dumps(config_to_dict(self.config), indent=2))
         self.accelerator.wait_for_everyone()
         self.build_data()
@@ -566,7 +430,7 @@ class Trainer:
         elif list_checkpoints(self.output_dir):
             self.log(f"starting from step 0 without --resume (the checkpoints in {self.output_dir / CHECKPOINT_DIR} "
                      "are replaced as the run reaches their steps)")
-        self._restart_log("train", self.step)
+        self.logs.restart("train", self.step)
 
     def prepare(self) -> None:
         """Wrap the UNet and the optimizer (and a trainable image encoder) for distribution: DDP, DeepSpeed or FSDP.
@@ -586,15 +450,6 @@ class Trainer:
         self.trainable_named = [(n, current[n]) for n, _ in self.trainable_named]
         if self.ema is not None:
             self.ema = EMA(self.trainable_named, self.config.ema_decay)
-
-    def _remove_temporaries(self) -> None:
-        """Delete what a killed run left half-written (see ``TEMPORARY_PATTERNS``)."""
-        for pattern in TEMPORARY_PATTERNS:
-            for path in self.output_dir.glob(pattern):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
 
     def train(self, resume: str | None = None, stop_at: int | None = None,
               export_to: str | os.PathLike | None = None) -> dict:
@@ -642,7 +497,7 @@ class Trainer:
                         "loss_orth": float(parts["loss_orth"]), "lr": self.lr_scheduler.get_last_lr()[0],
                         "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
                         "sec_per_step": (time.time() - start_time) / len(window)}
-                self._write_log(self.step, last)
+                self.logs.write(self.step, last)
                 window, start_time = [], time.time()
             if self.step % cfg.checkpoint_every == 0 or self.step == end:
                 self.save()
@@ -656,17 +511,7 @@ class Trainer:
             if export_to is not None:
                 self.export(export_to, dtype=torch.float16)
         self.accelerator.wait_for_everyone()
-        for writer in self._tb.values():
-            if writer:
-                writer.close()
+        self.logs.close()
         self.accelerator.end_training()
         return last
 
-
-def _discard(folder: Path) -> None:
-    """Remove a folder so that it vanishes at once (renamed to a temporary name first; a kill during the deletion
-    leaves only that, which the next start-up deletes)."""
-    doomed = folder.with_name(f".tmp-discard-{folder.name}")
-    shutil.rmtree(doomed, ignore_errors=True)
-    os.replace(folder, doomed)
-    shutil.rmtree(doomed, ignore_errors=True)
