@@ -49,8 +49,9 @@ def test_fsdp_matches_ddp_and_resumes_exactly(tiny_data, tiny_config_dict, tmp_p
     # AdamW with eps 1 is momentum SGD (an update is lr·m / (√v + 1) ≈ lr·m for these gradients): the weights then
     # compare the gradients; with eps 1e-8 the first update is ±lr for every element, whatever the gradient's size,
     # so rounding noise in a near-zero gradient (summed in another order) would move a weight by up to lr
+    # two micro-batches per step: accumulation runs without FSDP's gradient sync on the first
     changes = {"max_steps": 3, "checkpoint_every": 1, "optim.lr_decay_steps": 2, "trainable": TRAINABLE,
-               "optim.eps": 1.0, "optim.lr": 0.1}
+               "optim.eps": 1.0, "optim.lr": 0.1, "gradient_accumulation_steps": 2}
     configs = {}
     for name in ("ddp", "fsdp", "fsdp_resumed"):
         configs[name] = tmp_path / f"{name}.yaml"

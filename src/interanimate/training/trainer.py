@@ -466,10 +466,13 @@ class Trainer:
         micro, deadline = 0, None
         if cfg.time_limit_minutes is not None:
             deadline = self._started + 60.0 * cfg.time_limit_minutes
+        # accumulate over the prepared models only (FSDP2's no_sync is a method of the sharded model; a frozen image
+        # encoder has none)
+        prepared = (self.unet, self.image_encoder) if "image_encoder" in cfg.trainable else (self.unet,)
         for batch in loader:
             generator = step_generator(cfg.seed, self.rank, self.step, micro % accum)
             shared = shared_step_generator(cfg.seed, self.step, micro % accum)
-            with self.accelerator.accumulate(self.unet, self.image_encoder):
+            with self.accelerator.accumulate(*prepared):
                 parts = self.training_step(batch, generator, shared)
                 self.accelerator.backward(parts["loss"])
                 grad_norm = None
