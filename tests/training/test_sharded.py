@@ -19,7 +19,7 @@ from interanimate.training.trainer import Trainer, list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIM = Path(__file__).with_name("sharded_on_cpu.py")
-# the image encoder stays frozen: accelerate's FSDP2 shards one model (the trainer refuses to train it under FSDP)
+# the image encoder stays frozen: under FSDP and DeepSpeed accelerate prepares one model (the trainer refuses it)
 TRAINABLE = ["unet", "pose_encoder", "interaction_latents", "region", "id_preserver"]
 # AdamW with eps 1 is momentum SGD (an update is lr·m / (√v + 1) ≈ lr·m for these gradients): the weights then compare
 # the gradients; with eps 1e-8 the first update is ±lr for every element, whatever the gradient's size, so rounding
@@ -121,9 +121,14 @@ def test_sharded_run_matches_ddp_and_resumes_exactly(strategy, ddp_and_initial, 
     assert (resumed / "final" / "model_index.json").is_file()
 
 
-def test_fsdp_refuses_to_train_the_image_encoder(tiny_data, tiny_config_dict, tmp_path):
+@pytest.mark.parametrize("strategy", ["fsdp", "zero2"])
+def test_sharded_strategies_refuse_to_train_the_image_encoder(strategy, tiny_data, tiny_config_dict, tmp_path):
+    env = {}
+    if strategy == "zero2":
+        pytest.importorskip("deepspeed")
+        env = {"DS_ACCELERATOR": "cpu"}
     config = _config(tiny_data, tiny_config_dict, tmp_path / "run",
                      trainable=TRAINABLE + ["image_encoder"], max_steps=1, **{"optim.lr_decay_steps": 0})
-    result = _run(["--config_file", _launch_file(tmp_path, "fsdp"), SHIM, "fsdp", config])
-    assert result.returncode != 0 and "image_encoder cannot train under FSDP" in result.stdout
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    result = _run(["--config_file", _launch_file(tmp_path, strategy), SHIM, strategy, config], env)
+    assert result.returncode != 0 and "image_encoder cannot train under" in result.stdout, result.stdout[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "first_stage").exists()

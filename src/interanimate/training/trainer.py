@@ -62,9 +62,11 @@ class Trainer:
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             # the pose encoder sits out unconditional batches: DDP must tolerate unused parameters
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-        if self.accelerator.distributed_type == DistributedType.FSDP and "image_encoder" in config.trainable:
-            raise UserError("trainable: image_encoder cannot train under FSDP (accelerate's FSDP2 shards one model, the "
-                            "UNet); leave it out (the paper's recipe freezes it) or use DDP / DeepSpeed ZeRO-2")
+        sharded = {DistributedType.FSDP: "FSDP", DistributedType.DEEPSPEED: "DeepSpeed"}
+        if self.accelerator.distributed_type in sharded and "image_encoder" in config.trainable:
+            raise UserError(f"trainable: image_encoder cannot train under "
+                            f"{sharded[self.accelerator.distributed_type]} (accelerate prepares one model with its "
+                            "optimizer there, the UNet); leave it out (the paper's recipe freezes it) or use DDP")
         self.device = self.accelerator.device
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.output_dir = Path(config.output_dir)
@@ -438,8 +440,8 @@ class Trainer:
         Afterwards ``trainable_named`` and the EMA hold the wrapped parameters (FSDP replaces every parameter by its
         shard, a DTensor; the EMA is built anew from them, equal to the weights as no step has been taken)."""
         self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
-        # a frozen image encoder needs no wrapper; a trained one is prepared alone (DeepSpeed takes one model per
-        # engine; FSDP2 one model per accelerator, so __init__ refuses to train it under FSDP)
+        # a frozen image encoder needs no wrapper; a trained one (DDP or one process only: __init__ refuses it under
+        # FSDP and DeepSpeed, which take one model with the optimizer) gets DDP's
         if "image_encoder" in self.config.trainable:
             self.image_encoder = self.accelerator.prepare(self.image_encoder)
         current = {f"{prefix}.{n}": p for prefix, module in (("unet", self.unet), ("image_encoder", self.image_encoder))
