@@ -219,7 +219,7 @@ def _run(cfg: TrainConfig, dtype: torch.dtype, chunk: int, id_dim: int) -> DryRu
 
     start = time.perf_counter()
     acc = trainer.accelerator
-    with acc.accumulate(trainer.unet, trainer.image_encoder):
+    with acc.accumulate(*trainer.prepared):
         parts = trainer.training_step(synthetic_batch(cfg, id_dim), step_generator(cfg.seed, trainer.rank, 0))
         acc.backward(parts["loss"])
     seconds["forward+backward"] = time.perf_counter() - start

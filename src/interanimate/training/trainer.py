@@ -444,6 +444,9 @@ class Trainer:
         # FSDP and DeepSpeed, which take one model with the optimizer) gets DDP's
         if "image_encoder" in self.config.trainable:
             self.image_encoder = self.accelerator.prepare(self.image_encoder)
+        # what ``accelerator.accumulate`` takes (FSDP2's no_sync is a method of the sharded model; a frozen image
+        # encoder has none)
+        self.prepared = (self.unet, self.image_encoder) if "image_encoder" in self.config.trainable else (self.unet,)
         current = {f"{prefix}.{n}": p for prefix, module in (("unet", self.unet), ("image_encoder", self.image_encoder))
                    for n, p in self.accelerator.unwrap_model(module).named_parameters()}
         lost = [n for n, _ in self.trainable_named if n not in current]
@@ -468,13 +471,10 @@ class Trainer:
         micro, deadline = 0, None
         if cfg.time_limit_minutes is not None:
             deadline = self._started + 60.0 * cfg.time_limit_minutes
-        # accumulate over the prepared models only (FSDP2's no_sync is a method of the sharded model; a frozen image
-        # encoder has none)
-        prepared = (self.unet, self.image_encoder) if "image_encoder" in cfg.trainable else (self.unet,)
         for batch in loader:
             generator = step_generator(cfg.seed, self.rank, self.step, micro % accum)
             shared = shared_step_generator(cfg.seed, self.step, micro % accum)
-            with self.accelerator.accumulate(*prepared):
+            with self.accelerator.accumulate(*self.prepared):
                 parts = self.training_step(batch, generator, shared)
                 self.accelerator.backward(parts["loss"])
                 grad_norm = None
