@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 from interanimate.training.state import FINAL_DIR
-from interanimate.utils.io import normal_permissions
+from interanimate.utils.io import save_pretrained_atomic
 
 
 def is_sharded(module: nn.Module) -> bool:
@@ -139,12 +138,7 @@ def export(trainer, folder: str | os.PathLike | None = None, dtype: torch.dtype 
         if whole is not None:
             pipe = training_pipeline(trainer, whole["unet"], whole["image_encoder"])
             pipe = copy.deepcopy(pipe).to(dtype=dtype) if dtype != torch.float32 else pipe
-            tmp = folder.with_name(folder.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            pipe.save_pretrained(tmp)
-            normal_permissions(tmp)
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
+            save_pretrained_atomic(pipe, folder)
             trainer.log(f"pipeline written to {folder}")
     trainer.accelerator.wait_for_everyone()
     return folder

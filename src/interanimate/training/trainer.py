@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from functools import partial
 from pathlib import Path
@@ -42,7 +41,7 @@ from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
 from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, list_checkpoints, lr_factor,
                                          resolve_resume, shared_step_generator, step_generator)
-from interanimate.utils.io import normal_permissions
+from interanimate.utils.io import save_pretrained_atomic
 
 
 # ----------------------------------------------------------------------------------------------- the trainer
@@ -198,7 +197,7 @@ class Trainer:
         if cfg.pretrained:
             return load_vae(cfg.pretrained, torch.float32)
         trained = self._first_stage_dir() / "vae"
-        if (trained / "config.json").is_file():  # only ever there complete: _save_folder renames it into place
+        if (trained / "config.json").is_file():  # only ever there complete: written atomically
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
             return load_vae(trained)
         size = self.config.data.size[0] if self.config.data.size else 128
@@ -227,16 +226,7 @@ class Trainer:
         vae.register_to_config(scaling_factor=sf)
         self.log(f"first stage: PCA of {len(images)} frames' patches, {cfg.latent_channels} components, "
                  f"latent scaling factor {sf:.4f}")
-        self._save_folder(vae, out_dir)
-
-    def _save_folder(self, model, out_dir: Path) -> None:
-        """``save_pretrained`` into ``<out_dir>.tmp``, then renamed to ``out_dir``: readers see all of it or none."""
-        tmp = out_dir.with_name(out_dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
-        normal_permissions(tmp)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(tmp, out_dir)
+        save_pretrained_atomic(vae, out_dir)
 
     def _train_first_stage(self, vae, out_dir: Path) -> None:
         cfg = self.config.model.vae
@@ -251,7 +241,7 @@ class Trainer:
         sf = latent_scaling_factor(vae, [b["frames"].flatten(0, 1).to(self.device) for b in probe])
         vae.register_to_config(scaling_factor=sf)
         self.log(f"first stage: latent scaling factor {sf:.4f}")
-        self._save_folder(vae, out_dir)
+        save_pretrained_atomic(vae, out_dir)
 
     def parameter_groups(self) -> dict[str, list[tuple[str, Tensor]]]:
         """The configured trainable groups, as named parameters (names prefixed ``unet.`` / ``image_encoder.``)."""

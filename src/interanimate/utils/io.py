@@ -44,6 +44,21 @@ def normal_permissions(path: str | os.PathLike) -> None:
         os.chmod(file, mode)
 
 
+def save_pretrained_atomic(model, folder: str | os.PathLike) -> Path:
+    """``model.save_pretrained`` (diffusers / transformers) into ``<folder>.tmp``, with normal permissions, then
+    renamed to ``folder``: readers see all of the folder or none of it."""
+    import shutil
+
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    normal_permissions(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
