@@ -48,9 +48,9 @@ def gathered_copy(module: nn.Module, is_main: bool, device=None) -> nn.Module | 
         return None
     cls = plain_class(module)
     with init_empty_weights():  # parameters on the meta device (buffers real); the gathered tensors are assigned
-        copy = cls.from_config(module.config) if issubclass(cls, ConfigMixin) else cls(module.config)
-    copy.load_state_dict(state, strict=True, assign=True)
-    return copy.eval().to(device or "cpu")
+        plain = cls.from_config(module.config) if issubclass(cls, ConfigMixin) else cls(module.config)
+    plain.load_state_dict(state, strict=True, assign=True)
+    return plain.eval().to(device or "cpu")
 
 
 @contextmanager
