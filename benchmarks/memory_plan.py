@@ -3,6 +3,8 @@
     python benchmarks/memory_plan.py            # training at 16×384×640 and 16×576×1024 over 8 GPUs; inference
     python benchmarks/memory_plan.py --check    # also the tracer against measured CPU peaks at a small size
                                                 # (a training step, and each inference call)
+    python benchmarks/memory_plan.py --gpu-step # on a CUDA GPU: the real step at 16×384×640 (``--sizes``), timed,
+                                                # its peak beside the traced estimate of the same step
 
 Method. The step runs on fake tensors (``torch._subclasses.FakeTensorMode``: real shapes, dtypes and storages, no data,
 no memory): the trainer's own ``Trainer.training_step`` on a 16-frame batch (the frozen VAE encoding the frames and the
@@ -74,7 +76,7 @@ class TracedTrainer(Trainer):
     def autocast(self):
         if self.autocast_dtype is None:
             return super().autocast()
-        return torch.autocast("cpu", dtype=self.autocast_dtype)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
 
 @dataclass
@@ -271,29 +273,77 @@ def check(size: tuple[int, int], frames: int) -> list[str]:
 
 
 def measure(size: tuple[int, int], frames: int) -> int:
-    """``check``'s step with real (random) tensors; returns the peak RSS above the RSS before it, in bytes."""
+    """``check``'s step with real (random) tensors on this CPU; returns the peak RSS above the RSS before it."""
+    return real_step(step_config(size, frames, CHECK_OVERRIDES), torch.device("cpu"), steps=1, full_step=False)[1]
+
+
+def real_step(config, device: torch.device, steps: int, full_step: bool = True) -> tuple[list[float], int]:
+    """The step ``trace_training_step`` traces, with real (random) tensors on ``device``: ``Trainer.training_step`` +
+    backward (+ clipping, AdamW (foreach) and EMA with ``full_step``), ``steps`` times; under bf16 autocast on CUDA.
+    Returns the seconds of each step and the peak bytes allocated (CUDA: ``max_memory_allocated``; CPU: the peak
+    resident memory above the resident memory before the first step)."""
     from diffusers import AutoencoderKLTemporalDecoder
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     from interanimate.models import InterAnimateUNet
-    from interanimate.training.build import unet_kwargs
-    from interanimate.training.state import step_generator
+    from interanimate.training.build import build_optimizer, unet_kwargs
+    from interanimate.training.state import EMA, step_generator
 
-    config = step_config(size, frames, CHECK_OVERRIDES)
     torch.manual_seed(0)
     trainer = TracedTrainer(config)
-    trainer.unet = InterAnimateUNet(**unet_kwargs(config.model))
-    trainer.vae = AutoencoderKLTemporalDecoder(**SVD_VAE).requires_grad_(False).eval()
+    trainer.device = device
+    trainer.autocast_dtype = torch.bfloat16 if device.type == "cuda" else None  # as accelerate's bf16 on CUDA
+    trainer.unet = InterAnimateUNet(**unet_kwargs(config.model)).to(device)
+    trainer.vae = AutoencoderKLTemporalDecoder(**SVD_VAE).requires_grad_(False).eval().to(device)
     trainer.image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**SVD_CLIP)).requires_grad_(False).eval()
+    trainer.image_encoder.to(device)
     trainer.residual_scale = 1.0
-    set_trainable(trainer)
-    trainer.unet.enable_gradient_checkpointing()
+    trainable = set_trainable(trainer)
+    if config.gradient_checkpointing:
+        trainer.unet.enable_gradient_checkpointing()
     trainer.unet.train()
-    batch = {k: torch.rand_like(v) * 2 - 1 for k, v in fake_batch(config, 512).items()}
-    before = reset_peak()
-    parts = trainer.training_step(batch, step_generator(config.seed, 0, 0))
-    parts["loss"].backward()
-    return rss_status("VmHWM") - before
+    optimizer = build_optimizer([{"params": trainable, "lr": config.optim.lr}], config.optim) if full_step else None
+    ema = EMA(trainer.trainable_named, config.ema_decay) if full_step and config.ema_decay > 0 else None
+    batch = {k: (torch.rand_like(v, device="cpu") * 2 - 1).to(device)
+             for k, v in fake_batch(config, trainer.unet.config.id_embed_dim).items()}
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        before = reset_peak()
+    seconds = []
+    for step in range(steps):
+        sync()
+        start = time.perf_counter()
+        parts = trainer.training_step(batch, step_generator(config.seed, 0, step))
+        parts["loss"].backward()
+        if full_step:
+            torch.nn.utils.clip_grad_norm_(trainable, config.optim.grad_clip, foreach=True)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(trainer.trainable_named)
+        sync()
+        seconds.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_status("VmHWM") - before
+    return seconds, peak
+
+
+def gpu_step(size: tuple[int, int], frames: int, steps: int = 3) -> list[str]:
+    """``real_step`` of the paper's config on one CUDA GPU, beside the traced estimate of the same step: one DDP
+    process's figure less DDP's gradient buckets (fp32 weights under bf16 autocast, gradient checkpointing, AdamW,
+    EMA; SVD's VAE and CLIP frozen in fp32). Random weights: memory and speed do not depend on them."""
+    config = step_config(size, frames)
+    plan = ddp_plan(trace_training_step(config, torch.float32, autocast=True, full_step=True))
+    plan.pop("buckets")
+    estimated = sum(plan.values())
+    seconds, peak = real_step(config, torch.device("cuda"), steps)
+    return [f"GPU step: {torch.cuda.get_device_name()}, {frames}×{size[0]}×{size[1]}, svd-xt UNet with every module, "
+            "bf16 autocast, gradient checkpointing, AdamW + EMA, batch 1, one process (no DDP buckets)",
+            f"  estimated (trace): {estimated / GiB:.1f} GiB (" + ", ".join(f"{k} {v / GiB:.1f}" for k, v in
+                                                                        plan.items()) + ")",
+            f"  measured (torch.cuda.max_memory_allocated): {peak / GiB:.1f} GiB ({100 * (peak / estimated - 1):+.1f}%)",
+            "  seconds per step: " + ", ".join(f"{s:.2f}" for s in seconds) + " (the first includes warm-up)"]
 
 
 def main(argv=None) -> int:
@@ -307,6 +357,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check-size", default="256x256")
     parser.add_argument("--check-frames", type=int, default=8)
     parser.add_argument("--check-inference-size", default="128x128")
+    parser.add_argument("--gpu-step", action="store_true",
+                        help="measure the real training step on this CUDA GPU at the first of --sizes (needs a GPU)")
     parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # internal: the measured side of --check
     parser.add_argument("--measure-inference", default=None, help=argparse.SUPPRESS)  # the same for inference
     args = parser.parse_args(argv)
@@ -316,6 +368,13 @@ def main(argv=None) -> int:
     if args.measure_inference:
         size = tuple(int(v) for v in args.measure_inference.split("x"))
         print(json.dumps(measure_inference(size, args.frames, args.decode_chunk)))
+        return 0
+    if args.gpu_step:
+        if not torch.cuda.is_available():
+            print("memory_plan.py: error: --gpu-step needs a CUDA GPU (torch sees none)", file=sys.stderr)
+            return 2
+        for line in gpu_step(tuple(int(v) for v in args.sizes[0].split("x")), args.frames):
+            print(line, flush=True)
         return 0
     for line in training_table(args.sizes, args.frames):
         print(line, flush=True)
