@@ -24,9 +24,12 @@ TRAINABLE = ["unet", "pose_encoder", "interaction_latents", "region", "id_preser
 # AdamW with eps 1 is momentum SGD (an update is lr·m / (√v + 1) ≈ lr·m for these gradients): the weights then compare
 # the gradients; with eps 1e-8 the first update is ±lr for every element, whatever the gradient's size, so rounding
 # noise in a near-zero gradient (summed in another order) would move a weight by up to lr. Two micro-batches per step:
-# accumulation runs without the gradient sync on the first.
+# accumulation runs without the gradient sync on the first. Gradient checkpointing on, as in the paper's config
+# (FSDP re-gathers the region and ID blocks, which run from forward hooks, when they are recomputed); a preview after
+# step 2, so training goes on after the EMA was applied and the whole weights gathered.
 CHANGES = {"max_steps": 3, "checkpoint_every": 1, "optim.lr_decay_steps": 2, "trainable": TRAINABLE,
-           "optim.eps": 1.0, "optim.lr": 0.1, "gradient_accumulation_steps": 2}
+           "optim.eps": 1.0, "optim.lr": 0.1, "gradient_accumulation_steps": 2, "gradient_checkpointing": True,
+           "validate_every": 2}
 LAUNCH = {"ddp": "ddp_8gpu.yaml", "fsdp": "fsdp_8gpu.yaml", "zero2": "zero2_8gpu.yaml"}
 
 
@@ -117,6 +120,7 @@ def test_sharded_run_matches_ddp_and_resumes_exactly(strategy, ddp_and_initial, 
     moved = torch.cat([(b[k] - start[k]).flatten() for k in ddp])
     gap = (moved - moved_ddp).abs().max() / moved_ddp.abs().max()
     assert moved_ddp.abs().max() > 1e-3 and gap < 1e-3, f"{strategy}'s updates differ from DDP's by {gap:.2e}"
+    assert (straight / "validation" / "step-00000002.png").is_file()
     assert (straight / "validation" / "step-00000003.png").is_file()
     assert (resumed / "final" / "model_index.json").is_file()
 

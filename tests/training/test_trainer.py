@@ -67,12 +67,35 @@ def test_kill_and_resume_equals_uninterrupted(tiny_data, tiny_config_dict, tmp_p
     assert lr == pytest.approx([1e-3, 5e-4, 0.0])  # lr after steps 1..3: constant, then to 0 over the last 2
 
 
-def test_resume_refuses_a_checkpoint_without_the_ema_file(tiny_data, tiny_config_dict, tmp_path):
+def test_resume_refuses_older_and_ema_less_checkpoints_in_one_line(tiny_data, tiny_config_dict, tmp_path):
+    import json
+
     Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1))).train(stop_at=1)
-    (list_checkpoints(tmp_path)[-1] / "ema.safetensors").unlink()  # as an older trainer's checkpoint
+    checkpoint = list_checkpoints(tmp_path)[-1]
+    (checkpoint / "ema.safetensors").unlink()  # as written with ema_decay: 0
+    resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1)))
+    with pytest.raises(UserError, match="has no ema.safetensors"):
+        resumed.setup("latest")
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    del state["lr_scheduler"]  # as an older trainer wrote it (its schedule and EMA were pickles)
+    (checkpoint / "trainer_state.json").write_text(json.dumps(state))
     resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path, max_steps=2, checkpoint_every=1)))
     with pytest.raises(UserError, match="older version"):
         resumed.setup("latest")
+
+
+def test_ema_applied_leaves_low_precision_weights_and_the_averages_exact():
+    """Previews and the export run inside ``EMA.applied``: with bf16 weights (DeepSpeed's bf16 engine) the fp32
+    averages must not come back rounded to bf16, nor the weights changed."""
+    from interanimate.training.state import EMA
+
+    weight = torch.nn.Parameter(torch.randn(1000).bfloat16())
+    ema = EMA([("w", weight)], 0.9)
+    ema.shadow["w"] += torch.randn(1000) * 1e-3  # an average off the bf16 grid
+    weights, averages = weight.detach().clone(), ema.shadow["w"].clone()
+    with ema.applied([("w", weight)]):
+        assert torch.equal(weight.detach(), averages.bfloat16())
+    assert torch.equal(weight.detach(), weights) and torch.equal(ema.shadow["w"], averages)
 
 
 def test_lr_factor_warms_up_holds_and_anneals():

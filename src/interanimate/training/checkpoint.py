@@ -40,9 +40,10 @@ def save_checkpoint(trainer) -> Path:
         trainer.ema.save(tmp / EMA_FILE, write=trainer.is_main)
     accelerator.wait_for_everyone()
     if trainer.is_main:
+        config = json.loads(json.dumps(config_to_dict(trainer.config), default=str))  # paths as strings
+        # the schedule's state strictly: a value JSON cannot hold raises here instead of coming back as a string
         (tmp / STATE_FILE).write_text(json.dumps(
-            {"step": trainer.step, "lr_scheduler": trainer.lr_scheduler.state_dict(),
-             "config": config_to_dict(trainer.config)}, indent=2, default=str))
+            {"step": trainer.step, "lr_scheduler": trainer.lr_scheduler.state_dict(), "config": config}, indent=2))
         normal_permissions(tmp)
         if final.exists():  # the same step saved again (a restart without --resume): out of the way first
             discard(final)
@@ -57,10 +58,13 @@ def save_checkpoint(trainer) -> Path:
 def load_checkpoint(trainer, path: Path) -> None:
     """Restore what ``save_checkpoint`` wrote into the prepared ``trainer``; every process calls it."""
     state = json.loads((path / STATE_FILE).read_text())
-    if "lr_scheduler" not in state or (trainer.ema is not None and not (path / EMA_FILE).is_file()):
+    if "lr_scheduler" not in state:
         raise UserError(f"--resume {path}: written by an older version of the trainer (its EMA and learning-rate "
                         f"state are pickles; this one reads {EMA_FILE} and {STATE_FILE}); start without "
                         "--resume, or from model.init_from")
+    if trainer.ema is not None and not (path / EMA_FILE).is_file():
+        raise UserError(f"--resume {path}: the checkpoint has no {EMA_FILE} (written with ema_decay: 0) but this "
+                        "run keeps an EMA; resume with ema_decay: 0, or start from model.init_from")
     trainer.accelerator.load_state(str(path))
     trainer.lr_scheduler.load_state_dict(state["lr_scheduler"])
     if trainer.ema is not None:

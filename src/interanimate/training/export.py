@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -56,21 +56,16 @@ def gathered_copy(module: nn.Module, is_main: bool, device=None) -> nn.Module | 
 @contextmanager
 def whole_models(models: dict[str, nn.Module], is_main: bool, ema=None, trainable_named=None, device=None):
     """Yield ``{name: model}`` with whole weights on the main process (``None`` on the others); with ``ema``, the
-    averaged weights (swapped in on every process for the duration, then back).
+    averaged weights (applied on every process for the duration, then the weights put back exactly).
 
     ``models`` are the unwrapped training models; the ones that are not sharded are yielded as they are (put them in
     eval mode yourself if you run them); sharded ones as copies on ``device`` (default CPU: on a GPU, the copy of
     the svd-xt UNet takes 6.1 GB beside the training state for as long as it is held)."""
-    if ema is not None:
-        ema.swap(trainable_named)
-    try:
+    with ema.applied(trainable_named) if ema is not None else nullcontext():
         whole = {}
         for name, module in models.items():
             whole[name] = gathered_copy(module, is_main, device) if is_sharded(module) else module
         yield whole if is_main else None
-    finally:
-        if ema is not None:
-            ema.swap(trainable_named)
 
 
 # ------------------------------------------------------------------------------------------ the trainer's views

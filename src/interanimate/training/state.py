@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from torch import Tensor
 
 # the layout of a run's output_dir
+SHARED_SPAWN_KEY = 1
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
 FIRST_STAGE_DIR = "first_stage"
@@ -26,8 +28,11 @@ def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Ge
 
 def shared_step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """The same generator on every process: for the draws all processes must agree on (which parameters a step
-    uses: FSDP reduces the gradients of a parameter group only when every process has them)."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step, stream]).generate_state(1)[0]))
+    uses: FSDP reduces the gradients of a parameter group only when every process has them). Its own spawn key keeps
+    it apart from every ``step_generator`` (SeedSequence ignores trailing zeros: ``[seed, r, s, 0]`` is
+    ``[seed, r, s]``)."""
+    sequence = np.random.SeedSequence([seed, step, stream], spawn_key=(SHARED_SPAWN_KEY,))
+    return torch.Generator().manual_seed(int(sequence.generate_state(1)[0]))
 
 
 def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
@@ -86,13 +91,22 @@ class EMA:
         for name, p in named_params:
             self.shadow[name].lerp_(p.detach().float(), 1.0 - decay)
 
-    @torch.no_grad()
-    def swap(self, named_params: list[tuple[str, Tensor]]) -> None:
-        """Exchange the model's weights with the averages (call twice to restore)."""
-        for name, p in named_params:
-            current = p.detach().float().clone()
-            p.copy_(self.shadow[name].to(p.dtype))
-            self.shadow[name].copy_(current)
+    @contextmanager
+    def applied(self, named_params: list[tuple[str, Tensor]]):
+        """Context: the model's weights are the averages inside it and exactly what they were after it. The averages
+        are not touched (a swap through the weights would round them to the weights' dtype, e.g. DeepSpeed's bf16);
+        the weights wait on the CPU meanwhile."""
+        with torch.no_grad():
+            kept = {name: _local(p).detach().to("cpu", copy=True) for name, p in named_params}
+            for name, p in named_params:
+                p.copy_(self.shadow[name].to(p.dtype))
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for name, p in named_params:
+                    local = _local(p)
+                    local.copy_(kept[name].to(local.device))
 
     @torch.no_grad()
     def save(self, path: str | os.PathLike, write: bool) -> None:
@@ -132,6 +146,11 @@ class EMA:
                     full = distribute_tensor(full.to(value.device), value.device_mesh, value.placements,
                                              src_data_rank=None)
                 value.copy_(full)
+
+
+def _local(value: Tensor) -> Tensor:
+    """A DTensor's local shard (a view of its storage), any other tensor itself."""
+    return value.to_local() if _is_dtensor(value) else value
 
 
 def _is_dtensor(value: Tensor) -> bool:

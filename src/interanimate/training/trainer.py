@@ -8,7 +8,8 @@ grids from held-out identities). The same command runs under ``torchrun``/``acce
 processes; each process draws its own share of every global batch.
 
 Determinism: the data order is a function of (seed, step) and every random draw in a step comes from a generator
-seeded with (seed, rank, step), so a run resumed from a checkpoint repeats exactly what the uninterrupted run does.
+seeded with (seed, rank, step) — whether the global batch trains unconditionally from one seeded with (seed, step),
+equal on all processes — so a run resumed from a checkpoint repeats exactly what the uninterrupted run does.
 The weights built after the first stage are seeded anew, so they are the same whether the first stage was trained in
 this run or loaded from the output folder, and a restart before the first checkpoint repeats the same run.
 
@@ -183,7 +184,7 @@ class Trainer:
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, partial(lr_factor, warmup=o.lr_warmup_steps, decay=o.lr_decay_steps,
                                     max_steps=self.config.max_steps))
-        self.ema = EMA(self.trainable_named, self.config.ema_decay) if self.config.ema_decay > 0 else None
+        self.ema = None  # built by prepare, on the parameters the run trains (under FSDP their shards)
         n_train = sum(p.numel() for _, p in self.trainable_named)
         n_all = sum(p.numel() for p in self.unet.parameters()) + sum(p.numel() for p in self.image_encoder.parameters())
         self.log(f"model: unet {cfg.unet}, {n_all / 1e6:.2f}M parameters, {n_train / 1e6:.2f}M trainable "
@@ -427,8 +428,8 @@ class Trainer:
     def prepare(self) -> None:
         """Wrap the UNet and the optimizer (and a trainable image encoder) for distribution: DDP, DeepSpeed or FSDP.
 
-        Afterwards ``trainable_named`` and the EMA hold the wrapped parameters (FSDP replaces every parameter by its
-        shard, a DTensor; the EMA is built anew from them, equal to the weights as no step has been taken)."""
+        Afterwards ``trainable_named`` holds the wrapped parameters (FSDP replaces every parameter by its shard, a
+        DTensor), in the models' own order, and the EMA is built on them."""
         self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
         # a frozen image encoder needs no wrapper; a trained one (DDP or one process only: __init__ refuses it under
         # FSDP and DeepSpeed, which take one model with the optimizer) gets DDP's
@@ -439,12 +440,13 @@ class Trainer:
         self.prepared = (self.unet, self.image_encoder) if "image_encoder" in self.config.trainable else (self.unet,)
         current = {f"{prefix}.{n}": p for prefix, module in (("unet", self.unet), ("image_encoder", self.image_encoder))
                    for n, p in self.accelerator.unwrap_model(module).named_parameters()}
-        lost = [n for n, _ in self.trainable_named if n not in current]
+        wanted = {n for n, _ in self.trainable_named}
+        lost = sorted(wanted - current.keys())
         if lost:
             raise RuntimeError(f"after accelerate's prepare, trainable parameters are not found by name: {lost[:3]}")
-        self.trainable_named = [(n, current[n]) for n, _ in self.trainable_named]
-        if self.ema is not None:
-            self.ema = EMA(self.trainable_named, self.config.ema_decay)
+        # in registration order: accelerate's FSDP clipping compares the list with model.parameters() element-wise
+        self.trainable_named = [(n, p) for n, p in current.items() if n in wanted]
+        self.ema = EMA(self.trainable_named, self.config.ema_decay) if self.config.ema_decay > 0 else None
 
     def train(self, resume: str | None = None, stop_at: int | None = None,
               export_to: str | os.PathLike | None = None) -> dict:
