@@ -56,15 +56,20 @@ def gathered_copy(module: nn.Module, is_main: bool, device=None) -> nn.Module | 
 @contextmanager
 def whole_models(models: dict[str, nn.Module], is_main: bool, ema=None, trainable_named=None, device=None):
     """Yield ``{name: model}`` with whole weights on the main process (``None`` on the others); with ``ema``, the
-    averaged weights (applied on every process for the duration, then the weights put back exactly).
+    averaged weights (applied where they are read — the main process; under FSDP every process — for the duration,
+    then the weights put back exactly).
 
     ``models`` are the unwrapped training models; the ones that are not sharded are yielded as they are (put them in
     eval mode yourself if you run them); sharded ones as copies on ``device`` (default CPU: on a GPU, the copy of
     the svd-xt UNet takes 6.1 GB beside the training state for as long as it is held)."""
-    with ema.applied(trainable_named) if ema is not None else nullcontext():
+    # the averages are needed where the weights are read: on the main process, and under FSDP on every process
+    # (each gives its shards to the gathering)
+    sharded = {name: is_sharded(module) for name, module in models.items()}
+    apply = ema is not None and (is_main or any(sharded.values()))
+    with ema.applied(trainable_named) if apply else nullcontext():
         whole = {}
         for name, module in models.items():
-            whole[name] = gathered_copy(module, is_main, device) if is_sharded(module) else module
+            whole[name] = gathered_copy(module, is_main, device) if sharded[name] else module
         yield whole if is_main else None
 
 
