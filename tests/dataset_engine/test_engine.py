@@ -56,6 +56,25 @@ def test_plan_is_deterministic_identity_disjoint_and_balanced(write_recipe, tmp_
     assert not {r.clip_id for r in other.rows} & {r.clip_id for r in first.rows}  # another recipe, other ids
 
 
+def test_a_run_killed_while_planning_is_taken_up_again(write_recipe, tmp_path):
+    """Killed after plan.jsonl but before recipe.json (the file that marks the plan done), with a temporary file
+    left: the next run plans again instead of calling the folder foreign; a foreign file is still refused."""
+    from interanimate.errors import UserError
+
+    recipe = load_recipe(write_recipe())
+    out = tmp_path / "out"
+    load_job(recipe, out)
+    want = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "recipe.json").unlink()
+    (out / ".recipe.json.x1y2.tmp.json").write_text("{")  # a kill in the middle of its atomic write
+    load_job(recipe, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == want
+    (out / "recipe.json").unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty and holds no dataset"):
+        load_job(recipe, out)
+
+
 def test_total_clips_follow_the_class_weights(write_recipe, tmp_path):
     recipe = load_recipe(write_recipe(clips_per_class=None, total_clips=10,
                                       class_weights={"LH-NP": 3, "RH-EB": 1, "LR-FS": 1}))

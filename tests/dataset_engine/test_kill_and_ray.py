@@ -28,7 +28,9 @@ def _generate(recipe: Path, out: Path, *extra: str) -> subprocess.Popen:
 def _kill_when(child: subprocess.Popen, ready, what: str, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while not ready():
-        assert child.poll() is None, f"the run ended before {what}: make the case longer"
+        if child.poll() is not None:
+            raise AssertionError(f"the run ended (exit {child.returncode}) before {what}: "
+                                 f"{child.stderr.read().decode()[-2000:]}")
         assert time.time() < deadline, f"never reached {what}"
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)

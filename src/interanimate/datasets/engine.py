@@ -100,14 +100,24 @@ def _check_identity_width(recipe: DatasetRecipe, model_dir: Path) -> None:
                         f"{takes}-d ones; set generation.identity: {other[0] if other else 'none'}")
 
 
+def _planning_leftover(name: str) -> bool:
+    """What a run killed while planning leaves: the files written before ``recipe.json`` (the last, which marks the
+    plan done) and the temporary files of all three; the next run writes them again."""
+    planning = (PLAN_NAME, EXCLUDED_NAME, RECIPE_NAME)
+    return name in planning[:2] or any(name.startswith(f".{n}.") for n in planning)
+
+
 def _check_out(out: Path, stored: dict | None) -> None:
-    """``out`` is new, empty, or a set of this engine (whose recipe the caller has compared)."""
+    """``out`` is new, empty (but for what an interrupted planning left), or a set of this engine (whose recipe the
+    caller has compared)."""
     from interanimate import validation
 
     validation.output_dir(out, "--out")
-    if stored is not None or not out.is_dir() or not any(out.iterdir()):
+    if stored is not None or not out.is_dir():
         return
-    foreign = sorted(p.name for p in out.iterdir())
+    foreign = sorted(p.name for p in out.iterdir() if not _planning_leftover(p.name))
+    if not foreign:
+        return
     raise UserError(f"--out {out}: not empty and holds no dataset ({', '.join(foreign[:3])}"
                     f"{' …' if len(foreign) > 3 else ''}); choose a new or empty folder")
 
@@ -147,6 +157,8 @@ def load_job(recipe: DatasetRecipe, out: Path, write: bool = True) -> Job:
     job = Job(out, recipe, rhash, plan.rows, context, plan.excluded)
     if write and stored is None:
         out.mkdir(parents=True, exist_ok=True)
+        for leftover in [p for p in out.iterdir() if p.name.startswith(".") and _planning_leftover(p.name)]:
+            leftover.unlink()  # an interrupted planning's temporary files
         write_text_atomic(out / PLAN_NAME, "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in plan.rows))
         write_text_atomic(out / EXCLUDED_NAME, "".join(json.dumps(e, sort_keys=True) + "\n" for e in plan.excluded))
         write_json_atomic(out / RECIPE_NAME, {"recipe_hash": rhash, "recipe": recipe.to_dict(),
