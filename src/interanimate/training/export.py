@@ -80,8 +80,9 @@ def training_pipeline(trainer, unet=None, image_encoder=None):
 
     from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
     unwrap = trainer.accelerator.unwrap_model
-    pipe = InterAnimatePipeline(vae=trainer.vae, image_encoder=image_encoder or unwrap(trainer.image_encoder),
-                                unet=unet or unwrap(trainer.unet),
+    image_encoder = unwrap(trainer.image_encoder) if image_encoder is None else image_encoder
+    unet = unwrap(trainer.unet) if unet is None else unet
+    pipe = InterAnimatePipeline(vae=trainer.vae, image_encoder=image_encoder, unet=unet,
                                 scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                 residual_to_reference=trainer.config.residual_to_reference,
                                 residual_scale=trainer.residual_scale, window=trainer.config.data.num_frames)

@@ -13,12 +13,12 @@ import torch
 from torch import Tensor
 
 # the layout of a run's output_dir
-SHARED_SPAWN_KEY = 1
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
 FIRST_STAGE_DIR = "first_stage"
 FINAL_DIR = "final"
 LOG_DIR = "logs"
+SHARED_SPAWN_KEY = 1  # shared_step_generator's SeedSequence spawn key
 
 
 def step_generator(seed: int, rank: int, step: int, stream: int = 0) -> torch.Generator:
@@ -74,7 +74,7 @@ class EMA:
     """Exponential moving average of named parameters, with warm-up ``min(decay, (1 + n) / (10 + n))``.
 
     The averages have the parameters' layout: whole tensors, or under FSDP the process's shard (a DTensor), so that
-    ``update`` and ``swap`` are local. ``save`` / ``load`` use one file of whole fp32 tensors (``ema.safetensors``,
+    ``update`` and ``applied`` are local. ``save`` / ``load`` use one file of whole fp32 tensors (``ema.safetensors``,
     not a pickle) whatever the layout; under FSDP every process must call them (``save`` gathers the shards one
     tensor at a time to the writing process; ``load`` reads the whole file on every process, each keeping its
     shard)."""

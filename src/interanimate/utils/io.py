@@ -74,7 +74,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         if tmp_path.exists():
-            os.chmod(tmp_path, file_mode())
+            normal_permissions(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
