@@ -12,7 +12,20 @@ ABLATIONS = {
     "w/o ID": dict(use_id=False),
     "w/o pose": dict(use_pose=False),
     "+spatial self-attention": dict(spatial_self_attention=True),
+    "+hand map": dict(hand_map_channels=3),
 }
+
+
+def _inputs_for(model, make_inputs, seed: int = 0):
+    """The tiny inputs with as many pose channels as ``model`` takes (hand-map channels random in [-1, 1])."""
+    args, extra = make_inputs(seed)
+    pose = extra["pose_frames"]  # (B, F, 3, H, W)
+    wanted = model.pose_encoder.in_channels if model.pose_encoder is not None else 3
+    if wanted > pose.shape[2]:
+        g = torch.Generator().manual_seed(seed + 100)
+        more = torch.rand(*pose.shape[:2], wanted - pose.shape[2], *pose.shape[3:], generator=g) * 2 - 1
+        extra["pose_frames"] = torch.cat([pose, more], dim=2)  # (B, F, 3 + K, H, W)
+    return args, extra
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +42,7 @@ def _wrap(unet, **options) -> InterAnimateUNet:
 @pytest.mark.parametrize("ablation", list(ABLATIONS))
 def test_wrapped_unet_equals_plain_unet_at_init(plain_unet, make_inputs, ablation):
     model = _wrap(plain_unet, **ABLATIONS[ablation])
-    args, extra = make_inputs()
+    args, extra = _inputs_for(model, make_inputs)
     with torch.no_grad():
         expected = plain_unet(*args).sample
         got = model(*args, **extra).sample
@@ -58,6 +71,33 @@ def test_each_branch_changes_the_output_once_trained(plain_unet, make_inputs, br
         base = model(*args).sample
         with_branch = model(*args, **{branch: extra[branch]}).sample
     assert (with_branch - base).abs().max() > 1e-4
+
+
+def test_hand_map_channels_added_to_a_trained_unet_change_nothing_until_trained(plain_unet, make_inputs):
+    """``InterAnimateUNet.with_hand_map``: a trained model (every branch non-zero) given the hand map's channels
+    with zero weights computes exactly what it did, whatever the map holds; once those weights move, the map
+    changes the output."""
+    model = _wrap(plain_unet)
+    _perturb_outputs(model)
+    wide = InterAnimateUNet.with_hand_map(model, 3).eval()
+    assert wide.config.hand_map_channels == 3 and wide.pose_encoder.in_channels == 6
+    args, extra = make_inputs()
+    _, wide_extra = _inputs_for(wide, make_inputs)
+    with torch.no_grad():
+        before = model(*args, **extra).sample
+        after = wide(*args, **wide_extra).sample
+        torch.testing.assert_close(after, before, rtol=0, atol=0)
+        wide.pose_encoder.convs[0].weight[:, 3:].normal_(0, 0.5)  # "training" the new input weights
+        moved = wide(*args, **wide_extra).sample
+    assert (moved - before).abs().max() > 1e-4
+    assert InterAnimateUNet.with_hand_map(wide, 3) is wide  # already takes it
+
+
+def test_pose_frames_must_carry_the_hand_map_the_model_takes(plain_unet, make_inputs):
+    model = _wrap(plain_unet, hand_map_channels=3)
+    args, extra = make_inputs()  # the skeleton's 3 channels only
+    with pytest.raises(ValueError, match="pose_frames must be"):
+        model(*args, **extra)
 
 
 def test_region_branch_is_local_to_the_mask(plain_unet, make_inputs):

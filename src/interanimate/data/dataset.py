@@ -33,6 +33,8 @@ class DatasetConfig:
     # that draws them at inference, interanimate.keypoints.conditions) or "annotation" (the stored masks: SynthHF's
     # exact silhouettes, or what `prepare` wrote); the stored masks are always there as hand/face_silhouette
     masks: str = "keypoints"
+    # the hand shape map's channels after the skeleton's in ``pose`` (for a UNet with ``hand_map_channels``)
+    hand_map: bool = False
 
     def __post_init__(self):
         if self.num_frames < 1 or self.stride < 1:
@@ -112,7 +114,8 @@ class InterHFDataset(Dataset):
         scores = ann["scores"][idx]  # (F, 134)
         clip = _resize_frames(frames[idx], (height, width), cv2.INTER_AREA)  # (F, H, W, 3)
         reference = _resize_frames(frames[ref_idx:ref_idx + 1], (height, width), cv2.INTER_AREA)[0]
-        drawn = keypoint_conditions(keypoints, scores, height, width, confidence_aware=cfg.confidence_aware_pose)
+        drawn = keypoint_conditions(keypoints, scores, height, width, confidence_aware=cfg.confidence_aware_pose,
+                                    hand_map=cfg.hand_map)
         hand_silhouette = _resize_frames(ann["hand_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
         face_silhouette = _resize_frames(ann["face_mask"][idx], (height, width), cv2.INTER_NEAREST)  # (F, H, W)
         hand, face = ((drawn["hand_mask"], drawn["face_mask"]) if cfg.masks == "keypoints"
@@ -121,7 +124,7 @@ class InterHFDataset(Dataset):
         return {
             "reference": _to_signed(reference),  # (3, H, W)
             "frames": _to_signed(clip),  # (F, 3, H, W)
-            "pose": _to_signed(drawn["pose"]),  # (F, 3, H, W)
+            "pose": _to_signed(drawn["pose"]),  # (F, 3 + K, H, W): skeleton (+ hand shape map)
             "hand_mask": torch.from_numpy(hand.astype(np.float32))[:, None],  # (F, 1, H, W): for the region block
             "face_mask": torch.from_numpy(face.astype(np.float32))[:, None],  # (F, 1, H, W)
             "hand_silhouette": torch.from_numpy(hand_silhouette.astype(np.float32))[:, None],  # (F, 1, H, W) stored

@@ -30,12 +30,12 @@ from interanimate.models.id_preserver import IDCrossAttention, IDTokenProjector
 from interanimate.models.interaction_latents import InteractionLatents
 from interanimate.models.loading import StrictLoadError, raise_on_key_mismatch, strict_load
 from interanimate.models.masking import resize_mask, union_mask
-from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder, scale_as_vector
+from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder, scale_as_vector, widen_input
 from interanimate.models.region_attention import RegionAttentionBlock
 
 # InterAnimate options (constructor arguments beside the diffusers UNet's), with their defaults (svd-xt values).
 INTERANIMATE_DEFAULTS: dict = dict(
-    use_pose=True, pose_channels=(16, 32, 64, 128), pose_scale_init=2.0,
+    use_pose=True, pose_channels=(16, 32, 64, 128), pose_scale_init=2.0, hand_map_channels=0,
     use_ris=True, use_quantize=True, n_spatial_latents=512, n_temporal_latents=512, latent_dim=1024, tau=0.1,
     branch_dim=128, branch_head_dim=64, spatial_self_attention=False, mixer_alpha=0.5,
     use_id=True, id_embed_dim=512, num_id_tokens=4, id_token_dim=None,
@@ -44,6 +44,7 @@ INTERANIMATE_DEFAULTS: dict = dict(
 MODULE_GROUPS = {"pose_encoder": ("pose_encoder.",), "interaction_latents": ("interaction_latents.",),
                  "region": ("region_blocks.",), "id_preserver": ("id_projector.", "id_blocks.")}
 NEW_KEY_PREFIXES = tuple(p for prefixes in MODULE_GROUPS.values() for p in prefixes)
+POSE_CHANNELS = 3  # the rendered RGB skeleton; dense hand guidance adds ``hand_map_channels`` after it
 
 
 @dataclass
@@ -70,6 +71,9 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
 
     Diffusers arguments: as ``UNetSpatioTemporalConditionModel``. InterAnimate arguments:
         use_pose, pose_channels, pose_scale_init: pose encoder (added after conv_in).
+        hand_map_channels: dense hand guidance, CHOSEN beyond the paper: 0 (the paper: the RGB skeleton only) or
+            ``keypoints.hand_map.HAND_MAP_CHANNELS``, the hand shape map's channels the pose encoder also takes
+            after the skeleton's three (``pose_frames`` then has 3 + that many channels).
         use_ris: region-aware interaction system on/off ("w/o RIS" ablation).
         use_quantize: soft quantization on/off ("w/o quantize": cross-attention on raw hidden states).
         n_spatial_latents, n_temporal_latents, latent_dim: L_s (n×d), L_t (m×d).
@@ -104,6 +108,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         use_pose: bool = True,
         pose_channels: tuple[int, ...] = (16, 32, 64, 128),
         pose_scale_init: float = 2.0,
+        hand_map_channels: int = 0,
         use_ris: bool = True,
         use_quantize: bool = True,
         n_spatial_latents: int = 512,
@@ -132,8 +137,8 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         transformers = {name: m for name, m in self.named_modules() if isinstance(m, TransformerSpatioTemporalModel)}
         widths = {_module_key(name): m.in_channels for name, m in transformers.items()}
 
-        self.pose_encoder = PoseEncoder(block_out_channels[0], tuple(pose_channels), pose_scale_init) \
-            if use_pose else None
+        self.pose_encoder = PoseEncoder(block_out_channels[0], tuple(pose_channels), pose_scale_init,
+                                        in_channels=POSE_CHANNELS + hand_map_channels) if use_pose else None
         self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
             if use_ris else None
         self.region_blocks = nn.ModuleDict({
@@ -177,6 +182,24 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         """Load a folder written by ``save_pretrained`` strictly (any missing or extra key raises)."""
         return strict_load(super().from_pretrained, pretrained_model_name_or_path, cls.__name__, **kwargs)
 
+    @classmethod
+    def with_hand_map(cls, unet: "InterAnimateUNet", channels: int) -> "InterAnimateUNet":
+        """A copy of a (trained) ``unet`` whose pose encoder also takes ``channels`` hand-map channels, with zero
+        weights for them: the copy's output equals ``unet``'s whatever the hand map holds (tested), and training
+        then learns to use it. ``unet`` is returned as it is when it already takes that many."""
+        if unet.config.hand_map_channels == channels:
+            return unet
+        if unet.pose_encoder is None:
+            raise ValueError("a UNet without a pose encoder (use_pose=False) cannot take a hand map")
+        param = next(unet.parameters())
+        with torch.device(param.device):
+            model = cls.from_config(unet.config, hand_map_channels=channels)
+        model.to(device=param.device, dtype=param.dtype)  # AlphaBlender ignores the device context
+        state = unet.state_dict()
+        widen_input(state, "pose_encoder.", POSE_CHANNELS + channels)
+        model.load_state_dict(state, strict=True)
+        return model
+
     def _fix_state_dict_keys_on_load(self, state_dict) -> None:
         """diffusers' hook on a loaded (unsharded) state dict: older folders stored ``pose_encoder.scale`` 0-d."""
         super()._fix_state_dict_keys_on_load(state_dict)
@@ -192,7 +215,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         Args:
             sample: (B, F, C_in, h, w) noisy latents (c_in-scaled) concatenated with the reference latents.
             timestep, encoder_hidden_states (B, 1, D), added_time_ids (B, 3), return_dict: as diffusers.
-            pose_frames: (B, F, 3, 8h, 8w) rendered pose in [-1, 1].
+            pose_frames: (B, F, 3 + hand_map_channels, 8h, 8w) rendered pose (and hand map) in [-1, 1].
             hand_mask, face_mask: (B, F, 1, h_m, w_m) float in {0, 1} at any resolution (nearest-resized per block).
             id_embedding: (B, id_embed_dim) identity embedding.
         Returns:
@@ -201,7 +224,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         b, f, _, h, w = sample.shape
         ctx = _ForwardContext(num_frames=f)
         if pose_frames is not None and self.pose_encoder is not None:
-            expected = (b, f, 3, DOWNSAMPLE_FACTOR * h, DOWNSAMPLE_FACTOR * w)
+            expected = (b, f, self.pose_encoder.in_channels, DOWNSAMPLE_FACTOR * h, DOWNSAMPLE_FACTOR * w)
             if tuple(pose_frames.shape) != expected:
                 raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
                                  f"got {tuple(pose_frames.shape)}")

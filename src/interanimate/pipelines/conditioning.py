@@ -41,14 +41,16 @@ def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
 
 
 def conditions_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, source_size: tuple[int, int],
-                              size: tuple[int, int]) -> dict[str, Tensor]:
+                              size: tuple[int, int], hand_map: bool = False) -> dict[str, Tensor]:
     """DWPose-layout keypoints (F, 134, 2) in pixels of ``source_size`` (H, W) -> the pipeline's pose frames
-    (F, 3, H, W) in [-1, 1] and hand/face masks (F, 1, H, W) in {0, 1} at ``size`` — drawn by
+    (F, 3 + K, H, W) in [-1, 1] (the skeleton, then with ``hand_map`` the hand shape map: give
+    ``pipe.takes_hand_map()``) and hand/face masks (F, 1, H, W) in {0, 1} at ``size`` — drawn by
     :func:`interanimate.keypoints.conditions.keypoint_conditions`, as the trainer's are."""
     from interanimate.keypoints.conditions import keypoint_conditions, scale_keypoints
 
     height, width = size
-    drawn = keypoint_conditions(scale_keypoints(keypoints, source_size, size), scores, height, width)
+    drawn = keypoint_conditions(scale_keypoints(keypoints, source_size, size), scores, height, width,
+                                hand_map=hand_map)
     return {"pose_frames": image_to_tensor(drawn["pose"]),
             "hand_mask": torch.from_numpy(drawn["hand_mask"].astype(np.float32))[:, None],  # (F, 1, H, W)
             "face_mask": torch.from_numpy(drawn["face_mask"].astype(np.float32))[:, None]}

@@ -7,7 +7,10 @@ computes from the reference image (the dlib embedder, which upscales small portr
 parameters. Three rows per class are scored against the rendered ground truth inside the hand ∪ face region with
 :func:`interanimate.metrics.region.clip_region_scores` (the evaluator's region protocol, ``disco``: greyscale SSIM,
 PSNR from the float MSE, frames 1..F-1): the model with that identity, the model with no identity (zeros, as for a
-portrait without a detectable face), and repeating the reference frame.
+portrait without a detectable face), and repeating the reference frame. Hand quality
+(:mod:`interanimate.metrics.hands`: mediapipe re-detection on the frames whose pose shows a hand, keypoint agreement,
+PSNR/SSIM inside the hand mask alone) is scored for the model, the ground truth and repeat-the-reference, per class
+and pooled; the model's detection rate over the ground truth's is the demo's hand figure.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ PROTOCOL = "disco"
 
 # ------------------------------------------------------------------------------------------ held-out clips
 def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64),
-                        seed: int = 0) -> dict:
+                        seed: int = 0, camera_jitter: float | None = None) -> dict:
     """A SynthHF clip of ``class_code`` for held-out identity ``index`` (an identity index no training set of
     fewer than 100 000 identities contains): uint8 ``frames`` (F, H, W, 3) at ``size``, ``keypoints`` (F, 134, 2) in
     those pixels, ``scores`` (F, 134), ``hand_mask``/``face_mask`` (F, H, W) and the renderer's ``identity`` vector
-    (which only SynthHF has)."""
+    (which only SynthHF has). ``camera_jitter``: the camera shake (fraction of the width; 0 a steady camera, as when
+    a still portrait is animated; None SynthHF's default)."""
     from interanimate.data.synth import SynthConfig, render_clip, sample_identity
     from interanimate.data.synth.writer import clip_rng, identity_name, identity_rng
     from interanimate.taxonomy import BY_CODE
@@ -43,8 +47,9 @@ def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size:
     ident = HELDOUT_IDENTITY_OFFSET + index
     look = sample_identity(identity_rng(seed, ident))
     cls = BY_CODE[class_code]
+    config = SynthConfig() if camera_jitter is None else SynthConfig(camera_jitter=float(camera_jitter))
     clip = render_clip(look, identity_name(ident), cls, frames, tuple(size), clip_rng(seed, ident, cls.index, 0),
-                       SynthConfig())
+                       config)
     return {"frames": clip.frames, "keypoints": clip.keypoints, "scores": clip.scores, "hand_mask": clip.hand_mask,
             "face_mask": clip.face_mask, "identity": clip.identity_embedding}
 
@@ -88,7 +93,7 @@ def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_
 def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 16, steps: int = 12,
              guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6,
              tile_size: int | None | str = "model", tile_overlap: int = 4, identity: str = "dlib",
-             progress: bool = True) -> dict:
+             progress: bool = True, camera_jitter: float | None = None, hands: bool = True) -> dict:
     from tqdm import tqdm
 
     from interanimate.metrics.region import clip_region_scores
@@ -106,8 +111,8 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
         tile_size = int(pipe.config.get("window", frames))  # the clip length the model was trained on
 
     start = time.perf_counter()
-    clips = [render_heldout_clip(code, i, frames, size, seed) for i, code in enumerate(classes)]
-    conds = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size) for c in clips]
+    clips = [render_heldout_clip(code, i, frames, size, seed, camera_jitter) for i, code in enumerate(classes)]
+    conds = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size, pipe.takes_hand_map()) for c in clips]
     timings["render_inputs_s"] = time.perf_counter() - start
     start = time.perf_counter()
     identities = user_identities([c["frames"][0] for c in clips], pipe.identity_dim(), identity)
@@ -134,6 +139,12 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
         if len(grids) < grid_classes:
             grids.append(preview_grid(clip["frames"][0], cond["pose_frames"], videos["model"], clip["frames"]))
     write_png(out_dir / "preview.png", stack_grids(grids))
+    timings["write_outputs_s"] = time.perf_counter() - start  # videos and grid
+    hand_report = None
+    if hands:
+        start = time.perf_counter()
+        hand_report = score_hands(classes, clips, generated["model"], per_class)
+        timings["hand_metrics_s"] = time.perf_counter() - start
 
     mean = {row: {m: float(np.mean([per_class[c][row][m] for c in classes])) for m in ("psnr", "ssim")}
             for row in ROWS}
@@ -147,14 +158,42 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
               "num_classes": len(classes), "frames": frames, "steps": steps, "guidance": guidance,
               "tile_size": tile_size, "tile_overlap": tile_overlap, "size": list(size), "seed": seed,
               "identity_source": identity, "faces_found": int(sum(v is not None for v in identities)),
+              "camera_jitter": camera_jitter, "hands": hand_report,
               "metric": "interanimate.metrics.region.clip_region_scores, protocol disco: region = hand ∪ face masks "
                         "of the ground-truth frame; frames 1..F-1; greyscale SSIM and PSNR (float MSE) over the region",
               "timings_s": {}}
-    timings["write_outputs_s"] = time.perf_counter() - start  # videos and grid; the two reports follow
     report["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
     write_json_atomic(out_dir / "metrics.json", report)
     write_text_atomic(out_dir / "report.md", report_markdown(report))
     return report
+
+
+HAND_ROWS = ("model", "ground_truth", "repeat_reference")
+
+
+def score_hands(classes: list[str], clips: list[dict], generated: list[np.ndarray], per_class: dict) -> dict:
+    """Hand quality per class (into ``per_class[code]["hands"]``) and pooled over classes: the model's video, the
+    ground truth and repeat-the-reference, each scored by :func:`interanimate.metrics.hands.clip_hand_scores`
+    against the clip's own keypoints, with hand-only PSNR/SSIM against the ground truth."""
+    from interanimate.metrics.hands import HandDetector, clip_hand_scores, detection_ratio, pooled
+
+    rows: dict[str, list[dict]] = {row: [] for row in HAND_ROWS}
+    with HandDetector() as detector:
+        for code, clip, video in zip(classes, clips, generated):
+            videos = {"model": video, "ground_truth": clip["frames"],
+                      "repeat_reference": np.repeat(clip["frames"][:1], len(clip["frames"]), axis=0)}
+            mask = clip["hand_mask"].astype(bool)  # (F, H, W): the renderer's exact hand silhouette
+            scores = {row: clip_hand_scores(videos[row], clip["keypoints"], clip["scores"], detector, clip["frames"],
+                                            mask, PROTOCOL) for row in HAND_ROWS}
+            scores["ratio"] = detection_ratio(scores["model"], scores["ground_truth"])
+            per_class[code]["hands"] = scores
+            for row in HAND_ROWS:
+                rows[row].append(scores[row])
+    total = {row: pooled(rows[row]) for row in HAND_ROWS}
+    return {**total, "ratio": detection_ratio(total["model"], total["ground_truth"]),
+            "metric": "interanimate.metrics.hands: mediapipe Hands 0.10.21 on frames upscaled to 256 px, frames "
+                      "1..F-1 whose driving pose shows a hand; PCK@0.2 of the hand box; hand-only PSNR/SSIM over the "
+                      "rendered hand silhouette (protocol disco)"}
 
 
 def report_markdown(report: dict) -> str:
@@ -182,4 +221,27 @@ def report_markdown(report: dict) -> str:
     for row, won in report["classes_beating_repeat_reference"].items():
         lines.append(f"- {ROW_NAMES[row]}: beats repeat-the-reference in {won['psnr']} classes on PSNR, "
                      f"{won['ssim']} on SSIM, {won['both']} on both (of {report['num_classes']}).")
+    if report.get("hands"):
+        lines += ["", *hands_markdown(report)]
     return "\n".join(lines) + "\n"
+
+
+def hands_markdown(report: dict) -> list[str]:
+    """The demo report's hand table: per class, hand found in model / ground truth / repeat-the-reference frames
+    (detected of frames with a hand), the model's ratio to the ground truth, its PCK and hand-only PSNR/SSIM."""
+    def rate(s: dict) -> str:
+        return f"{s['frames_detected']}/{s['frames_with_hand']}"
+
+    def num(value: float, fmt: str) -> str:
+        return "–" if value != value else fmt.format(value)  # NaN: no frame to score
+
+    lines = ["## Hands (mediapipe re-detection, `interanimate.metrics.hands`)", "",
+             "| class | hand found: model | ground truth | repeat the reference | ratio model / ground truth | "
+             "PCK@0.2 (model) | hand PSNR / SSIM (model) | hand PSNR / SSIM (repeat the reference) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for code, rows in [*((c, r["hands"]) for c, r in report["classes"].items()), ("**all**", report["hands"])]:
+        m, g, r = rows["model"], rows["ground_truth"], rows["repeat_reference"]
+        lines.append(f"| {code} | {rate(m)} | {rate(g)} | {rate(r)} | {num(rows['ratio'], '{:.2f}')} | "
+                     f"{num(m['pck'], '{:.2f}')} | {num(m['hand_psnr'], '{:.2f}')} / {num(m['hand_ssim'], '{:.3f}')} | "
+                     f"{num(r['hand_psnr'], '{:.2f}')} / {num(r['hand_ssim'], '{:.3f}')} |")
+    return lines

@@ -175,7 +175,7 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
 
     from interanimate.pipelines.conditioning import conditions_from_keypoints
 
-    cond = conditions_from_keypoints(motion.keypoints, motion.scores, motion.size, size)
+    cond = conditions_from_keypoints(motion.keypoints, motion.scores, motion.size, size, pipe.takes_hand_map())
     id_dim = pipe.identity_dim()
     if identity is not None and id_dim and identity.shape[0] != id_dim:
         raise UserError(f"the identity vector has {identity.shape[0]} values; this model takes {id_dim}")

@@ -30,6 +30,20 @@ def to_uint8(frames) -> np.ndarray:
     return np.clip(np.round((frames + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def pose_preview(pose) -> np.ndarray:
+    """Pose frames as the model gets them — (F, 3 + K, H, W) in [-1, 1] or uint8 (F, H, W, 3 + K) — as uint8 RGB
+    (F, H, W, 3): the skeleton, over the hand shape map's two hands in grey when the frames carry one."""
+    if hasattr(pose, "detach"):
+        pose = pose.detach().float().cpu().numpy()
+    pose = np.asarray(pose)
+    if pose.dtype != np.uint8:
+        pose = np.clip(np.round((np.moveaxis(pose, -3, -1) + 1.0) * 127.5), 0, 255).astype(np.uint8)  # (F, H, W, C)
+    if pose.shape[-1] == 3:
+        return pose
+    shape = (pose[..., 3:5].max(axis=-1) // 2)[..., None]  # (F, H, W, 1): both hands' shapes, half grey
+    return np.maximum(pose[..., :3], shape)
+
+
 def write_video(path: str | os.PathLike, frames, fps: float = 8.0, watermark: bool = True) -> None:
     """Write generated frames as H.264 mp4 carrying the invisible watermark and the provenance metadata tag."""
     from interanimate.utils.video import write_mp4
@@ -49,10 +63,11 @@ def _pick_columns(num_frames: int, max_columns: int) -> np.ndarray:
 def preview_grid(reference, pose, generated, target=None, max_columns: int = 8) -> np.ndarray:
     """One sample's block: rows pose / generated [/ target], each starting with the reference image, frames across.
 
-    ``reference`` (H, W, 3), the others (F, H, W, 3); uint8 or [-1, 1] channel-first tensors. Returns uint8 RGB.
+    ``reference`` (H, W, 3), the others (F, H, W, 3); uint8 or [-1, 1] channel-first tensors; ``pose`` as the model
+    gets it (:func:`pose_preview`). Returns uint8 RGB.
     """
     reference = to_uint8(reference)
-    rows = [to_uint8(pose), to_uint8(generated)] + ([to_uint8(target)] if target is not None else [])
+    rows = [pose_preview(pose), to_uint8(generated)] + ([to_uint8(target)] if target is not None else [])
     columns = _pick_columns(len(rows[1]), max_columns)
     height, width = reference.shape[:2]
     cell_h, cell_w = height + SEPARATOR, width + SEPARATOR

@@ -122,6 +122,11 @@ class InterAnimatePipeline(DiffusionPipeline):
                 return int(self.unet.config[key])
         return None
 
+    def takes_hand_map(self) -> bool:
+        """Whether the UNet's pose encoder takes the dense hand shape map after the skeleton (``hand_map_channels``):
+        draw the pose frames with ``conditions_from_keypoints(..., hand_map=pipe.takes_hand_map())``."""
+        return bool(self.unet.config.get("hand_map_channels", 0))
+
     def _predict(self, latents: Tensor, t: Tensor, cond: conditioning.UNetConditions, indices: list[int],
                  guidance: Tensor, do_cfg: bool) -> Tensor:
         """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
@@ -162,7 +167,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                  return_dict: bool = True, latents: Tensor | None = None, callback_on_step_end=None,
                  reference_pose: Tensor | None = None, reference_hand_mask: Tensor | None = None,
                  reference_face_mask: Tensor | None = None):
-        """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1].
+        """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1] (with
+        the hand shape map's channels after the skeleton's three when the model ``takes_hand_map()``).
 
         ``hand_mask``/``face_mask`` (B, F, 1, H, W) in {0, 1} default to the whole frame (the region branch then acts
         everywhere; derive real masks from keypoints with :func:`interanimate.keypoints.masks.masks_for_sequence`).

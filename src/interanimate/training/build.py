@@ -24,11 +24,44 @@ def unet_kwargs(cfg: ModelConfig) -> dict:
     return {**kwargs, **cfg.unet_overrides}
 
 
+# What ``unet_overrides`` may change on a UNet loaded from a folder (``model.unet: DIR`` or ``model.init_from``): only
+# additions that start at zero, so the loaded weights compute what they did (InterAnimateUNet.with_hand_map).
+FOLDER_OVERRIDES = ("hand_map_channels",)
+
+
+def folder_overrides(cfg: ModelConfig) -> dict:
+    """``unet_overrides`` for a UNet loaded from a folder: those that change nothing (a stage's base config may name
+    the size it was built with) are dropped; any other than ``FOLDER_OVERRIDES`` is refused."""
+    from interanimate.models import InterAnimateUNet
+
+    saved = InterAnimateUNet.load_config(cfg.unet)
+    unknown = sorted(k for k, v in cfg.unet_overrides.items()
+                     if k not in FOLDER_OVERRIDES and _plain(saved.get(k)) != _plain(v))
+    if unknown:
+        raise UserError(f"model.unet_overrides: {unknown} cannot change a UNet loaded from {cfg.unet}; only "
+                        f"{', '.join(FOLDER_OVERRIDES)} can (added with zero weights)")
+    return {k: v for k, v in cfg.unet_overrides.items() if k in FOLDER_OVERRIDES}
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def unet_config(cfg: ModelConfig) -> dict:
+    """The constructor arguments of the UNet ``cfg`` builds (a folder's config with its allowed overrides, or the
+    named size's)."""
+    from interanimate.models import InterAnimateUNet
+
+    if Path(cfg.unet).is_dir():
+        return {**InterAnimateUNet.load_config(cfg.unet), **folder_overrides(cfg)}
+    return unet_kwargs(cfg)
+
+
 def id_embed_dim(cfg: ModelConfig) -> int | None:
     """The width of the identity vector the configured UNet takes (None: it has no ID preserver)."""
-    from interanimate.models import INTERANIMATE_DEFAULTS, InterAnimateUNet
+    from interanimate.models import INTERANIMATE_DEFAULTS
 
-    kwargs = InterAnimateUNet.load_config(cfg.unet) if Path(cfg.unet).is_dir() else unet_kwargs(cfg)
+    kwargs = unet_config(cfg)
     if not kwargs.get("use_id", INTERANIMATE_DEFAULTS["use_id"]):
         return None
     return int(kwargs.get("id_embed_dim", INTERANIMATE_DEFAULTS["id_embed_dim"]))
@@ -40,7 +73,9 @@ def build_unet(cfg: ModelConfig):
 
     if Path(cfg.unet).is_dir():  # strictly, in fp32 whatever it was saved in (the bundled model ships fp16)
         import torch
-        return InterAnimateUNet.from_pretrained(cfg.unet, torch_dtype=torch.float32)
+        unet = InterAnimateUNet.from_pretrained(cfg.unet, torch_dtype=torch.float32)
+        channels = folder_overrides(cfg).get("hand_map_channels")
+        return unet if channels is None else InterAnimateUNet.with_hand_map(unet, int(channels))
     kwargs = unet_kwargs(cfg)
     if cfg.svd_unet:
         base = load_svd_unet(cfg.svd_unet)
@@ -59,11 +94,7 @@ def build_image_encoder(cfg: ModelConfig):
         from interanimate.models.loading import strict_load
         return strict_load(CLIPVisionModelWithProjection.from_pretrained, enc.pretrained,
                            "CLIPVisionModelWithProjection", dtype=torch.float32)
-    if Path(cfg.unet).is_dir():
-        from interanimate.models import InterAnimateUNet
-        cross = InterAnimateUNet.load_config(cfg.unet)["cross_attention_dim"]
-    else:
-        cross = unet_kwargs(cfg)["cross_attention_dim"]
+    cross = unet_config(cfg)["cross_attention_dim"]
     return build_small_image_encoder(int(cross), enc.hidden_size, enc.num_hidden_layers, enc.num_attention_heads,
                                      enc.image_size, enc.patch_size)
 

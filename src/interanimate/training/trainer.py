@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from interanimate.errors import UserError
-from interanimate.training.build import build_image_encoder, build_optimizer, build_unet, id_embed_dim
+from interanimate.training.build import build_image_encoder, build_optimizer, build_unet, id_embed_dim, unet_config
 from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
 from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
@@ -104,13 +104,14 @@ class Trainer:
                     raise UserError(f"data.synth: {err}") from None
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
+        hand_map = bool(unet_config(self.config.model).get("hand_map_channels", 0))  # the pose encoder takes it
         ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
-                               seed=self.config.seed, masks=cfg.region_masks)
+                               seed=self.config.seed, masks=cfg.region_masks, hand_map=hand_map)
         self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
         if len(self.train_set) == 0:
             raise UserError(f"{root}: no training clips with >= {cfg.num_frames} frames")
         val_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference="first",
-                                seed=self.config.seed, masks=cfg.region_masks)
+                                seed=self.config.seed, masks=cfg.region_masks, hand_map=hand_map)
         self.val_set = InterHFDataset(root, split=cfg.validation_split, config=val_cfg)
         self.log(f"data: {len(self.train_set)} training clips, {len(self.val_set)} held-out clips")
 
@@ -196,7 +197,13 @@ class Trainer:
     def _build_vae(self):
         cfg = self.config.model.vae
         if cfg.pretrained:
-            return load_vae(cfg.pretrained, torch.float32)
+            vae = load_vae(cfg.pretrained, torch.float32)
+            size = self.config.data.size
+            if isinstance(vae, PatchPCAAutoencoder) and size and size[0] != vae.config.sample_size:
+                # the patch autoencoder works at any size; its sample_size is the size the exported pipeline
+                # generates at by default, which is the size this run trains at
+                vae.register_to_config(sample_size=int(size[0]))
+            return vae
         trained = self._first_stage_dir() / "vae"
         if (trained / "config.json").is_file():  # only ever there complete: written atomically
             self.log(f"first stage: loading the VAE trained earlier from {trained}")
