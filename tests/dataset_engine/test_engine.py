@@ -21,7 +21,8 @@ FIELDS = {"clip_id", "video_path", "poses_path", "masks_path", "preview_path", "
           "iso_iec_30107_3", "generator_version", "model_name", "model_sha256", "motion_source", "motion_seed",
           "steps", "guidance", "frames", "fps", "height", "width", "watermark_payload", "contact_first_frame",
           "contact_last_frame", "qc_hand_keypoint_coverage", "qc_face_found", "qc_identity_cosine",
-          "qc_identity_distance"}
+          "qc_identity_distance", "qc_hand_frames_shown", "qc_hand_frames_found", "qc_hand_found_rate",
+          "qc_hand_confidence", "qc_hand_pck"}
 
 
 @pytest.fixture(scope="module")

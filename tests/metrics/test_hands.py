@@ -38,7 +38,8 @@ def test_drawn_hands_are_found_and_frames_without_one_are_not(clips, detector):
     truth, empty = pooled(with_hand), pooled(without)
     assert truth["frames_with_hand"] == empty["frames_with_hand"] >= 8
     assert truth["detection_rate"] >= 0.4
-    assert empty["frames_detected"] == 0
+    assert empty["frames_detected"] == 0 and empty["frames_located"] == 0
+    assert truth["frames_located"] >= 0.8 * truth["frames_detected"]  # found where the pose puts the hand
     assert truth["pck"] >= 0.5  # re-detected points lie on the drawn hand
     assert 0.5 <= truth["confidence"] <= 1.0
     assert truth["hand_psnr"] == 100.0 and empty["hand_psnr"] < 30.0  # identical frames: 100 dB by convention
@@ -61,6 +62,17 @@ def test_driving_hands_keep_confident_points_inside_the_frame():
     assert np.isnan(hand[0]).all() and not np.isnan(hand[1:]).any()
     sc[LEFT_HAND] = 0.1
     assert driving_hands(kp, sc, 64, 64) == []
+
+
+def test_a_detection_is_located_only_near_the_driving_hand():
+    from interanimate.metrics.hands import located
+
+    driving = np.stack([np.linspace(40, 60, 21), np.linspace(40, 60, 21)], 1)  # a 20-pixel box
+    assert located(driving + 5.0, driving)
+    assert located(driving + 25.0, driving) is False  # centre 25 px away: beyond 0.5 × 20 outside the box
+    unknown = driving.copy()
+    unknown[:10] = np.nan
+    assert located(driving[10:].mean(0) + np.zeros((21, 2)), unknown)
 
 
 def test_pck_counts_points_within_a_fraction_of_the_hand_box():

@@ -147,6 +147,7 @@ def test_svd_xt_configs_state_the_paper_recipe():
     ("no_quantize", lambda m, c: all(not b.use_quantize for b in m.region_blocks.values())),
     ("no_oloss", lambda m, c: c.loss.orthogonality_weight == 0 and m.region_blocks is not None),
     ("no_id", lambda m, c: m.id_blocks is None and m.id_projector is None and m.region_blocks is not None),
+    ("hand_map", lambda m, c: m.pose_encoder.in_channels == 6 and m.region_blocks is not None),
 ])
 def test_table2_ablation_configs_switch_one_thing(name, check):
     from interanimate.training.build import unet_kwargs

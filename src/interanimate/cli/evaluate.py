@@ -51,6 +51,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-fid", action="store_true", help="skip FID (the slowest figure on a CPU)")
     parser.add_argument("--no-identity", action="store_true", help="skip identity similarity")
     parser.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency figures")
+    parser.add_argument("--no-hands", action="store_true",
+                        help="skip the hand figures (mediapipe re-detection; they need --masks or a dataset --gt)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--batch-size", type=int_range(1, 4096, "batch size"), default=16)
     parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN",
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(protocol=args.protocol, clip_mode=args.clip_mode, clip_length=args.clip_length,
                         pad_short=args.pad_short, lpips_weights=args.lpips_weights, arcface=args.arcface,
                         fid=not args.no_fid, identity=not args.no_identity, temporal=not args.no_temporal,
+                        hands=not args.no_hands,
                         device=device, batch_size=args.batch_size, **resolve_weights(args))
     report = evaluate(args.pred, args.gt, config, masks_root=args.masks, split=args.split,
                       progress=not args.quiet)

@@ -95,6 +95,7 @@ class ClipMaker:
 
         # one dlib model per worker: the quality scores use the identity source's when it is dlib
         self.quality = FaceQuality(self.embedder if isinstance(self.embedder, DlibEmbedder) else None)
+        self.hands = None  # the hand detector of the hand QC scores, opened on the first clip
 
     # ---------------------------------------------------------------- inputs
     def _reference(self, row: PlanRow) -> tuple[np.ndarray, np.ndarray, object, dict | None]:
@@ -213,7 +214,7 @@ class ClipMaker:
             write_png(tmp / "preview.png", preview_grid(reference, pose_frames, video))
             files["preview"] = f"{CLIPS}/{row.clip_id}/preview.png"
         quality = {"hand_keypoint_coverage": hand_coverage(motion.scores, labels["hand"]),
-                   **self.quality.scores(reference, video)}
+                   **self.quality.scores(reference, video), **self._hand_scores(motion, video)}
         record = {
             "clip_id": row.clip_id, "index": row.index, "files": files, **labels,
             "identity": row.identity, "identity_kind": row.identity_kind, "split": row.split,
@@ -231,6 +232,21 @@ class ClipMaker:
         record = _finite(record)
         write_json_atomic(tmp / LABEL_NAME, record)  # last: a clip with its label is complete
         return record
+
+
+    def _hand_scores(self, motion, video: np.ndarray) -> dict:
+        """QC: is the hand the label names visible? mediapipe re-detection on the generated frames whose motion shows a
+        hand (``interanimate.metrics.hands``): how many, in how many it is found, the mean score, PCK@0.2."""
+        from interanimate.keypoints.conditions import scale_keypoints
+        from interanimate.metrics.hands import HandDetector, clip_hand_scores
+
+        if self.hands is None:
+            self.hands = HandDetector()
+        keypoints = scale_keypoints(motion.keypoints, motion.size, video.shape[1:3])  # (F, 134, 2) at output size
+        found = clip_hand_scores(video, keypoints, motion.scores, self.hands)
+        return {"hand_frames_shown": found["frames_with_hand"], "hand_frames_found": found["frames_detected"],
+                "hand_found_rate": found["detection_rate"], "hand_confidence": found["confidence"],
+                "hand_pck": found["pck"]}
 
 
 def _finite(obj):

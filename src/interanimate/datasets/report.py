@@ -16,7 +16,8 @@ from interanimate.datasets.engine import TIMINGS_NAME, finished_records, load_jo
 from interanimate.datasets.plan import SPLITS
 from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 
-QC_FIELDS = ("qc_hand_keypoint_coverage", "qc_face_found", "qc_identity_cosine", "qc_identity_distance")
+QC_FIELDS = ("qc_hand_keypoint_coverage", "qc_hand_found_rate", "qc_hand_pck", "qc_face_found", "qc_identity_cosine",
+             "qc_identity_distance")
 SHEET_FRAMES = 8
 
 

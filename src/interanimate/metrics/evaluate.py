@@ -38,6 +38,7 @@ class EvalConfig:
     identity: bool = True
     identity_stride: int = IDENTITY_STRIDE
     temporal: bool = True
+    hands: bool = True  # hand re-detection (metrics/hands.py); needs the masks root's keypoints
     device: str = "cpu"
     batch_size: int = 16
 
@@ -61,6 +62,7 @@ class _Accumulator:
     identity_counts: dict[str, int] = field(default_factory=lambda: {"detected": 0, "from_mask": 0, "skipped": 0})
     temporal: dict[str, list[float]] = field(
         default_factory=lambda: {"flicker": [], "warp_error": [], "warp_error_gt": []})
+    hands: dict[str, list[dict]] = field(default_factory=lambda: {"model": [], "ground_truth": []})
     per_video: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     frames: int = 0
@@ -159,15 +161,36 @@ def _distribution_features(name, pred, gt, config, extractors, acc) -> int:
     return len(starts)
 
 
-def _evaluate_pair(pair, masks, embedder, config, extractors, acc) -> None:
+def _hand_scores(pred, gt, mask, detector, config, acc) -> dict:
+    """Hand re-detection in the prediction and the ground truth (all frames), keypoint agreement with the clip's own
+    keypoints, hand-only PSNR/SSIM: one row per side into ``acc.hands``; returns the prediction's for ``per_video``."""
+    from interanimate.keypoints.conditions import scale_keypoints
+    from interanimate.metrics.hands import clip_hand_scores
+
+    n = len(gt)
+    keypoints = scale_keypoints(mask["keypoints"][:n], mask["hand"].shape[1:3], gt.shape[1:3])  # (F, 134, 2)
+    scores = mask["scores"][:n]
+    hand = mask["hand_resized"]
+    model = clip_hand_scores(pred, keypoints, scores, detector, gt, hand, config.protocol, first_frame=0)
+    truth = clip_hand_scores(gt, keypoints, scores, detector, first_frame=0)
+    acc.hands["model"].append(model)
+    acc.hands["ground_truth"].append(truth)
+    return {"hand_found": model["frames_detected"], "hand_found_gt": truth["frames_detected"],
+            "hand_frames": model["frames_with_hand"]}
+
+
+def _evaluate_pair(pair, masks, embedder, config, extractors, acc, detector=None) -> None:
     pred, gt = _align(pair.pred.load(), pair.gt.load(), pair.name, acc)
     row = {"name": pair.name, "frames": len(gt), **_frame_scores(pred, gt, config, extractors, acc)}
     mask = masks[pair.name]() if masks is not None and pair.name in masks else None
     if mask is not None:
         from interanimate.metrics.region import resize_masks
 
-        mask = {k: resize_masks(v[:len(gt)], *gt.shape[1:3]) for k, v in mask.items()}
-        _region_scores(pred, gt, mask["region"], config, extractors, acc)
+        resized = {k: resize_masks(mask[k][:len(gt)], *gt.shape[1:3]) for k in ("region", "face", "hand")}
+        _region_scores(pred, gt, resized["region"], config, extractors, acc)
+        if detector is not None:
+            row |= _hand_scores(pred, gt, {**mask, "hand_resized": resized["hand"]}, detector, config, acc)
+        mask = resized
     if embedder is not None:
         _identity_scores(pred, gt, None if mask is None else mask["face"], embedder, config, acc)
     if config.temporal and len(gt) >= 2:
@@ -217,7 +240,14 @@ def _summarise(acc: _Accumulator, config: EvalConfig, extractors, embedder, mask
     if embedder is not None:
         identity = {"similarity": _mean_entry(acc.identity), "embedder": embedder.name, **acc.identity_counts}
     temporal = {k: _mean_entry(v) for k, v in acc.temporal.items()} if config.temporal else None
-    return {"metrics": metrics, "region": region, "identity": identity, "temporal": temporal}
+    hands = None
+    if acc.hands["model"]:
+        from interanimate.metrics.hands import detection_ratio, pooled
+
+        model, truth = pooled(acc.hands["model"]), pooled(acc.hands["ground_truth"])
+        hands = {"model": model, "ground_truth": truth, "ratio": detection_ratio(model, truth),
+                 "detector": "mediapipe Hands 0.10.21, frames upscaled to 256 px (interanimate.metrics.hands)"}
+    return {"metrics": metrics, "region": region, "identity": identity, "temporal": temporal, "hands": hands}
 
 
 def evaluate(pred_root, gt_root, config: EvalConfig, masks_root=None, split: str | None = None,
@@ -235,9 +265,17 @@ def evaluate(pred_root, gt_root, config: EvalConfig, masks_root=None, split: str
     masks = mask_loaders(masks_root) if masks_root is not None else None
     extractors = build_extractors(config)
     embedder = _build_embedder(config)
+    detector = None
+    if config.hands and masks is not None:
+        from interanimate.metrics.hands import HandDetector
+        detector = HandDetector()
     acc = _Accumulator()
-    for pair in tqdm(pairs, desc="evaluate", unit="video", disable=not progress):
-        _evaluate_pair(pair, masks, embedder, config, extractors, acc)
+    try:
+        for pair in tqdm(pairs, desc="evaluate", unit="video", disable=not progress):
+            _evaluate_pair(pair, masks, embedder, config, extractors, acc, detector)
+    finally:
+        if detector is not None:
+            detector.close()
     if masks is not None and (missing := [p.name for p in pairs if p.name not in masks]):
         acc.notes.append(f"no masks for {len(missing)} video(s) in {masks_root}: {', '.join(missing[:5])}")
     report = {

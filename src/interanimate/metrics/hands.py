@@ -14,6 +14,9 @@ Per clip (frames ``first_frame``.. only, as the region metrics: frame 0 is the r
 * ``frames_with_hand``: frames in which the driving pose shows a hand (at least ``MIN_VISIBLE_POINTS`` confident
   points of one hand inside the frame) — the frames scored below;
 * ``detection_rate``: the fraction of those frames in which the detector finds at least one hand;
+* ``located_rate``: the fraction in which a hand is found where the pose puts one — the centre of its points inside
+  the box of a driving hand grown by ``LOCATED_MARGIN`` of its longer side on each side (a detection elsewhere, e.g.
+  in patch noise, counts for ``detection_rate`` only);
 * ``confidence``: the mean over frames with a detection of the highest score mediapipe reports for a hand there (its
   handedness classification score: the legacy ``solutions`` API exposes no other per-hand score);
 * ``pck``: for each detected hand, the driving hand it lies closest to (mean point distance); the fraction of its 21
@@ -37,7 +40,9 @@ MIN_DETECTION_CONFIDENCE = 0.5
 PCK_ALPHA = 0.2  # a re-detected point is correct within this fraction of the driving hand box's longer side
 MIN_VISIBLE_POINTS = 3  # a driving hand counts as shown with this many confident points inside the frame
 SCORE_THRESHOLD = 0.3  # the confidence a driving keypoint needs (as the hand masks)
-FIELDS = ("frames_with_hand", "frames_detected", "detection_rate", "confidence", "pck")
+LOCATED_MARGIN = 0.5  # a detection is where the pose puts a hand when its centre is in that hand's box grown by this
+FIELDS = ("frames_with_hand", "frames_detected", "frames_located", "detection_rate", "located_rate", "confidence",
+          "pck")
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,15 @@ def _closest(detected: np.ndarray, hands: list[np.ndarray]) -> np.ndarray:
     return min(hands, key=lambda d: float(np.nanmean(np.linalg.norm(detected - d, axis=1))))
 
 
+def located(detected: np.ndarray, driving: np.ndarray, margin: float = LOCATED_MARGIN) -> bool:
+    """Whether a detected hand (21, 2) lies where a driving hand (21, 2, NaN where unknown) is: the centre of its
+    points inside the driving hand's box grown by ``margin`` × its longer side on every side."""
+    low, high = np.nanmin(driving, axis=0), np.nanmax(driving, axis=0)  # (2,)
+    grow = margin * max(float((high - low).max()), 1.0)
+    centre = detected.mean(axis=0)
+    return bool(np.all(centre >= low - grow) and np.all(centre <= high + grow))
+
+
 def clip_hand_scores(frames: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, detector: HandDetector,
                      gt: np.ndarray | None = None, hand_masks: np.ndarray | None = None, protocol: str = "disco",
                      first_frame: int = 1) -> dict[str, float]:
@@ -124,7 +138,7 @@ def clip_hand_scores(frames: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     per-clip fields; with ``gt`` (F, H, W, 3) and bool ``hand_masks`` (F, H, W) also ``hand_psnr`` / ``hand_ssim``
     (and ``hand_frames``: frames whose hand mask is not empty)."""
     height, width = frames.shape[1:3]
-    shown = found = 0
+    shown = found = in_place = 0
     confidences, agreement = [], []
     for t in range(first_frame, len(frames)):
         hands = driving_hands(keypoints[t], scores[t], height, width)
@@ -136,9 +150,12 @@ def clip_hand_scores(frames: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
             continue
         found += 1
         confidences.append(max(d.score for d in detections))
-        agreement.extend(pck(d.points, _closest(d.points, hands)) for d in detections)
-    out = {"frames_with_hand": shown, "frames_detected": found,
+        matched = [(d, _closest(d.points, hands)) for d in detections]
+        agreement.extend(pck(d.points, hand) for d, hand in matched)
+        in_place += any(located(d.points, hand) for d, hand in matched)
+    out = {"frames_with_hand": shown, "frames_detected": found, "frames_located": in_place,
            "detection_rate": found / shown if shown else math.nan,
+           "located_rate": in_place / shown if shown else math.nan,
            "confidence": float(np.mean(confidences)) if confidences else math.nan,
            "pck": float(np.mean(agreement)) if agreement else math.nan}
     if gt is not None and hand_masks is not None:
@@ -154,14 +171,16 @@ def pooled(rows: list[dict]) -> dict[str, float]:
     weighted by each clip's detected frames; hand PSNR/SSIM by its hand frames."""
     shown = sum(r["frames_with_hand"] for r in rows)
     found = sum(r["frames_detected"] for r in rows)
+    in_place = sum(r["frames_located"] for r in rows)
 
     def weighted(key: str, weight: str) -> float:
         pairs = [(r[key], r[weight]) for r in rows if r.get(weight) and not math.isnan(r[key])]
         total = sum(w for _, w in pairs)
         return float(sum(v * w for v, w in pairs) / total) if total else math.nan
 
-    out = {"frames_with_hand": shown, "frames_detected": found,
+    out = {"frames_with_hand": shown, "frames_detected": found, "frames_located": in_place,
            "detection_rate": found / shown if shown else math.nan,
+           "located_rate": in_place / shown if shown else math.nan,
            "confidence": weighted("confidence", "frames_detected"), "pck": weighted("pck", "frames_detected")}
     if rows and "hand_psnr" in rows[0]:
         out.update(hand_psnr=weighted("hand_psnr", "hand_frames"), hand_ssim=weighted("hand_ssim", "hand_frames"),

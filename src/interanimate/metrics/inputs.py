@@ -122,7 +122,8 @@ def pair_sources(pred_root: str | os.PathLike, gt_root: str | os.PathLike, split
 
 
 def mask_loaders(dataset_root: str | os.PathLike) -> dict[str, Callable[[], dict[str, np.ndarray]]]:
-    """clip id → loader of ``{'region': hand ∪ face, 'face': face}``, bool (F, H, W) each."""
+    """clip id → loader of ``{'region': hand ∪ face, 'face': face, 'hand': hand}``, bool (F, H, W) each, and the
+    clip's ``keypoints`` (F, 134, 2) in pixels of those masks with their ``scores`` (F, 134) (for the hand metric)."""
     from interanimate.data.format import load_annotations, read_manifest
 
     if not is_dataset_root(dataset_root):
@@ -131,6 +132,8 @@ def mask_loaders(dataset_root: str | os.PathLike) -> dict[str, Callable[[], dict
     def load(record) -> dict[str, np.ndarray]:
         ann = load_annotations(dataset_root, record)
         face = ann["face_mask"].astype(bool)
-        return {"region": ann["hand_mask"].astype(bool) | face, "face": face}
+        hand = ann["hand_mask"].astype(bool)
+        return {"region": hand | face, "face": face, "hand": hand, "keypoints": ann["keypoints"],
+                "scores": ann["scores"]}
 
     return {r.clip_id: (lambda r=r: load(r)) for r in read_manifest(dataset_root)}

@@ -74,6 +74,20 @@ def _extras_markdown(report: dict) -> list[str]:
                   _row(("cosine↑", "embedder", "faces detected", "faces from mask box", "frames skipped")),
                   _row(("---",) * 5), _row((format_value("similarity", ident["similarity"]), ident["embedder"],
                                             ident["detected"], ident["from_mask"], ident["skipped"]))]
+    if report.get("hands"):
+        hands = report["hands"]
+        model, truth = hands["model"], hands["ground_truth"]
+
+        def num(value, fmt):
+            return "n/a" if value is None or value != value else fmt.format(value)
+
+        lines += ["", "## Hands (beyond the paper)", "",
+                  f"{hands['detector']}; frames whose keypoints show a hand: {model['frames_with_hand']}.", "",
+                  _row(("hand found (predictions)", "hand found (ground truth)", "ratio↑", "PCK@0.2↑",
+                        "hand PSNR↑", "hand SSIM↑")), _row(("---",) * 6),
+                  _row((num(model["detection_rate"], "{:.3f}"), num(truth["detection_rate"], "{:.3f}"),
+                        num(hands["ratio"], "{:.2f}"), num(model["pck"], "{:.2f}"), num(model["hand_psnr"], "{:.2f}"),
+                        num(model["hand_ssim"], "{:.3f}")))]
     if report.get("temporal"):
         temp = report["temporal"]
         lines += ["", "## Temporal consistency (beyond the paper)", "",

@@ -229,13 +229,15 @@ def report_markdown(report: dict) -> str:
 def hands_markdown(report: dict) -> list[str]:
     """The demo report's hand table: per class, hand found in model / ground truth / repeat-the-reference frames
     (detected of frames with a hand), the model's ratio to the ground truth, its PCK and hand-only PSNR/SSIM."""
-    def rate(s: dict) -> str:
-        return f"{s['frames_detected']}/{s['frames_with_hand']}"
+    def rate(s: dict) -> str:  # found / frames with a hand (found where the pose puts the hand)
+        return f"{s['frames_detected']}/{s['frames_with_hand']} ({s['frames_located']})"
 
     def num(value: float, fmt: str) -> str:
         return "–" if value != value else fmt.format(value)  # NaN: no frame to score
 
     lines = ["## Hands (mediapipe re-detection, `interanimate.metrics.hands`)", "",
+             "Frames in which a hand is found, of the frames 1..F-1 whose pose shows a hand (in brackets: found where "
+             "the pose puts it).", "",
              "| class | hand found: model | ground truth | repeat the reference | ratio model / ground truth | "
              "PCK@0.2 (model) | hand PSNR / SSIM (model) | hand PSNR / SSIM (repeat the reference) |",
              "|---|---|---|---|---|---|---|---|"]

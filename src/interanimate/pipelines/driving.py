@@ -184,3 +184,18 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
                face_mask=cond["face_mask"][None], id_embedding=id_tensor, num_inference_steps=steps,
                max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed))
     return out.frames[0], cond  # (F, 3, H, W)
+
+
+def hand_check(frames, motion: DrivingMotion, size: tuple[int, int]) -> dict:
+    """Is the hand the motion shows visible in the generated ``frames`` ((F, 3, H, W) in [-1, 1] or uint8
+    (F, H, W, 3))? :func:`interanimate.metrics.hands.clip_hand_scores` against the motion's keypoints at ``size``,
+    on every frame after the first (the reference)."""
+    from interanimate.keypoints.conditions import scale_keypoints
+    from interanimate.metrics.hands import HandDetector, clip_hand_scores
+    from interanimate.pipelines.outputs import to_uint8
+
+    video = to_uint8(frames)  # (F, H, W, 3)
+    keypoints = scale_keypoints(motion.keypoints[:len(video)], motion.size, size)  # (F, 134, 2)
+    with HandDetector() as detector:
+        return clip_hand_scores(video, keypoints, motion.scores[:len(video)], detector)
+
