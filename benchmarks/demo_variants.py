@@ -43,7 +43,7 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     clips = [render_heldout_clip(code, i, s["frames"], size, 0) for i, code in enumerate(CODES)]
-    drawn = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size) for c in clips]
+    drawn = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size, pipe.takes_hand_map()) for c in clips]
     exact = [{**d, "hand_mask": torch.from_numpy(c["hand_mask"].astype(np.float32))[:, None],
               "face_mask": torch.from_numpy(c["face_mask"].astype(np.float32))[:, None]} for c, d in zip(clips, drawn)]
     identities = user_identities([c["frames"][0] for c in clips], pipe.identity_dim())

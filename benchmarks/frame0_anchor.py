@@ -49,8 +49,9 @@ def main() -> None:
     identities = user_identities([c["frames"][0] for c in clips], pipe.identity_dim())
     rows, seconds = {}, {"plain": 0.0, "anchored": 0.0}
     for code, clip, identity in zip(CODES, clips, identities):
-        drive = conditions_from_keypoints(clip["keypoints"][1:], clip["scores"][1:], size, size)
-        own = conditions_from_keypoints(clip["keypoints"][:1], clip["scores"][:1], size, size)
+        drive = conditions_from_keypoints(clip["keypoints"][1:], clip["scores"][1:], size, size,
+                                          pipe.takes_hand_map())
+        own = conditions_from_keypoints(clip["keypoints"][:1], clip["scores"][:1], size, size, pipe.takes_hand_map())
         ident = None if identity is None else torch.from_numpy(identity)[None]
         common = dict(hand_mask=drive["hand_mask"][None], face_mask=drive["face_mask"][None], id_embedding=ident,
                       num_inference_steps=args.steps, max_guidance_scale=args.guidance, output_type="np")

@@ -79,17 +79,22 @@ def train_log(run: Path) -> tuple[int, float]:
 
 
 def evaluate(model_dir: Path, out: Path, seed: int, steps: int) -> dict:
+    """The arm's scores (its ``eval/metrics.json`` when an earlier, killed study already wrote it)."""
     import torch
 
     from interanimate.pipelines.demo import run_demo
     from interanimate.taxonomy import CODES
 
-    torch.manual_seed(0)
-    report = run_demo(out, model_dir, list(CODES), steps=steps, guidance=1.5, seed=seed, batch_size=6,
-                      grid_classes=6, camera_jitter=0.0, progress=False)
+    if (out / "metrics.json").is_file():
+        report = json.loads((out / "metrics.json").read_text())
+    else:
+        torch.manual_seed(0)
+        report = run_demo(out, model_dir, list(CODES), steps=steps, guidance=1.5, seed=seed, batch_size=6,
+                          grid_classes=6, camera_jitter=0.0, progress=False)
     hands = report["hands"]
     mean = report["mean_over_classes"]
     return {"ratio": hands["ratio"], "model_rate": hands["model"]["detection_rate"],
+            "located_rate": hands["model"].get("located_rate", float("nan")),
             "gt_rate": hands["ground_truth"]["detection_rate"], "frames_with_hand": hands["model"]["frames_with_hand"],
             "pck": hands["model"]["pck"], "hand_psnr": hands["model"]["hand_psnr"],
             "hand_ssim": hands["model"]["hand_ssim"], "region_psnr": mean["model"]["psnr"],

@@ -45,7 +45,7 @@ def model_clips(count: int, frames: int, steps: int = 6) -> list[np.ndarray]:
     pipe.set_progress_bar_config(disable=True)
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     clips = [render_heldout_clip(CLASSES[i % len(CLASSES)], i, frames, size) for i in range(count)]
-    conds = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size) for c in clips]
+    conds = [conditions_from_keypoints(c["keypoints"], c["scores"], size, size, pipe.takes_hand_map()) for c in clips]
     out = pipe(torch.stack([image_to_tensor(c["frames"][0]) for c in clips]),  # (B, 3, H, W)
                torch.stack([c["pose_frames"] for c in conds]),  # (B, F, 3, H, W)
                hand_mask=torch.stack([c["hand_mask"] for c in conds]),

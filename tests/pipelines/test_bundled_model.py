@@ -27,7 +27,7 @@ def test_bundled_model_animates_a_heldout_clip():
     pipe.set_progress_bar_config(disable=True)
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     clip = render_heldout_clip("RH-NP", index=3, frames=pipe.config.window, size=size)
-    cond = conditions_from_keypoints(clip["keypoints"], clip["scores"], size, size)
+    cond = conditions_from_keypoints(clip["keypoints"], clip["scores"], size, size, pipe.takes_hand_map())
     identity = user_identities([clip["frames"][0]], pipe.identity_dim())[0]  # what animate computes: dlib's
     assert identity is not None and identity.shape == (pipe.identity_dim(),)
     out = pipe(image_to_tensor(clip["frames"][0])[None], cond["pose_frames"][None],

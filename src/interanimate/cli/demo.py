@@ -15,7 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from interanimate.cli.common import seed_int, steps_count
+from interanimate.cli.common import number_range, seed_int, steps_count
+
+camera_jitter = number_range(0.0, 0.1, "camera jitter")
 
 DEFAULT_CLASSES = "all"
 
@@ -29,6 +31,9 @@ def register(subparsers) -> None:
                         help="comma-separated class codes, or 'all' (default: all 18)")
     parser.add_argument("--steps", type=steps_count, default=None, help="denoising steps (default: the model's demo setting)")
     parser.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
+    parser.add_argument("--camera-jitter", type=camera_jitter, default=None, metavar="FRAC",
+                        help="camera shake of the held-out clips, a fraction of the width in [0, 0.1] (default: "
+                             "SynthHF's, 0.006; 0: a steady camera, as when a still portrait is animated)")
     parser.add_argument("--skip-preview", action="store_true", help="do not render the SynthHF contact sheet")
     parser.set_defaults(func=run)
 
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = dict(DEMO_SETTINGS, **({"steps": args.steps} if args.steps else {}))
     start = time.perf_counter()
-    report = run_demo(args.out, model_dir, classes, seed=args.seed, **settings)
+    report = run_demo(args.out, model_dir, classes, seed=args.seed, camera_jitter=args.camera_jitter, **settings)
     elapsed = time.perf_counter() - start
     mean, wins = report["mean_over_classes"], report["classes_beating_repeat_reference"]
     print(f"animated {len(classes)} held-out SynthHF clips in {elapsed:.1f} s "
@@ -72,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
     for row, name in ROW_NAMES.items():
         won = f"; {wins[row]['both']} of {len(classes)}" if row in wins else ""
         print(f"  {name}: {mean[row]['psnr']:.2f} / {mean[row]['ssim']:.3f}{won}")
+    hands = report.get("hands")
+    if hands:
+        m, g = hands["model"], hands["ground_truth"]
+        print(f"hands (mediapipe, frames whose pose shows one): found in {m['frames_detected']} of "
+              f"{m['frames_with_hand']} generated frames ({m['frames_located']} where the pose puts it), "
+              f"{g['frames_detected']} in the ground truth: ratio {hands['ratio']:.2f}")
     print(f"videos: {(args.out / 'videos').resolve()}/<CLASS>.mp4 (watermarked)")
     print(f"preview grid: {(args.out / 'preview.png').resolve()}")
     print(f"report: {(args.out / 'report.md').resolve()} (per class), metrics: {(args.out / 'metrics.json').resolve()}")
