@@ -80,9 +80,9 @@ def seen_conditions(monkeypatch):
 
     seen, original = {}, conditioning.conditions_from_keypoints
 
-    def spy(keypoints, scores, source_size, size):
+    def spy(keypoints, scores, source_size, size, hand_map=False):
         seen.update(keypoints=np.array(keypoints), scores=np.array(scores), source_size=tuple(source_size))
-        return original(keypoints, scores, source_size, size)
+        return original(keypoints, scores, source_size, size, hand_map)
 
     monkeypatch.setattr(conditioning, "conditions_from_keypoints", spy)
     return seen
