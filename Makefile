@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: venv demo test test-full bench train-small train-motion clean
+.PHONY: venv demo test test-full bench train-small train-hands train-motion clean
 MOTION_DATA ?= runs/synthhf_motion16
 DEVICE ?= cpu
 
@@ -34,15 +34,19 @@ bench: venv
 	$(PY) benchmarks/synth_speed.py
 
 # Reproduce the bundled animation model: stage 1 (configs/train_small.yaml: data, seed, 19000 steps), stage 2
-# (configs/train_small_stage2.yaml: to 26000 steps with more weight on the hand), stage 3
+# (configs/train_small_stage2.yaml: to 26000 steps with more weight on the hand), then stage 3
 # (configs/train_small_stage3.yaml: 4000 steps from stage 2's export with the identity a user has, identity dropout
-# and keypoint masks), then stage 4 (configs/train_small_hands.yaml: 128x128 with the hand shape map, from stage 3's
-# export); about 7 h for stages 1-3 and the hours docs/training.md gives for stage 4 on a 2-core CPU.
+# and keypoint masks); about 7 h on a 2-core CPU.
 train-small: venv
 	$(VENV)/bin/interanimate train --config configs/train_small.yaml --set device=$(DEVICE) --resume latest
 	$(VENV)/bin/interanimate train --config configs/train_small_stage2.yaml --set device=$(DEVICE) --resume latest
-	$(VENV)/bin/interanimate train --config configs/train_small_stage3.yaml --set device=$(DEVICE) --resume latest
-	$(VENV)/bin/interanimate train --config configs/train_small_hands.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
+	$(VENV)/bin/interanimate train --config configs/train_small_stage3.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
+
+# Stage 4, in training (docs/training.md, "A hand you can see"): the stage-3 model at 128x128 with the hand shape map,
+# from stage 3's export (runs/small-stage3/final, which `make train-small` writes). It replaces the bundled model once
+# its run has finished and been scored; until then the bundled model is stage 3.
+train-hands: venv
+	$(VENV)/bin/interanimate train --config configs/train_small_hands.yaml --set device=$(DEVICE) --resume latest
 
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv

@@ -64,8 +64,8 @@ def test_train_tiny_runs_as_shipped(tmp_path):
 
 
 def test_train_small_runs_all_stages_as_shipped(tmp_path):
-    """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export, stage 4 from stage 3's (``make
-    train-small``)."""
+    """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export (``make train-small``), stage 4 from stage 3's
+    (``make train-hands``)."""
     common = (f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",  # not into the checkout
               "data.synth.identities=2",  # 40 identities (720 clips of 24 frames): half a minute to render
               "validation_samples=1", "validation_steps=2")  # 3 previews of 10 sampler steps: ten seconds
