@@ -147,14 +147,25 @@ def main() -> None:
         print(f"[study] {name}: {row}", flush=True)
     print(f"\n{args.minutes:g} min of training per arm, {args.threads} torch thread(s); held-out clips: 18 classes, "
           f"eval seed {args.eval_seed}, steady camera\n")
-    print("| arm | size | first stage round-trip ratio | hand found: model / ground truth | ratio | PCK@0.2 | "
-          "hand PSNR / SSIM | region PSNR / SSIM (repeat the reference) | steps | s/step |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    """The study's Markdown table (a score that could not be computed, NaN or null, shows as –)."""
+    def f(value, spec: str) -> str:
+        return "–" if value is None or value != value else format(value, spec)
+
+    lines = ["| arm | size | first stage round-trip ratio | hand found: model (where the pose puts it) / ground truth "
+             "| ratio | PCK@0.2 | hand PSNR / SSIM | hand ∪ face PSNR / SSIM (repeat the reference) | steps | s/step |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        print(f"| {name} | {r['size']} | {r['first_stage_ratio']:.2f} | {r['model_rate']:.3f} / {r['gt_rate']:.3f} "
-              f"({r['frames_with_hand']} frames) | {r['ratio']:.2f} | {r['pck']:.2f} | {r['hand_psnr']:.2f} / "
-              f"{r['hand_ssim']:.3f} | {r['region_psnr']:.2f} / {r['region_ssim']:.3f} ({r['repeat_psnr']:.2f} / "
-              f"{r['repeat_ssim']:.3f}) | {r['steps']} | {r['sec_per_step']:.2f} |")
+        lines.append(
+            f"| {name} | {r['size']} | {f(r['first_stage_ratio'], '.2f')} | {f(r['model_rate'], '.3f')} "
+            f"({f(r.get('located_rate'), '.3f')}) / {f(r['gt_rate'], '.3f')} | {f(r['ratio'], '.2f')} | "
+            f"{f(r['pck'], '.2f')} | {f(r['hand_psnr'], '.2f')} / {f(r['hand_ssim'], '.3f')} | "
+            f"{f(r['region_psnr'], '.2f')} / {f(r['region_ssim'], '.3f')} ({f(r['repeat_psnr'], '.2f')} / "
+            f"{f(r['repeat_ssim'], '.3f')}) | {r['steps']} | {f(r['sec_per_step'], '.2f')} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

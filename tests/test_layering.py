@@ -36,7 +36,8 @@ def test_loading_and_running_a_pipeline_loads_no_training_module(tmp_path):
         "pipe = InterAnimatePipeline.from_pretrained(bundled_model_dir())\n"
         "pipe.set_progress_bar_config(disable=True)\n"
         "size = pipe.vae.config.sample_size\n"
-        "pipe(torch.zeros(1, 3, size, size), torch.zeros(1, 2, 3, size, size), num_inference_steps=1)\n"
+        "channels = 3 + pipe.unet.config.get('hand_map_channels', 0)\n"
+        "pipe(torch.zeros(1, 3, size, size), torch.zeros(1, 2, channels, size, size), num_inference_steps=1)\n"
         "print(sorted(m for m in sys.modules if m.startswith('interanimate.training')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

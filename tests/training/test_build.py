@@ -27,7 +27,12 @@ def test_the_hand_map_is_added_to_a_loaded_unet_with_zero_weights(saved):
     torch.testing.assert_close(unet.pose_encoder.convs[0].weight[:, :3], plain.pose_encoder.convs[0].weight)
 
 
-def test_an_override_that_would_change_a_loaded_unet_is_refused_in_one_line(saved):
+def test_an_override_that_would_change_a_loaded_unet_is_refused_in_one_line(saved, tmp_path):
     cfg = ModelConfig(unet=str(saved), unet_overrides={"layers_per_block": 3})
     with pytest.raises(UserError, match=r"\['layers_per_block'\] cannot change a UNet loaded from"):
         build_unet(cfg)
+    build_unet(ModelConfig(unet=str(saved), unet_overrides={"hand_map_channels": 3})).save_pretrained(tmp_path)
+    with pytest.raises(UserError, match="would remove the hand map"):
+        build_unet(ModelConfig(unet=str(tmp_path), unet_overrides={"hand_map_channels": 0}))
+    with pytest.raises(ValueError, match="hand_map_channels must be 0 or 3"):
+        build_named("tiny", hand_map_channels=2)

@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
 
     from interanimate.annotate.backends import backend_for
     from interanimate.pipelines.conditioning import load_reference
-    from interanimate.pipelines.driving import animate_motion, hand_check, retarget
+    from interanimate.pipelines.driving import animate_motion, retarget
     from interanimate.pipelines.outputs import preview_grid, write_gif, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
@@ -236,10 +236,6 @@ def run(args: argparse.Namespace) -> int:
     write_gif(args.out.with_suffix(".gif"), frames, fps=fps)
     print(f"video: {args.out.resolve()} (watermarked)\npreview: {args.out.with_suffix('.png').resolve()}\n"
           f"gif: {args.out.with_suffix('.gif').resolve()}")
-    check = hand_check(frames, placed, size)
-    if check["frames_with_hand"]:
-        print(f"hand check (mediapipe): a hand is found in {check['frames_detected']} of the "
-              f"{check['frames_with_hand']} frames whose motion shows one")
     if motion.generated:
         from interanimate.motion.export import save_poses
 
@@ -247,4 +243,21 @@ def run(args: argparse.Namespace) -> int:
         save_poses(poses_path, motion.keypoints, motion.scores, *motion.size, class_code=motion.class_code,
                    text=motion.text, fps=fps)
         print(f"motion: {poses_path.resolve()}")
+    _print_hand_check(frames, placed, size)
     return 0
+
+
+def _print_hand_check(frames, motion, size) -> None:
+    """The closing line: is the hand the motion shows visible in the video (``driving.hand_check``)?"""
+    from interanimate.errors import UserError
+    from interanimate.pipelines.driving import hand_check
+
+    try:
+        check = hand_check(frames, motion, size)
+    except UserError as err:  # no usable mediapipe: the video is written; only the check is skipped
+        print(f"hand check skipped: {err}", file=sys.stderr)
+        return
+    if check["frames_with_hand"]:
+        print(f"hand check (mediapipe): a hand is found in {check['frames_detected']} of the "
+              f"{check['frames_with_hand']} frames whose motion shows one ({check['frames_located']} where it puts "
+              "it)")

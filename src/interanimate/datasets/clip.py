@@ -196,7 +196,7 @@ class ClipMaker:
         from interanimate.motion.export import save_poses
         from interanimate.pipelines.outputs import preview_grid, write_png, write_video
         from interanimate.pipelines.watermark import PAYLOAD
-        from interanimate.utils.io import save_npz_atomic, write_json_atomic
+        from interanimate.utils.io import json_safe, save_npz_atomic, write_json_atomic
 
         recipe = self.ctx.recipe
         labels = class_labels(row.class_code)
@@ -229,14 +229,15 @@ class ClipMaker:
             "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
             "contact_first_frame": first, "contact_last_frame": last, "qc": quality,
         }
-        record = _finite(record)
+        record = json_safe(record)  # JSON has no NaN: None where a score could not be computed
         write_json_atomic(tmp / LABEL_NAME, record)  # last: a clip with its label is complete
         return record
 
 
     def _hand_scores(self, motion, video: np.ndarray) -> dict:
-        """QC: is the hand the label names visible? mediapipe re-detection on the generated frames whose motion shows a
-        hand (``interanimate.metrics.hands``): how many, in how many it is found, the mean score, PCK@0.2."""
+        """QC: is a hand visible where the motion shows one? mediapipe re-detection on the generated frames whose motion
+        shows a hand (``interanimate.metrics.hands``; any hand, not only the labelled one): how many such frames, in
+        how many a hand is found, the mean score, PCK@0.2."""
         from interanimate.keypoints.conditions import scale_keypoints
         from interanimate.metrics.hands import HandDetector, clip_hand_scores
 
@@ -249,13 +250,6 @@ class ClipMaker:
                 "hand_pck": found["pck"]}
 
 
-def _finite(obj):
-    """JSON has no NaN: None where a score could not be computed."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def read_label(out: Path, clip_id: str) -> dict:

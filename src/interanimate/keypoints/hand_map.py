@@ -18,8 +18,8 @@ Three uint8 channels (``HAND_MAP_CHANNELS``), 0 outside every hand:
    finger's base to 255 at its tip (depth-like: which way each finger points);
 2. **part code** of the top-most part: palm 40, thumb 255, index 210, middle 165, ring 120, pinky 80.
 
-A hand needs ``MIN_POINTS`` confident points (``SCORE_THRESHOLD``, as the hand masks) and its wrist plus one finger
-base; bones are drawn only where both end points are confident. :func:`interanimate.keypoints.conditions.
+A hand needs ``MIN_POINTS`` confident, finite points (``SCORE_THRESHOLD``, as the hand masks) and its wrist plus one
+finger base; a finger is drawn from its base up to its first point that is not confident. :func:`interanimate.keypoints.conditions.
 keypoint_conditions` calls this for training and inference alike.
 """
 
@@ -28,10 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 from interanimate.keypoints.layout import HAND_FINGERS, HAND_WRIST, HANDS, NUM_KEYPOINTS
+from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig
 
 HAND_MAP_CHANNELS = 3
-SCORE_THRESHOLD = 0.3
-MIN_POINTS = 3
+SCORE_THRESHOLD = MaskConfig.score_threshold  # as the hand masks
+MIN_POINTS = MIN_PART_POINTS
 FINGER_WIDTH = {"thumb": 0.19, "index": 0.16, "middle": 0.165, "ring": 0.155, "pinky": 0.135}  # × palm length
 TIP_TAPER = 0.8  # the width at the tip over the width at the base
 WRIST_HALF_WIDTH = 0.22  # × palm length, each side of the wrist point
@@ -113,8 +114,9 @@ def hand_map(keypoints: np.ndarray, scores: np.ndarray, height: int, width: int)
     for side in ("left", "right"):
         shape = np.zeros(big, np.uint8)
         block = HANDS[side]
-        points = np.nan_to_num(np.asarray(keypoints[block], np.float64))
-        ok = np.nan_to_num(np.asarray(scores[block], np.float64)) >= SCORE_THRESHOLD
+        raw = np.asarray(keypoints[block], np.float64)
+        ok = (np.nan_to_num(np.asarray(scores[block], np.float64)) >= SCORE_THRESHOLD) & np.isfinite(raw).all(axis=1)
+        points = np.nan_to_num(raw)
         _draw_hand(shape, part, points, ok)
         channels.append(shape)
     channels.append(part)

@@ -167,12 +167,12 @@ def _hand_scores(pred, gt, mask, detector, config, acc) -> dict:
     from interanimate.keypoints.conditions import scale_keypoints
     from interanimate.metrics.hands import clip_hand_scores
 
-    n = len(gt)
-    keypoints = scale_keypoints(mask["keypoints"][:n], mask["hand"].shape[1:3], gt.shape[1:3])  # (F, 134, 2)
+    n = min(len(gt), len(mask["keypoints"]), len(mask["hand_resized"]))  # annotations may hold fewer frames
+    keypoints = scale_keypoints(mask["keypoints"][:n], mask["hand"].shape[1:3], gt.shape[1:3])  # (n, 134, 2)
     scores = mask["scores"][:n]
-    hand = mask["hand_resized"]
-    model = clip_hand_scores(pred, keypoints, scores, detector, gt, hand, config.protocol, first_frame=0)
-    truth = clip_hand_scores(gt, keypoints, scores, detector, first_frame=0)
+    hand = mask["hand_resized"][:n]
+    model = clip_hand_scores(pred[:n], keypoints, scores, detector, gt[:n], hand, config.protocol, first_frame=0)
+    truth = clip_hand_scores(gt[:n], keypoints, scores, detector, first_frame=0)
     acc.hands["model"].append(model)
     acc.hands["ground_truth"].append(truth)
     return {"hand_found": model["frames_detected"], "hand_found_gt": truth["frames_detected"],

@@ -3,11 +3,11 @@ driving pose, and PSNR/SSIM inside the hand mask alone. One implementation for `
 report, the dataset engine's QC fields and the benchmarks.
 
 The detector is mediapipe Hands 0.10.21 (its palm detector and landmark model ship in the wheel: offline), run on
-single images (``static_image_mode=True``, up to two hands, ``min_detection_confidence`` 0.5). Frames are upscaled
-(bicubic) so that their longer side is ``DETECTOR_SIZE`` = 256 pixels first: the palm detector finds almost no hand in
-a 64-pixel frame as it is. On SynthHF ground truth this finds a hand in about a third of the frames at 64×64 and 44 %
-at 128×128, so a model is scored by the **ratio** of its detection rate to the ground truth's on the same frames,
-never by the rate alone.
+single images (``static_image_mode=True``, up to two hands, ``min_detection_confidence`` 0.5). Frames smaller than
+``DETECTOR_SIZE`` = 256 pixels (longer side) are upscaled (bicubic) to it first: the palm detector finds almost no hand
+in a 64-pixel frame as it is; larger frames go in as they are. Even on SynthHF's ground truth it finds a hand in only
+30-80 % of the frames whose pose shows one, depending on the clips and the size, so a model is scored by the
+**ratio** of its detection rate to the ground truth's on the same frames, never by the rate alone.
 
 Per clip (frames ``first_frame``.. only, as the region metrics: frame 0 is the reference image itself):
 
@@ -19,9 +19,9 @@ Per clip (frames ``first_frame``.. only, as the region metrics: frame 0 is the r
   in patch noise, counts for ``detection_rate`` only);
 * ``confidence``: the mean over frames with a detection of the highest score mediapipe reports for a hand there (its
   handedness classification score: the legacy ``solutions`` API exposes no other per-hand score);
-* ``pck``: for each detected hand, the driving hand it lies closest to (mean point distance); the fraction of its 21
-  points within ``PCK_ALPHA`` × the longer side of the driving hand's box (PCK@0.2, as hand-pose papers report);
-  mean over matched hands (NaN when none was found);
+* ``pck``: for each detected hand, the driving hand it lies closest to (mean point distance); the fraction of the
+  points known in that driving hand whose detected counterpart lies within ``PCK_ALPHA`` × the longer side of the
+  driving hand's box (PCK@0.2, as hand-pose papers report); mean over matched hands (NaN when none was found);
 * ``hand_psnr`` / ``hand_ssim`` (when ground truth and hand masks are given): the region metric
   (:func:`interanimate.metrics.region.clip_region_scores`) over the hand mask alone.
 """
@@ -34,12 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from interanimate.keypoints.layout import HANDS
+from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig
 
 DETECTOR_SIZE = 256  # frames are upscaled so that their longer side has this many pixels before detection
 MIN_DETECTION_CONFIDENCE = 0.5
 PCK_ALPHA = 0.2  # a re-detected point is correct within this fraction of the driving hand box's longer side
-MIN_VISIBLE_POINTS = 3  # a driving hand counts as shown with this many confident points inside the frame
-SCORE_THRESHOLD = 0.3  # the confidence a driving keypoint needs (as the hand masks)
+MIN_VISIBLE_POINTS = MIN_PART_POINTS  # a driving hand counts as shown with this many confident points in the frame
+SCORE_THRESHOLD = MaskConfig.score_threshold  # the confidence a driving keypoint needs (as for the hand masks)
 LOCATED_MARGIN = 0.5  # a detection is where the pose puts a hand when its centre is in that hand's box grown by this
 FIELDS = ("frames_with_hand", "frames_detected", "frames_located", "detection_rate", "located_rate", "confidence",
           "pck")
@@ -74,7 +75,7 @@ class HandDetector:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
             raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
         height, width = frame.shape[:2]
-        scale = self.size / max(height, width)
+        scale = max(1.0, self.size / max(height, width))  # small frames upscaled; mediapipe resizes large ones
         big = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC)
         result = self._hands.process(np.ascontiguousarray(big))
         found = []

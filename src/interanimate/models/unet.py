@@ -26,6 +26,7 @@ from diffusers.models.transformers.transformer_temporal import (TransformerSpati
                                                                 TransformerTemporalModelOutput)
 from torch import Tensor, nn
 
+from interanimate.keypoints.hand_map import HAND_MAP_CHANNELS
 from interanimate.models.id_preserver import IDCrossAttention, IDTokenProjector
 from interanimate.models.interaction_latents import InteractionLatents
 from interanimate.models.loading import StrictLoadError, raise_on_key_mismatch, strict_load
@@ -133,6 +134,9 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             transformer_layers_per_block=transformer_layers_per_block, num_attention_heads=num_attention_heads,
             num_frames=num_frames,
         )
+        if hand_map_channels not in (0, HAND_MAP_CHANNELS):
+            raise ValueError(f"hand_map_channels must be 0 or {HAND_MAP_CHANNELS} (the hand shape map's channels), "
+                             f"got {hand_map_channels}")
         self._context: _ForwardContext | None = None
         transformers = {name: m for name, m in self.named_modules() if isinstance(m, TransformerSpatioTemporalModel)}
         widths = {_module_key(name): m.in_channels for name, m in transformers.items()}

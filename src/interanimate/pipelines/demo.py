@@ -142,8 +142,13 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     timings["write_outputs_s"] = time.perf_counter() - start  # videos and grid
     hand_report = None
     if hands:
+        from interanimate.errors import UserError
+
         start = time.perf_counter()
-        hand_report = score_hands(classes, clips, generated["model"], per_class)
+        try:
+            hand_report = score_hands(classes, clips, generated["model"], per_class)
+        except UserError as err:  # no usable mediapipe: the rest of the demo stands
+            print(f"demo: hand figures skipped: {err}")
         timings["hand_metrics_s"] = time.perf_counter() - start
 
     mean = {row: {m: float(np.mean([per_class[c][row][m] for c in classes])) for m in ("psnr", "ssim")}
@@ -232,8 +237,8 @@ def hands_markdown(report: dict) -> list[str]:
     def rate(s: dict) -> str:  # found / frames with a hand (found where the pose puts the hand)
         return f"{s['frames_detected']}/{s['frames_with_hand']} ({s['frames_located']})"
 
-    def num(value: float, fmt: str) -> str:
-        return "–" if value != value else fmt.format(value)  # NaN: no frame to score
+    def num(value: float | None, fmt: str) -> str:
+        return "–" if value is None or value != value else fmt.format(value)  # NaN / null: no frame to score
 
     lines = ["## Hands (mediapipe re-detection, `interanimate.metrics.hands`)", "",
              "Frames in which a hand is found, of the frames 1..F-1 whose pose shows a hand (in brackets: found where "

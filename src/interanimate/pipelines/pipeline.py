@@ -176,7 +176,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         ``tile_size="model"`` uses the clip length the model was trained on (``config.window``); ``None`` disables
         fusion (one window of every frame). ``output_type``: ``"pt"`` float (B, F, 3, H, W)
         in [-1, 1], ``"np"`` uint8 (B, F, H, W, 3), ``"latent"`` the final latents.
-        ``reference_pose`` (B, 3, H, W): the reference image's own pose, as MimicMotion uses it: prepended as an
+        ``reference_pose`` (B, 3 + K, H, W), drawn like ``pose_frames``: the reference image's own pose, as MimicMotion
+        uses it: prepended as an
         extra frame 0 (with ``reference_hand_mask`` / ``reference_face_mask`` (B, 1, H, W), default the first
         frame's), so that every fused tile holds it next to the reference latent, and its output frame dropped
         (``latents``, when given, then has F + 1 frames). Off by default: docs/inference.md, "Frame 0", has the

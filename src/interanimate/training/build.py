@@ -40,7 +40,11 @@ def folder_overrides(cfg: ModelConfig) -> dict:
     if unknown:
         raise UserError(f"model.unet_overrides: {unknown} cannot change a UNet loaded from {cfg.unet}; only "
                         f"{', '.join(FOLDER_OVERRIDES)} can (added with zero weights)")
-    return {k: v for k, v in cfg.unet_overrides.items() if k in FOLDER_OVERRIDES}
+    kept = {k: v for k, v in cfg.unet_overrides.items() if k in FOLDER_OVERRIDES}
+    if kept.get("hand_map_channels", 0) < saved.get("hand_map_channels", 0):
+        raise UserError(f"model.unet_overrides.hand_map_channels: {kept['hand_map_channels']} would remove the hand "
+                        f"map the UNet in {cfg.unet} takes ({saved['hand_map_channels']} channels)")
+    return kept
 
 
 def _plain(value):

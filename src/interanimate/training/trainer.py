@@ -200,8 +200,8 @@ class Trainer:
             vae = load_vae(cfg.pretrained, torch.float32)
             size = self.config.data.size
             if isinstance(vae, PatchPCAAutoencoder) and size and size[0] != vae.config.sample_size:
-                # the patch autoencoder works at any size; its sample_size is the size the exported pipeline
-                # generates at by default, which is the size this run trains at
+                # the patch autoencoder works at any size; its sample_size is the (square) size the exported
+                # pipeline generates at by default: this run's height
                 vae.register_to_config(sample_size=int(size[0]))
             return vae
         trained = self._first_stage_dir() / "vae"
