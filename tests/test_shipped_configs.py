@@ -64,8 +64,7 @@ def test_train_tiny_runs_as_shipped(tmp_path):
 
 
 def test_train_small_runs_all_stages_as_shipped(tmp_path):
-    """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export (``make train-small``), stage 4 from stage 3's
-    (``make train-hands``)."""
+    """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export (``make train-small``)."""
     common = (f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",  # not into the checkout
               "data.synth.identities=2",  # 40 identities (720 clips of 24 frames): half a minute to render
               "validation_samples=1", "validation_steps=2")  # 3 previews of 10 sampler steps: ten seconds
@@ -85,13 +84,18 @@ def test_train_small_runs_all_stages_as_shipped(tmp_path):
     record = read_manifest(tmp_path / "data3")[0]
     assert record.extra["identity_model"] == "dlib" and load_annotations(tmp_path / "data3", record)[
         "identity_embedding"].shape == (128,)
-    # stage 4 continues from stage 3's export at 128×128 with the hand shape map (model.init_from:
-    # runs/small-stage3/final as shipped): the loaded UNet is widened, the first stage generates at 128 from then on
-    _train("train_small_hands.yaml", f"output_dir={tmp_path / 'run4'}", f"data.root={tmp_path / 'data4'}",
-           "data.synth.identities=2", "validation_samples=1", "validation_steps=2",
-           f"model.init_from={tmp_path / 'run3' / 'final'}", "max_steps=2", "optim.lr_decay_steps=1",
-           "optim.lr_warmup_steps=1", "--resume=latest")
+
+
+def test_train_hands_runs_as_shipped(tmp_path):
+    """Stage 4 (``make train-hands``) from a stage-3 export — here the bundled model, which is one (fp16): at 128×128
+    with the hand shape map, the loaded UNet widened; the exported first stage generates at 128×128."""
+    from interanimate.pipelines import bundled_model_dir
     from interanimate.pipelines.pipeline import InterAnimatePipeline
-    pipe = InterAnimatePipeline.from_pretrained(tmp_path / "run4" / "final")
+
+    _train("train_small_hands.yaml", f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",
+           "data.synth.identities=2",  # 120 identities (2160 clips at 128×128): ten minutes to render
+           "validation_samples=1", "validation_steps=2", f"model.init_from={bundled_model_dir()}",
+           "max_steps=2", "optim.lr_decay_steps=1", "optim.lr_warmup_steps=1", "--resume=latest")
+    pipe = InterAnimatePipeline.from_pretrained(tmp_path / "run" / "final")
     assert pipe.takes_hand_map() and pipe.unet.pose_encoder.in_channels == 6
     assert pipe.vae.config.sample_size == 128
