@@ -34,7 +34,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
-def first_stage(size: int, patch: int, components: int, basis: str, train) -> "PatchPCAAutoencoder":
+def first_stage(size: int, patch: int, components: int, basis: str, train):
     from interanimate.models.first_stage import PatchPCAAutoencoder, load_vae
 
     if basis == "bundled":
