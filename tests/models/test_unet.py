@@ -13,6 +13,7 @@ ABLATIONS = {
     "w/o pose": dict(use_pose=False),
     "+spatial self-attention": dict(spatial_self_attention=True),
     "+hand map": dict(hand_map_channels=3),
+    "+hand map +hand prior": dict(hand_map_channels=3, hand_prior=True),
 }
 
 
@@ -91,6 +92,42 @@ def test_hand_map_channels_added_to_a_trained_unet_change_nothing_until_trained(
         moved = wide(*args, **wide_extra).sample
     assert (moved - before).abs().max() > 1e-4
     assert InterAnimateUNet.with_hand_map(wide, 3) is wide  # already takes it
+
+
+def _prior_for(args, seed: int = 3) -> torch.Tensor:
+    sample = args[0]  # (B, F, 2C, h, w): noisy latents and the reference's
+    b, f, c2, h, w = sample.shape
+    return torch.randn(b, f, c2 // 2, h, w, generator=torch.Generator().manual_seed(seed))  # (B, F, C, h, w)
+
+
+def test_hand_prior_added_to_a_trained_unet_changes_nothing_until_trained(plain_unet, make_inputs):
+    """``InterAnimateUNet.with_hand_prior``: the zero convolution leaves a trained model's output exactly as it was,
+    whatever the prior holds; once it moves, the prior changes the output (and only through the new weights)."""
+    model = InterAnimateUNet.with_hand_map(_wrap(plain_unet), 3)
+    _perturb_outputs(model)
+    with_prior = InterAnimateUNet.with_hand_prior(model).eval()
+    assert with_prior.config.hand_prior and not model.config.hand_prior
+    args, extra = _inputs_for(model, make_inputs)
+    prior = _prior_for(args)
+    with torch.no_grad():
+        before = model(*args, **extra).sample
+        after = with_prior(*args, **extra, hand_prior=prior).sample
+        torch.testing.assert_close(after, before, rtol=0, atol=0)
+        with_prior.hand_prior_in.weight.normal_(0, 0.5)  # "training" the zero convolution
+        moved = with_prior(*args, **extra, hand_prior=prior).sample
+        other = with_prior(*args, **extra, hand_prior=-prior).sample
+    assert (moved - before).abs().max() > 1e-4 and (moved - other).abs().max() > 1e-4
+    assert InterAnimateUNet.with_hand_prior(with_prior) is with_prior
+    assert "hand_prior_in.weight" in dict(trainable_parameter_groups(with_prior, named=True)["pose_encoder"])
+
+
+def test_hand_prior_needs_the_hand_map_and_its_shape(plain_unet, make_inputs):
+    with pytest.raises(ValueError, match="hand_prior needs the hand shape map"):
+        _wrap(plain_unet, hand_prior=True)
+    model = _wrap(plain_unet, hand_map_channels=3, hand_prior=True)
+    args, extra = _inputs_for(model, make_inputs)
+    with pytest.raises(ValueError, match="hand_prior must be"):
+        model(*args, **extra, hand_prior=_prior_for(args)[:, :, :2])
 
 
 def test_pose_frames_must_carry_the_hand_map_the_model_takes(plain_unet, make_inputs):

@@ -33,10 +33,19 @@ def _trainer(tiny_data, tiny_config_dict, tmp_path, **changes):
     return trainer
 
 
-def test_training_step_and_pipeline_give_the_unet_the_same_conditions(tiny_data, tiny_config_dict, tmp_path):
+HAND_GUIDANCE = {"model.unet_overrides": {"hand_map_channels": 3, "hand_prior": True},
+                 "residual_to_reference": True, "residual_scale": 0.5}
+
+
+@pytest.mark.parametrize("changes", [{}, HAND_GUIDANCE], ids=["paper", "hand map + hand prior"])
+def test_training_step_and_pipeline_give_the_unet_the_same_conditions(tiny_data, tiny_config_dict, tmp_path,
+                                                                      changes):
     no_drops = {"conditioning.drop_all": 0.0, "conditioning.drop_image": 0.0, "conditioning.drop_latents": 0.0,
                 "conditioning.drop_identity": 0.0, "conditioning.noise_aug_max": 0.0}
-    trainer = _trainer(tiny_data, tiny_config_dict, tmp_path, **no_drops)
+    trainer = _trainer(tiny_data, tiny_config_dict, tmp_path, **no_drops, **changes)
+    if changes:
+        trainer.residual_scale = 0.5
+        assert trainer.takes_hand_prior
     calls = _spy(trainer.unet)
     item = trainer.val_set[0]
     batch = collate([item])
@@ -52,11 +61,16 @@ def test_training_step_and_pipeline_give_the_unet_the_same_conditions(tiny_data,
     channels = trainer.vae.config.latent_channels
     assert set(trained) == set(sampled)
     for key in sorted(set(trained) - {"sample"}):
-        torch.testing.assert_close(trained[key], sampled[key], msg=key)
+        # the prior goes through the first stage again (batched differently): float noise, not a different input
+        tol = dict(atol=1e-3, rtol=1e-3) if key == "hand_prior" else {}
+        torch.testing.assert_close(trained[key], sampled[key], msg=lambda m, key=key: f"{key}: {m}", **tol)
     # the conditioning half of the input (the reference latent on channels), not the noisy latents
     torch.testing.assert_close(trained["sample"][:, :, channels:], sampled["sample"][:, :, channels:])
     assert {"pose_frames", "hand_mask", "face_mask", "id_embedding", "encoder_hidden_states",
             "added_time_ids"} <= set(trained)
+    assert ("hand_prior" in trained) == bool(changes)
+    if changes:
+        assert trained["pose_frames"].shape[2] == 6 and trained["hand_prior"].abs().sum() > 0
 
 
 def test_unconditional_rule_is_shared(tiny_data, tiny_config_dict, tmp_path):

@@ -22,11 +22,12 @@ from torch import Tensor
 
 from interanimate.models.first_stage import encode_image
 
-INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding")
-# what the unconditional (CFG) pass drops: the image embedding and the reference latent to zeros, the pose left out;
-# the hand/face masks and the identity stay (they say where and who, not what moves)
+INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding", "hand_prior")
+# what the unconditional (CFG) pass drops: the image embedding and the reference latent to zeros, the pose (and the
+# hand prior drawn from it) left out; the hand/face masks and the identity stay (they say where and who, not what moves)
 UNCONDITIONAL_ZEROED = ("image_embeds", "ref_latents")
-UNCONDITIONAL_REMOVED = ("pose_frames",)
+UNCONDITIONAL_REMOVED = ("pose_frames", "hand_prior")
+PER_FRAME = ("pose_frames", "hand_mask", "face_mask", "hand_prior")
 
 
 @dataclass
@@ -34,7 +35,8 @@ class UNetConditions:
     """Everything the UNet sees besides the noisy latents and the noise level.
 
     ``ref_latents`` (B, C, h, w) or per frame (B, F, C, h, w); ``pose_frames`` (B, F, 3, H, W) in [-1, 1];
-    ``hand_mask`` / ``face_mask`` (B, F, 1, H', W') in {0, 1} at any resolution; ``id_embedding`` (B, D_id)."""
+    ``hand_mask`` / ``face_mask`` (B, F, 1, H', W') in {0, 1} at any resolution; ``id_embedding`` (B, D_id);
+    ``hand_prior`` (B, F, C, h, w): :func:`hand_prior_latents`, for a UNet built with ``hand_prior``."""
     image_embeds: Tensor  # (B, 1, D)
     ref_latents: Tensor  # (B, C, h, w) or (B, F, C, h, w), unscaled
     time_ids: Tensor  # (B, 3)
@@ -42,6 +44,7 @@ class UNetConditions:
     hand_mask: Tensor | None = None
     face_mask: Tensor | None = None
     id_embedding: Tensor | None = None
+    hand_prior: Tensor | None = None
 
     def unconditional(self) -> "UNetConditions":
         """The conditions of the unconditional pass (and of a training batch dropped whole)."""
@@ -60,8 +63,7 @@ class UNetConditions:
 
     def frames(self, index: Tensor) -> "UNetConditions":
         """The conditions of the frames ``index`` (T,) of the sequence (one fused tile)."""
-        per_frame = {k: getattr(self, k)[:, index] for k in ("pose_frames", "hand_mask", "face_mask")
-                     if getattr(self, k) is not None}
+        per_frame = {k: getattr(self, k)[:, index] for k in PER_FRAME if getattr(self, k) is not None}
         ref = self.ref_latents[:, index] if self.ref_latents.ndim == 5 else self.ref_latents
         return dataclasses.replace(self, ref_latents=ref, **per_frame)
 
@@ -120,3 +122,62 @@ def to_residual(latents: Tensor, clean_ref_latents: Tensor, scale: float) -> Ten
 def from_residual(residual: Tensor, clean_ref_latents: Tensor, scale: float) -> Tensor:
     """The inverse of :func:`to_residual`: s · r + z_ref, (B, F, C, h, w)."""
     return residual * scale + clean_ref_latents.unsqueeze(1)  # (B, F, C, h, w)
+
+
+# ---------------------------------------------------------------------------------------------- the hand prior
+# CHOSEN beyond the paper (docs/model.md): the reference image with the hand shape map's silhouette painted in the
+# person's skin tone, encoded by the first stage into the space the model diffuses in. A render-then-refine input,
+# as RealisDance feeds rendered HaMeR hands and HandRefiner a rendered hand depth map: it tells the UNet what a hand
+# there looks like in that person's colours, which a thin skeleton (or a shape map alone) leaves it to learn.
+SKIN_MIN_PIXELS = 16  # fewer face-mask pixels than this: the skin tone is the median of the whole image
+HAND_SHAPE_SLICE = slice(3, 5)  # the hand shape map's left/right shape channels within ``pose_frames``
+
+
+def hand_alpha(pose_frames: Tensor) -> Tensor:
+    """The hand silhouette's coverage (B, F, 1, H, W) in [0, 1] from ``pose_frames`` (B, F, 3 + K, H, W) in [-1, 1]
+    whose channels 3 and 4 are the hand shape map's left and right shapes (0 outside a hand, ≥ 128/255 inside:
+    :mod:`interanimate.keypoints.hand_map`); area-averaged edges keep their partial coverage."""
+    if pose_frames.shape[2] < HAND_SHAPE_SLICE.stop:
+        raise ValueError(f"pose_frames {tuple(pose_frames.shape)} carry no hand shape map (channels 3 and 4)")
+    from interanimate.keypoints.hand_map import PALM_VALUE
+
+    shapes = (pose_frames[:, :, HAND_SHAPE_SLICE].float() + 1) * 127.5  # (B, F, 2, H, W) in [0, 255]
+    return (shapes.amax(dim=2, keepdim=True) / PALM_VALUE).clamp(0, 1)  # (B, F, 1, H, W)
+
+
+def skin_tone(reference: Tensor, face_mask: Tensor) -> Tensor:
+    """The median colour (B, 3) of ``reference`` (B, 3, H, W) inside ``face_mask`` (B, 1, H', W') (nearest-resized);
+    the whole image's where the mask holds fewer than ``SKIN_MIN_PIXELS`` pixels."""
+    from interanimate.models.masking import resize_mask
+
+    b = reference.shape[0]
+    mask = resize_mask(face_mask.float().unsqueeze(1), tuple(reference.shape[-2:]))[:, 0, 0] > 0.5  # (B, H, W)
+    colours = []
+    for i in range(b):
+        pixels = reference[i].flatten(1)  # (3, H·W)
+        inside = mask[i].flatten()  # (H·W,)
+        if int(inside.sum()) >= SKIN_MIN_PIXELS:
+            pixels = pixels[:, inside]  # (3, N)
+        colours.append(pixels.float().median(dim=1).values)  # (3,)
+    return torch.stack(colours).to(reference.dtype)  # (B, 3)
+
+
+def hand_prior_latents(vae, reference: Tensor, pose_frames: Tensor, face_mask: Tensor,
+                       residual_scale: float | None = None, clean_ref_latents: Tensor | None = None) -> Tensor:
+    """The hand prior: ``reference`` (B, 3, H, W) in [-1, 1] with the silhouette of ``pose_frames``' hand shape map
+    (:func:`hand_alpha`) painted per frame in the reference's skin tone (:func:`skin_tone` inside frame 0 of
+    ``face_mask`` (B, F, 1, H', W')), encoded by ``vae`` (posterior mode × scaling factor): (B, F, C, h, w) in the
+    space the model diffuses in — with ``residual_scale`` (a ``residual_to_reference`` model) the residual
+    ``to_residual`` makes, against ``clean_ref_latents`` (B, C, h, w), scaled (computed when not given)."""
+    b, f = pose_frames.shape[:2]
+    sf = vae.config.scaling_factor
+    alpha = hand_alpha(pose_frames).to(reference.dtype)  # (B, F, 1, H, W)
+    skin = skin_tone(reference, face_mask[:, 0])  # (B, 3)
+    painted = reference.unsqueeze(1) * (1 - alpha) + skin.view(b, 1, 3, 1, 1) * alpha  # (B, F, 3, H, W)
+    z = vae.encode(painted.flatten(0, 1).to(vae.dtype)).latent_dist.mode().float() * sf  # (B·F, C, h, w)
+    z = z.unflatten(0, (b, f))  # (B, F, C, h, w)
+    if residual_scale is None:
+        return z
+    if clean_ref_latents is None:
+        clean_ref_latents = vae.encode(reference.to(vae.dtype)).latent_dist.mode().float() * sf  # (B, C, h, w)
+    return to_residual(z, clean_ref_latents.float(), residual_scale)  # (B, F, C, h, w)

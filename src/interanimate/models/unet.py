@@ -36,13 +36,13 @@ from interanimate.models.region_attention import RegionAttentionBlock
 
 # InterAnimate options (constructor arguments beside the diffusers UNet's), with their defaults (svd-xt values).
 INTERANIMATE_DEFAULTS: dict = dict(
-    use_pose=True, pose_channels=(16, 32, 64, 128), pose_scale_init=2.0, hand_map_channels=0,
+    use_pose=True, pose_channels=(16, 32, 64, 128), pose_scale_init=2.0, hand_map_channels=0, hand_prior=False,
     use_ris=True, use_quantize=True, n_spatial_latents=512, n_temporal_latents=512, latent_dim=1024, tau=0.1,
     branch_dim=128, branch_head_dim=64, spatial_self_attention=False, mixer_alpha=0.5,
     use_id=True, id_embed_dim=512, num_id_tokens=4, id_token_dim=None,
 )
 # Prefixes of the state-dict keys the InterAnimate modules add; everything else is the diffusers UNet ("unet").
-MODULE_GROUPS = {"pose_encoder": ("pose_encoder.",), "interaction_latents": ("interaction_latents.",),
+MODULE_GROUPS = {"pose_encoder": ("pose_encoder.", "hand_prior_in."), "interaction_latents": ("interaction_latents.",),
                  "region": ("region_blocks.",), "id_preserver": ("id_projector.", "id_blocks.")}
 NEW_KEY_PREFIXES = tuple(p for prefixes in MODULE_GROUPS.values() for p in prefixes)
 POSE_CHANNELS = 3  # the rendered RGB skeleton; dense hand guidance adds ``hand_map_channels`` after it
@@ -51,7 +51,7 @@ POSE_CHANNELS = 3  # the rendered RGB skeleton; dense hand guidance adds ``hand_
 @dataclass
 class _ForwardContext:
     num_frames: int
-    pose_features: Tensor | None = None  # (B·F, C0, h, w)
+    pose_features: Tensor | None = None  # (B·F, C0, h, w), with the hand prior's
     region_mask: Tensor | None = None  # (B·F, 1, h_m, w_m), hand ∪ face at the caller's resolution
     id_tokens: Tensor | None = None  # (B·F, T, D_tok)
     _masks: dict = field(default_factory=dict)  # (h, w) -> (B·F, 1, h, w)
@@ -75,6 +75,9 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         hand_map_channels: dense hand guidance, CHOSEN beyond the paper: 0 (the paper: the RGB skeleton only) or
             ``keypoints.hand_map.HAND_MAP_CHANNELS``, the hand shape map's channels the pose encoder also takes
             after the skeleton's three (``pose_frames`` then has 3 + that many channels).
+        hand_prior: the hand prior, CHOSEN beyond the paper (needs the hand map): ``hand_prior`` latents (B, F,
+            out_channels, h, w) (:func:`interanimate.models.conditioning.hand_prior_latents`) through a zero-initialised
+            3×3 convolution added after conv_in, as the pose features are (ControlNet's zero convolution).
         use_ris: region-aware interaction system on/off ("w/o RIS" ablation).
         use_quantize: soft quantization on/off ("w/o quantize": cross-attention on raw hidden states).
         n_spatial_latents, n_temporal_latents, latent_dim: L_s (n×d), L_t (m×d).
@@ -110,6 +113,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         pose_channels: tuple[int, ...] = (16, 32, 64, 128),
         pose_scale_init: float = 2.0,
         hand_map_channels: int = 0,
+        hand_prior: bool = False,
         use_ris: bool = True,
         use_quantize: bool = True,
         n_spatial_latents: int = 512,
@@ -137,12 +141,15 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         if hand_map_channels not in (0, HAND_MAP_CHANNELS):
             raise ValueError(f"hand_map_channels must be 0 or {HAND_MAP_CHANNELS} (the hand shape map's channels), "
                              f"got {hand_map_channels}")
+        if hand_prior and not hand_map_channels:
+            raise ValueError("hand_prior needs the hand shape map (hand_map_channels > 0): the prior is drawn from it")
         self._context: _ForwardContext | None = None
         transformers = {name: m for name, m in self.named_modules() if isinstance(m, TransformerSpatioTemporalModel)}
         widths = {_module_key(name): m.in_channels for name, m in transformers.items()}
 
         self.pose_encoder = PoseEncoder(block_out_channels[0], tuple(pose_channels), pose_scale_init,
                                         in_channels=POSE_CHANNELS + hand_map_channels) if use_pose else None
+        self.hand_prior_in = _zero_conv(out_channels, block_out_channels[0]) if hand_prior else None
         self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
             if use_ris else None
         self.region_blocks = nn.ModuleDict({
@@ -204,6 +211,21 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         model.load_state_dict(state, strict=True)
         return model
 
+    @classmethod
+    def with_hand_prior(cls, unet: "InterAnimateUNet") -> "InterAnimateUNet":
+        """A copy of a (trained) ``unet`` that also takes the hand prior, through a zero convolution: the copy's
+        output equals ``unet``'s whatever the prior holds (tested). ``unet`` is returned when it already takes it."""
+        if unet.config.hand_prior:
+            return unet
+        param = next(unet.parameters())
+        with torch.device(param.device):
+            model = cls.from_config(unet.config, hand_prior=True)
+        model.to(device=param.device, dtype=param.dtype)  # AlphaBlender ignores the device context
+        missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
+        raise_on_key_mismatch([k for k in missing if not k.startswith("hand_prior_in.")], unexpected,
+                              "the given UNet", cls.__name__)
+        return model
+
     def _fix_state_dict_keys_on_load(self, state_dict) -> None:
         """diffusers' hook on a loaded (unsharded) state dict: older folders stored ``pose_encoder.scale`` 0-d."""
         super()._fix_state_dict_keys_on_load(state_dict)
@@ -213,7 +235,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
     def forward(self, sample: Tensor, timestep: Tensor | float | int, encoder_hidden_states: Tensor,
                 added_time_ids: Tensor, return_dict: bool = True, *, pose_frames: Tensor | None = None,
                 hand_mask: Tensor | None = None, face_mask: Tensor | None = None,
-                id_embedding: Tensor | None = None):
+                id_embedding: Tensor | None = None, hand_prior: Tensor | None = None):
         """The diffusers SVD UNet forward plus InterAnimate's optional conditioning (None = branch off).
 
         Args:
@@ -222,6 +244,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             pose_frames: (B, F, 3 + hand_map_channels, 8h, 8w) rendered pose (and hand map) in [-1, 1].
             hand_mask, face_mask: (B, F, 1, h_m, w_m) float in {0, 1} at any resolution (nearest-resized per block).
             id_embedding: (B, id_embed_dim) identity embedding.
+            hand_prior: (B, F, out_channels, h, w) the hand prior's latents (a UNet built with ``hand_prior``).
         Returns:
             ``UNetSpatioTemporalConditionOutput`` with ``.sample`` (B, F, C_out, h, w), or a 1-tuple.
         """
@@ -233,6 +256,12 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
                 raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
                                  f"got {tuple(pose_frames.shape)}")
             ctx.pose_features = self.pose_encoder(pose_frames.flatten(0, 1).to(sample.dtype))  # (B·F, C0, h, w)
+        if hand_prior is not None and self.hand_prior_in is not None:
+            if tuple(hand_prior.shape) != (b, f, self.hand_prior_in.in_channels, h, w):
+                raise ValueError(f"hand_prior must be {(b, f, self.hand_prior_in.in_channels, h, w)}, "
+                                 f"got {tuple(hand_prior.shape)}")
+            prior = self.hand_prior_in(hand_prior.flatten(0, 1).to(sample.dtype))  # (B·F, C0, h, w)
+            ctx.pose_features = prior if ctx.pose_features is None else ctx.pose_features + prior
         mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
         if mask is not None:
             if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, f, 1):
@@ -271,6 +300,14 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         if isinstance(output, tuple):
             return (output[0] + extra, *output[1:])
         return TransformerTemporalModelOutput(sample=output.sample + extra)
+
+
+def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """A 3×3 convolution with zero weight and bias: an added input that changes nothing until trained."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 def _maybe_checkpoint(block: nn.Module, *args):

@@ -127,6 +127,11 @@ class InterAnimatePipeline(DiffusionPipeline):
         draw the pose frames with ``conditions_from_keypoints(..., hand_map=pipe.takes_hand_map())``."""
         return bool(self.unet.config.get("hand_map_channels", 0))
 
+    def takes_hand_prior(self) -> bool:
+        """Whether the UNet takes the hand prior (``hand_prior``), which ``__call__`` draws from the pose frames' hand
+        shape map and the reference (:func:`interanimate.models.conditioning.hand_prior_latents`)."""
+        return bool(self.unet.config.get("hand_prior", False))
+
     def _predict(self, latents: Tensor, t: Tensor, cond: conditioning.UNetConditions, indices: list[int],
                  guidance: Tensor, do_cfg: bool) -> Tensor:
         """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
@@ -229,6 +234,11 @@ class InterAnimatePipeline(DiffusionPipeline):
             time_ids=conditioning.added_time_ids(fps, motion_bucket_id, aug),
             pose_frames=pose_frames, hand_mask=hand_mask, face_mask=face_mask,
             id_embedding=None if id_embedding is None else id_embedding.to(device, dtype))
+        if self.takes_hand_prior():  # the reference with the hand painted in its skin tone, in the diffused space
+            residual = self.config.get("residual_to_reference", False)
+            cond.hand_prior = conditioning.hand_prior_latents(
+                self.vae, reference, pose_frames, face_mask,
+                float(self.config.get("residual_scale", 1.0)) if residual else None)  # (B, F, C, h, w)
 
         # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)

@@ -25,8 +25,9 @@ def unet_kwargs(cfg: ModelConfig) -> dict:
 
 
 # What ``unet_overrides`` may change on a UNet loaded from a folder (``model.unet: DIR`` or ``model.init_from``): only
-# additions that start at zero, so the loaded weights compute what they did (InterAnimateUNet.with_hand_map).
-FOLDER_OVERRIDES = ("hand_map_channels",)
+# additions that start at zero, so the loaded weights compute what they did (InterAnimateUNet.with_hand_map,
+# InterAnimateUNet.with_hand_prior).
+FOLDER_OVERRIDES = ("hand_map_channels", "hand_prior")
 
 
 def folder_overrides(cfg: ModelConfig) -> dict:
@@ -44,6 +45,11 @@ def folder_overrides(cfg: ModelConfig) -> dict:
     if kept.get("hand_map_channels", 0) < saved.get("hand_map_channels", 0):
         raise UserError(f"model.unet_overrides.hand_map_channels: {kept['hand_map_channels']} would remove the hand "
                         f"map the UNet in {cfg.unet} takes ({saved['hand_map_channels']} channels)")
+    if saved.get("hand_prior", False) and not kept.get("hand_prior", True):
+        raise UserError(f"model.unet_overrides.hand_prior: false would remove the hand prior the UNet in {cfg.unet} "
+                        f"takes")
+    if kept.get("hand_prior") and not kept.get("hand_map_channels", saved.get("hand_map_channels", 0)):
+        raise UserError("model.unet_overrides.hand_prior needs the hand shape map: set hand_map_channels too")
     return kept
 
 
@@ -78,8 +84,12 @@ def build_unet(cfg: ModelConfig):
     if Path(cfg.unet).is_dir():  # strictly, in fp32 whatever it was saved in (the bundled model ships fp16)
         import torch
         unet = InterAnimateUNet.from_pretrained(cfg.unet, torch_dtype=torch.float32)
-        channels = folder_overrides(cfg).get("hand_map_channels")
-        return unet if channels is None else InterAnimateUNet.with_hand_map(unet, int(channels))
+        overrides = folder_overrides(cfg)
+        if overrides.get("hand_map_channels") is not None:
+            unet = InterAnimateUNet.with_hand_map(unet, int(overrides["hand_map_channels"]))
+        if overrides.get("hand_prior"):
+            unet = InterAnimateUNet.with_hand_prior(unet)
+        return unet
     kwargs = unet_kwargs(cfg)
     if cfg.svd_unet:
         base = load_svd_unet(cfg.svd_unet)

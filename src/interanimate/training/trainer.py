@@ -105,6 +105,7 @@ class Trainer:
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
         hand_map = bool(unet_config(self.config.model).get("hand_map_channels", 0))  # the pose encoder takes it
+        self.takes_hand_prior = bool(unet_config(self.config.model).get("hand_prior", False))
         ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
                                seed=self.config.seed, masks=cfg.region_masks, hand_map=hand_map)
         self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
@@ -322,6 +323,12 @@ class Trainer:
             time_ids=conditions.added_time_ids(cond.fps, cond.motion_bucket_id, aug),
             pose_frames=batch["pose"].to(dev), hand_mask=batch["hand_mask"].to(dev),
             face_mask=batch["face_mask"].to(dev), id_embedding=batch["identity_embedding"].to(dev))
+        if self.takes_hand_prior:
+            with torch.no_grad():
+                unet_cond.hand_prior = conditions.hand_prior_latents(
+                    self.vae, reference, unet_cond.pose_frames, unet_cond.face_mask,
+                    self.residual_scale if cfg.residual_to_reference else None,
+                    clean if cfg.residual_to_reference else None)  # (B, F, C, h, w)
         # conditioning dropout: the batch dropped whole as the sampler's unconditional pass, or per sample
         drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
         keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
