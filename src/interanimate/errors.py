@@ -7,3 +7,9 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A dataset file is missing, corrupt, or points outside its root. The message names the clip."""
+
+
+class MachineError(Exception):
+    """A fault of the machine, not of the input or of one item (disk full, read-only or vanished output folder, I/O
+    error): a long job stops with this one line and exit code 3, records nothing as failed, and the same command
+    resumes once it is fixed (:mod:`interanimate.jobs`)."""

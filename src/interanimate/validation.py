@@ -186,17 +186,7 @@ def interaction_class(code: str, name: str = "--class") -> str:
 
 def interaction_text(text: str, name: str = "--text") -> str:
     """A prompt that names an interaction (a kind of touch or a face region), else the words we understand."""
-    from interanimate.motion.text import _CATEGORY_WORDS, _REGION_WORDS, parse_prompt
+    from interanimate.motion.text import checked_prompt
 
-    if text is None or not text.strip():
-        raise UserError(f"{name}: empty prompt; describe the interaction, e.g. \"the left hand pinches the nose\"")
-    if len(text) > 1000:
-        raise UserError(f"{name}: prompt of {len(text)} characters; at most 1000")
-    parsed = parse_prompt(text)
-    if parsed.category is None and parsed.region is None:
-        kinds = sorted({w for words in _CATEGORY_WORDS.values() for w in words})
-        regions = sorted({w for words in _REGION_WORDS.values() for w in words})
-        raise UserError(f"{name} {text!r} names no interaction: use a kind of touch ({', '.join(kinds)}) or a face "
-                        f"region ({', '.join(regions)}), with left/right, e.g. \"the left hand pinches the nose\"; "
-                        "or give --class CODE")
+    checked_prompt(text, name)
     return text

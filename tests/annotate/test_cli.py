@@ -33,7 +33,7 @@ def clips(tmp_path, tiny_video):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--shard", "2/2"], "--shard must be i/n"),
+    (["--shard", "2/2"], "--shard 2/2: need 0 <= I < N"),
     (["--identity", "facenet"], "unknown identity embedder 'facenet'"),
     (["--identity", "arcface"], "needs --arcface-model"),
     (["--pose-backend", "dwpose"], "needs --dwpose-dir"),

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from interanimate.annotate.backends import register_backend
-from interanimate.annotate.prepare import (FAILURES_NAME, PrepareConfig, list_videos, parse_shard, plan, prepare,
+from interanimate.annotate.prepare import (PrepareConfig, list_videos, plan, prepare,
                                            unique_clip_ids)
 from interanimate.data.format import MANIFEST_NAME, load_annotations, load_frames, read_manifest
 from interanimate.errors import UserError
+from interanimate.jobs import FAILURES_NAME, parse_shard
 from interanimate.utils.video import read_video, write_mp4
 
 STUB, STUB_HANDLESS = "test-stub", "test-stub-handless"  # registered in conftest.py

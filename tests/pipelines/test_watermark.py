@@ -6,7 +6,8 @@ import pytest
 
 from interanimate.cli import main
 from interanimate.pipelines.demo import render_heldout_clip
-from interanimate.pipelines.outputs import read_image_tag, write_gif, write_png, write_video
+from interanimate.pipelines.outputs import write_gif, write_png, write_video
+from interanimate.pipelines.watermark import read_image_tag
 from interanimate.pipelines.watermark import (DETECTION_THRESHOLD, LEGACY_PAYLOAD, METADATA_VALUE, NUM_BITS,
                                               cell_layout, detect_watermark, distinct_cells_per_bit, embed_watermark,
                                               payload_bits, verify_video)

@@ -30,12 +30,12 @@ from interanimate.annotate.identity import IDENTITY_PROBES
 from interanimate.data.format import (MANIFEST_NAME, ClipRecord, clip_dir, read_manifest, save_annotations,
                                       split_identities, write_manifest)
 from interanimate.errors import UserError
+from interanimate.jobs import FAILURES_NAME, FailureLog, Summary, check_writable, pending, progress_bar, stop_for_machine
 from interanimate.keypoints.layout import FACE, HANDS
 from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig, masks_for_sequence
 from interanimate.utils.io import atomic_path, write_json_atomic, write_text_atomic
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-FAILURES_NAME = "failures.jsonl"
 RECORD_NAME = "record.json"
 SOURCE = "real"
 NO_FACE_DIM = 128  # length of the all-zero embedding written with --identity none
@@ -72,32 +72,8 @@ class VideoTask:
     split: str
 
 
-@dataclass
-class Summary:
-    done: int = 0
-    skipped: int = 0  # finished earlier, or failed earlier and not retried (counted in ``failed_before`` too)
-    failed: int = 0  # failed in this run
-    failed_before: int = 0  # listed in failures.jsonl from an earlier run and skipped
-
-    def line(self) -> str:
-        earlier = f" ({self.failed_before} failed earlier, see --retry-failed)" if self.failed_before else ""
-        return f"done {self.done}, skipped {self.skipped}{earlier}, failed {self.failed}"
-
-    @property
-    def failures(self) -> int:
-        """Videos of this job that are not clips: failed now or earlier."""
-        return self.failed + self.failed_before
-
-
 class ClipFailure(Exception):
     """This video cannot become a clip; the message is the reason written to failures.jsonl."""
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if not match or int(match.group(2)) < 1 or int(match.group(1)) >= int(match.group(2)):
-        raise UserError(f"--shard must be i/n with 0 <= i < n, got {text!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 def list_videos(folder: Path) -> list[str]:
@@ -176,38 +152,9 @@ def plan(config: PrepareConfig) -> list[VideoTask]:
     return tasks
 
 
-def _failure_lines(out: Path) -> list[tuple[str, dict | None]]:
-    """(line, parsed record or None for a line torn by a killed run) for each line of failures.jsonl."""
-    path = out / FAILURES_NAME
-    if not path.is_file():
-        return []
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(line)
-            lines.append((line, data if isinstance(data, dict) and "file" in data else None))
-        except json.JSONDecodeError:
-            lines.append((line, None))
-    return lines
-
-
-def read_failures(out: Path) -> set[str]:
-    """Files listed in failures.jsonl."""
-    return {data["file"] for _, data in _failure_lines(out) if data is not None}
-
-
-def forget_failures(out: Path, files: set[str]) -> None:
-    """Drop ``files`` (about to be retried) and torn lines from failures.jsonl; atomic, and only if anything changes."""
-    lines = _failure_lines(out)
-    kept = [line for line, data in lines if data is not None and data["file"] not in files]
-    if len(kept) != len(lines):
-        write_text_atomic(out / FAILURES_NAME, "".join(line + "\n" for line in kept))
-
-
-def append_failure(out: Path, file: str, reason: str) -> None:
-    with open(out / FAILURES_NAME, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"file": file, "reason": reason}, sort_keys=True) + "\n")
-        handle.flush()
+def failure_log(out: Path) -> FailureLog:
+    """prepare's failures.jsonl: one line per video that is not a clip ({"file", "reason"})."""
+    return FailureLog(out, "file")
 
 
 def is_finished(out: Path, clip_id: str) -> bool:
@@ -363,6 +310,7 @@ def _run_one(annotator: Annotator, task: VideoTask) -> tuple[str, str | None]:
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - one bad video must not stop a run of thousands
+        stop_for_machine(err, annotator.config.out)  # a full disk, a read-only folder: not this video's fault
         first = (str(err).strip().splitlines() or [""])[0][:300]
         return task.file, f"error: {type(err).__name__}: {first}"
     return task.file, None
@@ -414,23 +362,12 @@ def prepare(config: PrepareConfig) -> Summary:
         raise UserError(f"on_no_face must be 'fail' or 'zeros', got {config.on_no_face!r}")
     check_out_dir(config.out)
     tasks = plan(config)  # validates --videos and --labels before anything is written
-    known_failures = read_failures(config.out) if config.out.is_dir() else set()
-    if config.retry_failed:
-        known_failures = set()
-    summary = Summary()
-    todo = []
-    for task in tasks:
-        if is_finished(config.out, task.clip_id):
-            summary.skipped += 1
-        elif task.file in known_failures:
-            summary.skipped += 1
-            summary.failed_before += 1
-        else:
-            todo.append(task)
+    summary = Summary(unit="videos")
+    log = failure_log(config.out)
+    todo = pending(tasks, lambda t: t.file, lambda t: is_finished(config.out, t.clip_id), log,
+                   config.retry_failed and config.out.is_dir(), summary)
     annotator = Annotator(config) if todo else None  # checks models and options before anything is written
     config.out.mkdir(parents=True, exist_ok=True)
-    if config.retry_failed:
-        forget_failures(config.out, {t.file for t in tasks} & read_failures(config.out))
     if todo:
         _annotate_all(config, todo, summary, annotator)
     rebuild_manifest(config.out)
@@ -438,7 +375,6 @@ def prepare(config: PrepareConfig) -> Summary:
 
 
 def _annotate_all(config: PrepareConfig, todo: list[VideoTask], summary: Summary, annotator: "Annotator") -> None:
-    from tqdm import tqdm
 
     pool = None
     if config.workers <= 1 or len(todo) == 1:
@@ -447,14 +383,17 @@ def _annotate_all(config: PrepareConfig, todo: list[VideoTask], summary: Summary
         del annotator
         pool = mp.get_context("fork").Pool(min(config.workers, len(todo)), _init_worker, (config,))
         results = pool.imap_unordered(_work, todo)
-    bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not config.progress)
+    bar = progress_bar(len(todo), config.progress, desc="prepare", unit="video")
+    log = failure_log(config.out)
     try:
         for file, reason in results:
             if reason is None:
                 summary.done += 1
             else:
+                check_writable(config.out)  # a vanished or read-only folder: the machine's fault, not the video's
                 summary.failed += 1
-                append_failure(config.out, file, reason)
+                summary.failures.append({"file": file, "reason": reason})
+                log.append(file, reason)
             bar.update()
             bar.set_postfix_str(summary.line(), refresh=False)
     finally:

@@ -13,7 +13,7 @@ import os
 import sys
 
 from interanimate import __version__
-from interanimate.errors import UserError
+from interanimate.errors import MachineError, UserError
 
 # Subcommand modules, in the order ``--help`` lists them. A module missing from the install is skipped.
 SUBCOMMAND_MODULES = (
@@ -67,3 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interanimate: interrupted", file=sys.stderr)
         return 130
+    except MachineError as err:
+        print(f"interanimate {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
+        return 3
+    except OSError as err:  # a full disk, a read-only folder, an I/O error: one line, not a traceback
+        from interanimate.jobs import machine_fault
+
+        reason = machine_fault(err)
+        if reason is None:
+            raise
+        print(f"interanimate {args.command}: stopped: {reason}; fix it and run the same command again (long jobs "
+              "resume)", file=sys.stderr)
+        return 3

@@ -74,8 +74,8 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from interanimate.datasets.engine import FAILURES_NAME, generate
-    from interanimate.datasets.plan import parse_shard
+    from interanimate.datasets.engine import generate
+    from interanimate.jobs import FAILURES_NAME, parse_shard
 
     parse_shard(args.shard)  # before anything is written
     if args.engine == "ray":

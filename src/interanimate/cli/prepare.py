@@ -100,7 +100,8 @@ def check_inputs(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interanimate.annotate.prepare import FAILURES_NAME, PrepareConfig, parse_shard, prepare
+    from interanimate.annotate.prepare import PrepareConfig, prepare
+    from interanimate.jobs import FAILURES_NAME, parse_shard
 
     check_inputs(args)
 
@@ -112,12 +113,12 @@ def run(args: argparse.Namespace) -> int:
                            retry_failed=args.retry_failed, seed=args.seed, progress=args.progress,
                            mask=_mask_config(args))
     summary = prepare(config)
-    where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failures else ""
+    where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failed_total else ""
     print(f"{summary.line()}{where}")
-    if summary.failures and not args.allow_partial:
+    if summary.failed_total and not args.allow_partial:
         import sys
 
-        print(f"interanimate prepare: {summary.failures} of {summary.done + summary.skipped + summary.failed} "
+        print(f"interanimate prepare: {summary.failed_total} of {summary.done + summary.skipped + summary.failed} "
               f"videos are not clips; exit 1 (--allow-partial accepts a partial dataset)", file=sys.stderr)
         return 1
     return 0

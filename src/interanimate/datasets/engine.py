@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from interanimate.datasets.clip import ClipMaker, Context, is_done, read_label, remove_partial_clips
-from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, parse_shard, shard_rows
+from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, shard_rows
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
+from interanimate.jobs import (FAILURES_NAME, TIMINGS_NAME, FailureLog, Summary, append_timing, check_writable,
+                               failure_reason, parse_shard, progress_bar, stop_for_machine)
+from interanimate.jobs import pending as pending_items
 from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 
-RECIPE_NAME, PLAN_NAME, EXCLUDED_NAME, FAILURES_NAME = "recipe.json", "plan.jsonl", "excluded.jsonl", "failures.jsonl"
+RECIPE_NAME, PLAN_NAME, EXCLUDED_NAME = "recipe.json", "plan.jsonl", "excluded.jsonl"
 MANIFEST_JSONL, MANIFEST_PARQUET, SHARDS = "manifest.jsonl", "manifest.parquet", "shards"
-TIMINGS_NAME = "timings.jsonl"  # seconds per clip as measured (kept out of the labels, which are deterministic)
 
 
 @dataclass
@@ -43,22 +44,6 @@ class Job:
     rows: list[PlanRow]
     context: Context
     excluded: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class Summary:
-    done: int = 0  # made in this run
-    skipped: int = 0  # finished earlier
-    failed: int = 0  # failed in this run
-    failed_before: int = 0  # failed earlier, not retried
-    seconds: float = 0.0
-    failures: list[dict] = field(default_factory=list)
-
-    def line(self) -> str:
-        rate = f", {self.done / self.seconds:.2f} clips/s" if self.done and self.seconds else ""
-        earlier = f" ({self.failed_before} failed earlier, see --retry-failed)" if self.failed_before else ""
-        return (f"done {self.done}, skipped {self.skipped}{earlier}, failed {self.failed} in {self.seconds:.1f} s"
-                f"{rate}")
 
 
 # ------------------------------------------------------------------------------------------ the job
@@ -199,50 +184,21 @@ def _read_json(path: Path) -> dict | None:
 
 
 # ------------------------------------------------------------------------------------------ failures
+def failure_log(out: Path) -> FailureLog:
+    """The engine's failures.jsonl: one line per failed clip (clip_id, index, class_code, identity, reason)."""
+    return FailureLog(out, "clip_id")
+
+
 def read_failures(out: Path) -> dict[str, dict]:
     """clip id -> its last failure (a torn last line, from a kill mid-write, is ignored)."""
-    return {data["clip_id"]: data for data in read_jsonl(out / FAILURES_NAME)}
-
-
-def append_failure(out: Path, row: PlanRow, reason: str) -> None:
-    _append_line(out / FAILURES_NAME, {"clip_id": row.clip_id, "index": row.index, "class_code": row.class_code,
-                                       "identity": row.identity, "reason": reason})
-
-
-def _append_line(path: Path, obj: dict) -> None:
-    """One JSON line, flushed to disk (a kill can tear only the last line, which readers skip)."""
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(obj, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def append_timing(out: Path, clip_id: str, seconds: float, engine: str) -> None:
-    _append_line(out / TIMINGS_NAME, {"clip_id": clip_id, "seconds": round(float(seconds), 3), "engine": engine})
-
-
-def forget_failures(out: Path, clip_ids: set[str]) -> None:
-    kept = [f for cid, f in read_failures(out).items() if cid not in clip_ids]
-    write_text_atomic(out / FAILURES_NAME, "".join(json.dumps(f, sort_keys=True) + "\n" for f in kept))
+    return failure_log(out).read()
 
 
 # ------------------------------------------------------------------------------------------ generate
 def pending(job: Job, shard: tuple[int, int], retry_failed: bool, summary: Summary) -> list[PlanRow]:
     """The rows of this shard still to make; counts what is finished or failed earlier in ``summary``."""
-    failures = read_failures(job.out)
-    if retry_failed and failures:
-        forget_failures(job.out, {r.clip_id for r in shard_rows(job.rows, shard)} & set(failures))
-        failures = read_failures(job.out)
-    todo = []
-    for row in shard_rows(job.rows, shard):
-        if is_done(job.out, row.clip_id):
-            summary.skipped += 1
-        elif row.clip_id in failures:
-            summary.skipped += 1
-            summary.failed_before += 1
-        else:
-            todo.append(row)
-    return todo
+    return pending_items(shard_rows(job.rows, shard), lambda row: row.clip_id,
+                         lambda row: is_done(job.out, row.clip_id), failure_log(job.out), retry_failed, summary)
 
 
 def generate(job: Job, engine: str = "local", shard: str | None = None, retry_failed: bool = False,
@@ -260,7 +216,7 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
         elif engine == "ray":
             from interanimate.datasets.ray_engine import run_ray
 
-            run_ray(job, todo, summary, progress, **engine_options)
+            run_ray(job, todo, summary, record_failure, progress, **engine_options)
         else:
             raise UserError(f"--engine {engine!r}: choose local or ray")
     summary.seconds = time.perf_counter() - start
@@ -268,16 +224,10 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     return summary
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="clips", unit="clip", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-
-
 def run_local(job: Job, todo: list[PlanRow], summary: Summary, progress: bool = True) -> None:
     """One process, the models loaded once, the clips in plan order."""
     maker = ClipMaker(job.context)
-    bar = _progress(len(todo), progress)
+    bar = progress_bar(len(todo), progress)
     try:
         for row in todo:
             try:
@@ -285,6 +235,7 @@ def run_local(job: Job, todo: list[PlanRow], summary: Summary, progress: bool = 
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # noqa: BLE001 - one bad clip must not stop a run of thousands
+                stop_for_machine(err, job.out)  # a full disk, a read-only folder: not this clip's fault
                 record_failure(job, row, err, summary)
             else:
                 summary.done += 1
@@ -296,9 +247,12 @@ def run_local(job: Job, todo: list[PlanRow], summary: Summary, progress: bool = 
 
 
 def record_failure(job: Job, row: PlanRow, err: BaseException | str, summary: Summary) -> None:
-    reason = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
-    reason = " ".join(reason.split())[:500]
-    append_failure(job.out, row, reason)
+    """Record a clip that failed of its own fault (raises ``MachineError`` instead when the output folder has gone
+    or turned read-only meanwhile: then nothing is recorded)."""
+    check_writable(job.out)
+    reason = failure_reason(err)
+    failure_log(job.out).append(row.clip_id, reason, index=row.index, class_code=row.class_code,
+                                identity=row.identity)
     summary.failed += 1
     summary.failures.append({"clip_id": row.clip_id, "reason": reason})
 

@@ -254,19 +254,6 @@ def _pose_files(recipe: DatasetRecipe) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ sharding
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``'I/N'`` -> (I, N) with 0 <= I < N; None -> (0, 1)."""
-    if text is None:
-        return 0, 1
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
-    if not 0 <= index < count or count > 100_000:
-        raise UserError(f"--shard {text}: need 0 <= I < N <= 100000")
-    return index, count
-
-
 def shard_rows(rows: list[PlanRow], shard: tuple[int, int]) -> list[PlanRow]:
     index, count = shard
     return [row for row in rows if row.index % count == index]

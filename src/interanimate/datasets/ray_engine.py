@@ -18,7 +18,7 @@ import numpy as np
 
 from interanimate.datasets.clip import ClipMaker, Context, is_done
 from interanimate.datasets.plan import PlanRow
-from interanimate.errors import UserError
+from interanimate.errors import MachineError, UserError
 
 MAX_RESTARTS = 3  # per actor
 MAX_TASK_RETRIES = 3  # per batch, after a worker died
@@ -41,7 +41,9 @@ class ClipWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import time
 
-        ids, ok, reasons, seconds = [], [], [], []
+        from interanimate.jobs import failure_reason, machine_fault
+
+        ids, ok, reasons, seconds, machine = [], [], [], [], []
         for i in range(len(batch["clip_id"])):
             row = PlanRow(**{name: _python(batch[name][i]) for name in PlanRow.__dataclass_fields__})
             start = time.perf_counter()
@@ -49,13 +51,15 @@ class ClipWorker:
                 self.maker.make(row)
                 ok.append(True)
                 reasons.append("")
+                machine.append("")
             except Exception as err:  # noqa: BLE001 - recorded by the driver, the run goes on
                 ok.append(False)
-                reasons.append(" ".join(f"{type(err).__name__}: {err}".split())[:500])
+                reasons.append(failure_reason(err))
+                machine.append(machine_fault(err, self.maker.ctx.out) or "")  # the driver stops for these
             ids.append(row.clip_id)
             seconds.append(time.perf_counter() - start)
         return {"clip_id": np.array(ids), "ok": np.array(ok), "reason": np.array(reasons),
-                "seconds": np.array(seconds)}
+                "seconds": np.array(seconds), "machine": np.array(machine)}
 
 
 def _python(value):
@@ -77,15 +81,17 @@ def check_address(address: str | None) -> None:
         raise UserError(f"--ray-address {address}: cannot reach a Ray cluster there ({err})") from None
 
 
-def run_ray(job, todo: list[PlanRow], summary, progress: bool = True, workers: int = 2, gpus_per_worker: float = 0,
-            ray_address: str | None = None, cpus_per_worker: float = 1, runtime_env: dict | None = None) -> None:
-    """Make ``todo`` on a Ray cluster (a local one when ``ray_address`` is None) with ``workers`` actors.
+def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = True, workers: int = 2,
+            gpus_per_worker: float = 0, ray_address: str | None = None, cpus_per_worker: float = 1,
+            runtime_env: dict | None = None) -> None:
+    """Make ``todo`` on a Ray cluster (a local one when ``ray_address`` is None) with ``workers`` actors;
+    ``record_failure(job, row, reason, summary)`` records a clip that failed (the engine's failures file).
 
     ``runtime_env``: Ray's per-job worker environment (``env_vars``, ``worker_process_setup_hook``, …), for a local
     cluster started here and for a running one alike."""
     import ray
 
-    from interanimate.datasets.engine import _progress, append_timing, record_failure
+    from interanimate.jobs import append_timing, progress_bar
 
     check_address(ray_address)
     started_here = not ray.is_initialized()
@@ -112,11 +118,14 @@ def run_ray(job, todo: list[PlanRow], summary, progress: bool = True, workers: i
                                    max_task_retries=MAX_TASK_RETRIES)
         by_id = {r.clip_id: r for r in todo}
         seen: set[str] = set()
-        bar = _progress(len(todo), progress)
+        bar = progress_bar(len(todo), progress)
         try:
             for result in results.iter_rows():
                 row = by_id[str(result["clip_id"])]
                 seen.add(row.clip_id)
+                if str(result.get("machine", "")):  # a full disk, a read-only folder: stop, record nothing
+                    raise MachineError(f"stopped: {result['machine']}; nothing was recorded as failed — fix it and "
+                                       "run the same command again to resume")
                 if bool(result["ok"]):
                     summary.done += 1
                     append_timing(job.out, row.clip_id, float(result["seconds"]), "ray")

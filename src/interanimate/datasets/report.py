@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.datasets.clip import is_done
-from interanimate.datasets.engine import TIMINGS_NAME, finished_records, load_job_from_out, read_failures
+from interanimate.datasets.engine import finished_records, load_job_from_out, read_failures
+from interanimate.jobs import TIMINGS_NAME
 from interanimate.datasets.plan import SPLITS
 from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 

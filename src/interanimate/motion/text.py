@@ -58,8 +58,10 @@ def _first_match(text: str, table: dict) -> object | None:
     return min(hits)[1] if hits else None
 
 
+@lru_cache(maxsize=64)
 def parse_prompt(text: str) -> ParsedPrompt:
-    """Read the class cues of a free-text prompt (lower-cased word matching)."""
+    """Read the class cues of a free-text prompt (lower-cased word matching); cached: the CLI's check before any
+    model loads and the motion condition after it read a prompt once."""
     t = " " + re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("-", " ")) + " "
     t = re.sub(r"\s+", " ", t)
     hand = re.search(_SIDE + r" (hand|palm|index|thumb|fingers?)\b", t) or re.search(r"\bwith (?:the |your |my |his |her |their )?" + _SIDE + r"\b", t)
@@ -92,6 +94,23 @@ def _score(cls: InteractionClass, p: ParsedPrompt) -> float:
     if p.direction is not None:
         score += 5.0 if cls.code.startswith(p.direction + "-") else -5.0
     return score
+
+
+def checked_prompt(text: str, name: str = "--text") -> ParsedPrompt:
+    """The parsed prompt; ``UserError`` (one line naming ``name``) for an empty or over-long prompt or one that names
+    no interaction (neither a kind of touch nor a face region)."""
+    if text is None or not text.strip():
+        raise UserError(f"{name}: empty prompt; describe the interaction, e.g. \"the left hand pinches the nose\"")
+    if len(text) > 1000:
+        raise UserError(f"{name}: prompt of {len(text)} characters; at most 1000")
+    parsed = parse_prompt(text)
+    if parsed.category is None and parsed.region is None:
+        kinds = sorted({w for words in _CATEGORY_WORDS.values() for w in words})
+        regions = sorted({w for words in _REGION_WORDS.values() for w in words})
+        raise UserError(f"{name} {text!r} names no interaction: use a kind of touch ({', '.join(kinds)}) or a face "
+                        f"region ({', '.join(regions)}), with left/right, e.g. \"the left hand pinches the nose\"; "
+                        "or give --class CODE")
+    return parsed
 
 
 def resolve_class(text: str, text_embedding: np.ndarray | None = None,
@@ -193,9 +212,7 @@ def motion_condition(class_code: str | None, text: str | None, num: int = 1) -> 
             raise UserError(str(err)) from None
         return MotionCondition(cls.index, cls.code, None)
     if text is not None:
-        from interanimate.validation import interaction_text
-
-        interaction_text(text)
+        checked_prompt(text)
         encoder = default_encoder()
         emb = encoder([text])[0]
         cls, parsed = resolve_class(text, emb, encoder([c.description for c in CLASSES]))

@@ -1,7 +1,7 @@
 """Writing what the pipeline generates: watermarked mp4, preview grid PNG and GIF. All writes are atomic.
 
 Every output carries the provenance tag (``watermark.METADATA_VALUE``): the mp4 in its ``comment`` metadata, the PNG
-as a ``Comment`` text chunk, the GIF as a comment extension; :func:`read_image_tag` reads the last two back.
+as a ``Comment`` text chunk, the GIF as a comment extension; ``watermark.read_image_tag`` reads the last two back.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ import os
 
 import numpy as np
 
-from interanimate.pipelines.watermark import (METADATA_VALUE, TAG_PREFIX, can_carry_watermark, embed_watermark,
+from interanimate.pipelines.watermark import (METADATA_VALUE, PNG_TAG_KEY, can_carry_watermark, embed_watermark,
                                               provenance_metadata)
 from interanimate.utils.io import atomic_path
 
 SEPARATOR = 2  # pixels of white between grid cells
-PNG_TAG_KEY = "Comment"  # a PNG keyword registered for free text
 
 
 def to_uint8(frames) -> np.ndarray:
@@ -111,18 +110,3 @@ def write_gif(path: str | os.PathLike, frames, fps: float = 8.0, watermark: bool
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(round(1000 / fps)), loop=0, **extra)
-
-
-def read_image_tag(path: str | os.PathLike) -> str | None:
-    """The provenance tag of a PNG (text chunk) or GIF (comment extension); None when the file has none.
-    Raises ``ValueError`` when the file is not an image PIL can read."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            value = image.info.get(PNG_TAG_KEY, image.info.get("comment", ""))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: cannot read image ({err})") from err
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return value if value.startswith(TAG_PREFIX) else None
