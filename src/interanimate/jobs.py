@@ -44,14 +44,16 @@ class Summary:
     failed: int = 0  # failed in this run
     failed_before: int = 0  # listed in failures.jsonl from an earlier run and skipped
     seconds: float = 0.0
-    failures: list[dict] = field(default_factory=list)  # this run's: {"id", "reason"}
+    failures: list[dict] = field(default_factory=list)  # this run's: {item key, "reason"}
+    remade: list[dict] = field(default_factory=list)  # finished items found damaged and made again: {key, "reason"}
     unit: str = "clips"
 
     def line(self) -> str:
         rate = f", {self.done / self.seconds:.2f} {self.unit}/s" if self.done and self.seconds else ""
         earlier = f" ({self.failed_before} failed earlier, see --retry-failed)" if self.failed_before else ""
         took = f" in {self.seconds:.1f} s" if self.seconds else ""
-        return f"done {self.done}, skipped {self.skipped}{earlier}, failed {self.failed}{took}{rate}"
+        remade = f" ({len(self.remade)} of them found damaged and made again)" if self.remade else ""
+        return f"done {self.done}{remade}, skipped {self.skipped}{earlier}, failed {self.failed}{took}{rate}"
 
     @property
     def failed_total(self) -> int:

@@ -161,6 +161,36 @@ def is_finished(out: Path, clip_id: str) -> bool:
     return (out / clip_dir(clip_id) / RECORD_NAME).is_file()
 
 
+def record_damage(out: Path, clip_id: str) -> str | None:
+    """None when the finished clip's record.json parses as its record and the files it names are there; else what
+    is wrong, in one line."""
+    path = out / clip_dir(clip_id) / RECORD_NAME
+    try:
+        record = ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path))
+    except (ValueError, UnicodeDecodeError, UserError, TypeError) as err:
+        return f"record.json does not parse ({type(err).__name__})"
+    if record.clip_id != clip_id:
+        return "record.json is not this clip's record"
+    for name in (record.video, record.annotations):
+        if not (out / name).is_file() or (out / name).stat().st_size == 0:
+            return f"{name} missing or empty"
+    return None
+
+
+def remove_damaged_clips(out: Path, tasks: list[VideoTask]) -> list[dict]:
+    """Delete the finished clips of ``tasks`` that :func:`record_damage` finds damaged (they are made again)."""
+    import shutil
+
+    removed = []
+    for task in tasks:
+        if is_finished(out, task.clip_id):
+            reason = record_damage(out, task.clip_id)
+            if reason is not None:
+                shutil.rmtree(out / clip_dir(task.clip_id))
+                removed.append({"file": task.file, "clip_id": task.clip_id, "reason": reason})
+    return removed
+
+
 class Annotator:
     """Pose backend + identity embedder for one process (built lazily: workers build their own)."""
 
@@ -332,6 +362,8 @@ def rebuild_manifest(out: Path) -> list[ClipRecord]:
     """manifest.jsonl from every clips/*/record.json; the file is rewritten only when its content changes."""
     records = []
     for path in sorted((out / "clips").glob(f"*/{RECORD_NAME}")):
+        if record_damage(out, path.parent.name) is not None:  # another shard's run makes it again
+            continue
         records.append(ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path)))
     lines = [json.dumps(asdict(r), sort_keys=True) for r in sorted(records, key=lambda r: r.clip_id)]
     text = "\n".join(lines) + ("\n" if lines else "")
@@ -364,6 +396,8 @@ def prepare(config: PrepareConfig) -> Summary:
     tasks = plan(config)  # validates --videos and --labels before anything is written
     summary = Summary(unit="videos")
     log = failure_log(config.out)
+    if config.out.is_dir():  # a finished clip whose record or files were damaged since is made again
+        summary.remade = remove_damaged_clips(config.out, tasks)
     todo = pending(tasks, lambda t: t.file, lambda t: is_finished(config.out, t.clip_id), log,
                    config.retry_failed and config.out.is_dir(), summary)
     annotator = Annotator(config) if todo else None  # checks models and options before anything is written

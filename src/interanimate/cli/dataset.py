@@ -93,7 +93,9 @@ def run_generate(args: argparse.Namespace) -> int:
                "ray_address": args.ray_address} if args.engine == "ray" else {}
     summary = generate(job, args.engine, shard=args.shard, retry_failed=args.retry_failed, progress=args.progress,
                        **options)
-    failures = summary.failed + summary.failed_before
+    failures = summary.failed_total
+    for item in summary.remade:
+        print(f"  made again: {item['clip_id']} ({item['reason']})")
     print(summary.line() + (f" (reasons in {args.out / FAILURES_NAME})" if failures else ""))
     if summary.done:
         print(f"time per clip: {summary.seconds / summary.done:.2f} s")

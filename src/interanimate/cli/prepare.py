@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
                            retry_failed=args.retry_failed, seed=args.seed, progress=args.progress,
                            mask=_mask_config(args))
     summary = prepare(config)
+    for item in summary.remade:
+        print(f"  made again: {item['file']} ({item['reason']})")
     where = f" (reasons in {args.out / FAILURES_NAME})" if summary.failed_total else ""
     print(f"{summary.line()}{where}")
     if summary.failed_total and not args.allow_partial:

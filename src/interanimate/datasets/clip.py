@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.datasets.labels import ATTACK, FaceQuality, class_labels, contact_frames, hand_coverage
-from interanimate.datasets.plan import PlanRow
+from interanimate.datasets.plan import PlanRow, file_sha256
 from interanimate.datasets.recipe import DatasetRecipe
 
 CLIPS = "clips"
 LABEL_NAME = "label.json"
 TMP_PREFIX = ".tmp-"
+CHECKSUMS = "checksums"  # label key: file name -> sha256 of the clip's files as written
 
 
 def clip_dir(out: Path, clip_id: str) -> Path:
@@ -32,6 +33,41 @@ def clip_dir(out: Path, clip_id: str) -> Path:
 
 def is_done(out: Path, clip_id: str) -> bool:
     return (clip_dir(out, clip_id) / LABEL_NAME).is_file()
+
+
+def clip_damage(out: Path, clip_id: str) -> str | None:
+    """None when the finished clip ``clip_id`` is whole — its label.json parses as this clip's label, and every file
+    it lists is there with the checksum written into the label — else one line saying what is wrong. Cheap enough
+    to run over every finished clip at each rerun (hashing, no decoding); ``dataset verify`` also decodes."""
+    path = clip_dir(out, clip_id) / LABEL_NAME
+    try:
+        label = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"label.json does not parse ({type(err).__name__})"
+    if not isinstance(label, dict) or label.get("clip_id") != clip_id or not isinstance(label.get("files"), dict):
+        return "label.json is not this clip's label"
+    sums = label.get(CHECKSUMS) or {}
+    for name, rel in sorted(label["files"].items()):
+        file = out / str(rel)
+        if not file.is_file():
+            return f"{name} file missing"
+        if name in sums and file_sha256(file) != sums[name]:
+            return f"{name} file changed since it was written (checksum)"
+    return None
+
+
+def remove_damaged_clips(out: Path, clip_ids: list[str]) -> list[dict]:
+    """Delete the finished clips among ``clip_ids`` that :func:`clip_damage` finds damaged, so that the run makes them
+    again; returns ``{"clip_id", "reason"}`` for each."""
+    removed = []
+    for clip_id in clip_ids:
+        if not is_done(out, clip_id):
+            continue
+        reason = clip_damage(out, clip_id)
+        if reason is not None:
+            shutil.rmtree(clip_dir(out, clip_id))
+            removed.append({"clip_id": clip_id, "reason": reason})
+    return removed
 
 
 def remove_partial_clips(out: Path) -> int:
@@ -229,6 +265,7 @@ class ClipMaker:
             "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
             "contact_first_frame": first, "contact_last_frame": last, "qc": quality,
         }
+        record[CHECKSUMS] = {name: file_sha256(tmp / Path(rel).name) for name, rel in files.items()}
         record = json_safe(record)  # JSON has no NaN: None where a score could not be computed
         write_json_atomic(tmp / LABEL_NAME, record)  # last: a clip with its label is complete
         return record

@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interanimate.datasets.clip import ClipMaker, Context, is_done, read_label, remove_partial_clips
+from interanimate.datasets.clip import (CHECKSUMS, ClipMaker, Context, is_done, read_label, remove_damaged_clips,
+                                        remove_partial_clips)
 from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, shard_rows
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
@@ -208,6 +209,8 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     shard_spec = parse_shard(shard)
     remove_partial_clips(job.out)
     summary = Summary()
+    # a finished clip whose files were damaged since (a cut label, a changed video) is made again
+    summary.remade = remove_damaged_clips(job.out, [r.clip_id for r in shard_rows(job.rows, shard_spec)])
     todo = pending(job, shard_spec, retry_failed, summary)
     start = time.perf_counter()
     if todo:
@@ -260,7 +263,7 @@ def record_failure(job: Job, row: PlanRow, err: BaseException | str, summary: Su
 # ------------------------------------------------------------------------------------------ manifests
 def flat_record(label: dict) -> dict:
     """A label.json as one flat manifest row: files as <name>_path, quality scores as qc_<name>."""
-    row = {k: v for k, v in label.items() if k not in ("files", "qc")}
+    row = {k: v for k, v in label.items() if k not in ("files", "qc", CHECKSUMS)}
     for name in ("video", "poses", "masks", "preview"):
         row[f"{name}_path"] = label["files"].get(name, "")
     for name, value in label["qc"].items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from interanimate.datasets.clip import is_done, read_label
+from interanimate.datasets.clip import clip_damage, is_done, read_label
 from interanimate.datasets.engine import MANIFEST_JSONL, flat_record, load_job_from_out
 from interanimate.datasets.labels import class_labels
 
@@ -63,6 +63,13 @@ def verify(out: str | Path) -> tuple[list[str], int]:
     for row in job.rows:
         if not is_done(out, row.clip_id):
             continue
+        damage = clip_damage(out, row.clip_id)
+        if damage is not None and damage.startswith("label.json"):
+            problems.append(f"{row.clip_id}: {damage} (the next `dataset generate` makes it again)")
+            checked += 1
+            continue
+        if damage is not None and "checksum" in damage:
+            problems.append(f"{row.clip_id}: {damage} (the next `dataset generate` makes it again)")
         label = read_label(out, row.clip_id)
         labels[row.clip_id] = label
         problems += _check_clip(out, row, label, job.recipe.outputs)
