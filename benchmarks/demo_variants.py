@@ -27,7 +27,8 @@ def main() -> None:
     from interanimate.metrics.region import clip_region_scores
     from interanimate.pipelines import bundled_model_dir
     from interanimate.pipelines.conditioning import conditions_from_keypoints
-    from interanimate.pipelines.demo import DEMO_SETTINGS, generate_clips, render_heldout_clip, user_identities
+    from interanimate.data.synth.heldout import render_heldout_clip
+    from interanimate.pipelines.demo import DEMO_SETTINGS, generate_clips, user_identities
     from interanimate.pipelines.pipeline import InterAnimatePipeline
     from interanimate.taxonomy import CODES
 

@@ -38,7 +38,7 @@ def model_clips(count: int, frames: int, steps: int = 6) -> list[np.ndarray]:
 
     from interanimate.pipelines import bundled_model_dir
     from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
     pipe = InterAnimatePipeline.from_pretrained(bundled_model_dir(), torch_dtype=torch.float32)
@@ -57,7 +57,7 @@ def model_clips(count: int, frames: int, steps: int = 6) -> list[np.ndarray]:
 
 
 def synth_clips(count: int, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
 
     return [render_heldout_clip(CLASSES[i % len(CLASSES)], 10 + i, frames, size)["frames"] for i in range(count)]
 

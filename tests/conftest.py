@@ -1,6 +1,7 @@
 """Suite-wide test settings: offline, deterministic, CPU."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -31,3 +32,23 @@ def save_tiny_pipeline():
         return folder
 
     return save
+
+def _huge_png(path: Path, width: int, height: int) -> Path:
+    """A PNG of a few bytes whose header says ``width`` × ``height`` (a decompression bomb's header: the data need
+    not be there, nothing may decode it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    data = zlib.compress(b"\x00" * (1 + 3 * 64))  # one row's worth: the rest is missing
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="session")
+def huge_png():
+    """``huge_png(path, width, height)``: a tiny PNG file whose header claims ``width`` × ``height`` pixels."""
+    return _huge_png

@@ -24,7 +24,7 @@ TINY_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yaml
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory) -> dict[str, Path]:
+def inputs(tmp_path_factory, huge_png) -> dict[str, Path]:
     """Input files every case may point at (made once; the cases write into their own folders)."""
     root = tmp_path_factory.mktemp("inputs")
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(root / "ref.png")
@@ -39,12 +39,15 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     (root / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     np.save(root / "nan_identity.npy", np.full(128, np.nan, np.float32))
     (root / "videos").mkdir()
+    huge_png(root / "bomb.png", 30000, 30000)  # PIL's own decompression-bomb limit
+    huge_png(root / "big.png", 9000, 9000)  # under PIL's limit, over ours
     return {
         "ref": root / "ref.png", "bad_image": root / "not_an_image.png", "file": root / "a_file",
         "folder": root / "folder", "nan_poses": root / "nan_poses.npz", "wrong_shape": root / "wrong_shape.npz",
         "broken_npz": root / "broken.npz", "nan_identity": root / "nan_identity.npy", "videos": root / "videos",
-        "tiny_config": TINY_CONFIG,
+        "tiny_config": TINY_CONFIG, "bomb": root / "bomb.png", "big": root / "big.png",
     }
+
 
 
 def _broken_model(root: Path, damage: str) -> Path:
@@ -141,6 +144,11 @@ CASES = [
                            "{out}/o.mp4"], "no such file"),
     ("reference-folder", ["animate", "--reference", "{folder}", "--synth-class", "LH-NP", "--out", "{out}/o.mp4"],
      "is a folder, expected a file"),
+    ("reference-bomb", ["animate", "--reference", "{bomb}", "--synth-class", "LH-NP", "--out", "{out}/o.mp4"],
+     "megapixel budget"),
+    ("reference-too-big", ["animate", "--reference", "{big}", "--synth-class", "LH-NP", "--out", "{out}/o.mp4"],
+     "9000×9000 pixels is over the 64 megapixel budget"),
+    ("annotate-image-bomb", ["annotate-image", "{bomb}", "--preview", "{out}/p.png"], "megapixel budget"),
     ("reference-not-image", ["animate", "--reference", "{bad_image}", "--synth-class", "LH-NP", "--out",
                              "{out}/o.mp4"], "cannot read the image"),
     ("poses-missing", ["animate", "--reference", "{ref}", "--driving-poses", "{out}/none.npz", "--out",

@@ -92,7 +92,3 @@ def get_class(code: str) -> InteractionClass:
 
 def class_index(code: str) -> int:
     return get_class(code).index
-
-
-def mirror_code(code: str) -> str:
-    return get_class(code).mirror

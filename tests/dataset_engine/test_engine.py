@@ -203,7 +203,7 @@ def test_motion_model_source_with_text_prompts(write_recipe, tmp_path):
     assert len({r["prompt"] for r in rows}) == 2  # the class's templates in turn
 
 
-def test_portrait_folder_keeps_faces_and_lists_what_it_left_out(write_recipe, tmp_path, capsys):
+def test_portrait_folder_keeps_faces_and_lists_what_it_left_out(write_recipe, tmp_path, capsys, huge_png):
     import skimage.data
     from PIL import Image
 
@@ -211,13 +211,15 @@ def test_portrait_folder_keeps_faces_and_lists_what_it_left_out(write_recipe, tm
     folder.mkdir()
     Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")  # mediapipe finds her face
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(folder / "blank.png")  # no face
+    huge_png(folder / "bomb.png", 30000, 30000)  # refused before decoding, listed
     recipe = write_recipe(classes=["LH-NP"], clips_per_class=1, **{"identities.synthhf": 0,
                                                                    "identities.folder": str(folder),
                                                                    "splits": {"train": 1.0, "val": 0.0,
                                                                               "test": 0.0}})
     out = tmp_path / "set"
     assert main(["dataset", "plan", str(recipe), "--out", str(out)]) == 0
-    assert "left out: blank.png (no face found" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "left out: blank.png (no face found" in printed and "left out: bomb.png (over the 64 megapixel" in printed
     assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 0
     (row,) = manifest_rows(out)
     assert row["identity"] == "portrait-astronaut" and row["identity_kind"] == "portrait"

@@ -5,7 +5,6 @@ an output folder that vanishes, a cut label.json, a changed video."""
 from __future__ import annotations
 
 import errno
-import json
 import shutil
 
 import pytest

@@ -21,7 +21,7 @@ def detector():
 def clips():
     """Held-out SynthHF clips at 128×128 (steady camera) of three classes in which mediapipe finds the drawn hand
     in most frames (6 of 8 or 9 each for these seeds; it finds none in some other classes' clips)."""
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
 
     return [render_heldout_clip(code, i, 12, (128, 128), seed=3, camera_jitter=0.0)
             for i, code in [(9, "RH-ER"), (11, "RC-SF"), (12, "LC-TF")]]

@@ -8,7 +8,8 @@ import torch
 
 from interanimate.pipelines import bundled_model_dir
 from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
-from interanimate.pipelines.demo import render_heldout_clip, user_identities
+from interanimate.data.synth.heldout import render_heldout_clip
+from interanimate.pipelines.demo import user_identities
 from interanimate.pipelines.pipeline import InterAnimatePipeline
 
 

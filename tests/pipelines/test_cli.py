@@ -126,7 +126,7 @@ def test_animate_driving_video_is_retargeted_onto_the_reference_face(tiny_model,
 
 
 def test_animate_synth_class_is_retargeted_onto_the_reference_face(tiny_model, tmp_path, seen_conditions):
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
     from interanimate.pipelines.retarget import apply_similarity
 
     clip = render_heldout_clip("LH-NP", index=0, frames=3)  # what --synth-class LH-NP --seed 0 --frames 3 drives
@@ -275,7 +275,7 @@ def test_animate_driving_poses_use_the_files_image_size(tiny_model, tmp_path, se
     """A pose file from ``motion generate`` stores height and width; their pixels refer to that size."""
     from interanimate.motion.export import save_poses
 
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
 
     clip = render_heldout_clip("LH-NP", index=0, frames=3)
     save_poses(tmp_path / "p.npz", clip["keypoints"] * 1.5, clip["scores"], 96, 96, fps=10.0)  # 64 px -> 96 px

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from interanimate.cli import main
-from interanimate.pipelines.demo import render_heldout_clip
+from interanimate.data.synth.heldout import render_heldout_clip
 from interanimate.pipelines.outputs import write_gif, write_png, write_video
 from interanimate.pipelines.watermark import read_image_tag
 from interanimate.pipelines.watermark import (DETECTION_THRESHOLD, LEGACY_PAYLOAD, METADATA_VALUE, NUM_BITS,

@@ -33,7 +33,7 @@ from interanimate.errors import UserError
 from interanimate.jobs import FAILURES_NAME, FailureLog, Summary, check_writable, pending, progress_bar, stop_for_machine
 from interanimate.keypoints.layout import FACE, HANDS
 from interanimate.keypoints.masks import MIN_PART_POINTS, MaskConfig, masks_for_sequence
-from interanimate.utils.io import atomic_path, write_json_atomic, write_text_atomic
+from interanimate.utils.io import atomic_path, write_json_atomic
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 RECORD_NAME = "record.json"

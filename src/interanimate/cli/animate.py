@@ -100,15 +100,12 @@ def _driving_motion(args, reference_size: tuple[int, int]):
 
 def _read_reference(path: Path):
     """-> uint8 RGB (H, W, 3)."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     from interanimate.errors import UserError
+    from interanimate.utils.media import read_image
 
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+        return read_image(path)  # refuses an image too large to decode before decoding it
+    except (OSError, ValueError) as err:
         raise UserError(f"--reference {path}: cannot read the image ({err})") from None
 
 

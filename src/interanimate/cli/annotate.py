@@ -61,16 +61,14 @@ def _write_png(path: Path, image) -> None:
 
 
 def run_image(args: argparse.Namespace) -> int:
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     from interanimate.annotate.preview import overlay
     from interanimate.errors import UserError
+    from interanimate.utils.media import read_image
 
     out = _check_png(args.out or args.image.with_name(f"{args.image.stem}_pose.png"))
     try:
-        image = np.asarray(Image.open(args.image).convert("RGB"))
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as err:
+        image = read_image(args.image)  # refuses an image too large to decode before decoding it
+    except (OSError, ValueError) as err:
         raise UserError(f"cannot read image {args.image}: {err}") from None
     keypoints, scores = _backend(args, static=True)(image)
     _write_png(out, overlay(image, keypoints, scores))

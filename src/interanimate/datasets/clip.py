@@ -138,7 +138,7 @@ class ClipMaker:
         """The reference at the output size (uint8 (H, W, 3)), the image its face is found in (the portrait at full
         resolution, whose keypoints ``retarget`` maps to the output size), a pose backend for that image, and the
         SynthHF render (or None)."""
-        from interanimate.pipelines.demo import render_heldout_clip
+        from interanimate.data.synth.heldout import render_heldout_clip
 
         recipe = self.ctx.recipe
         if row.identity_kind == "synthhf":
@@ -149,8 +149,9 @@ class ClipMaker:
 
         from interanimate.pipelines.conditioning import cover_crop
 
-        with Image.open(Path(recipe.identities.folder) / row.portrait) as img:
-            image = img.convert("RGB")
+        from interanimate.utils.media import read_image
+
+        image = Image.fromarray(read_image(Path(recipe.identities.folder) / row.portrait))
         height, width = self.size
         resized_w, resized_h, left, top = cover_crop((image.height, image.width), self.size)
         resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)

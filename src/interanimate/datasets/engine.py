@@ -17,7 +17,6 @@ any moment and rerun with the same command: finished clips are skipped, partial 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,10 @@ from interanimate.datasets.clip import (CHECKSUMS, ClipMaker, Context, is_done, 
 from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, shard_rows
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
-from interanimate.jobs import (FAILURES_NAME, TIMINGS_NAME, FailureLog, Summary, append_timing, check_writable,
-                               failure_reason, parse_shard, progress_bar, stop_for_machine)
+from interanimate.jobs import (FailureLog, Summary, append_timing, check_writable, failure_reason, parse_shard,
+                               progress_bar, stop_for_machine)
 from interanimate.jobs import pending as pending_items
-from interanimate.utils.io import read_jsonl, write_json_atomic, write_text_atomic
+from interanimate.utils.io import write_json_atomic, write_text_atomic
 
 RECIPE_NAME, PLAN_NAME, EXCLUDED_NAME = "recipe.json", "plan.jsonl", "excluded.jsonl"
 MANIFEST_JSONL, MANIFEST_PARQUET, SHARDS = "manifest.jsonl", "manifest.parquet", "shards"

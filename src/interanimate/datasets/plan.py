@@ -99,18 +99,20 @@ def list_portraits(folder: Path) -> list[str]:
 
 
 def check_portraits(folder: Path, names: list[str], backend) -> tuple[list[str], list[dict]]:
-    """Each portrait must decode as an image (else a UserError) and show a face (else it is left out)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Each portrait must decode as an image (else a UserError) and show a face (else it is left out); one too large
+    to decode (``utils.media.MAX_IMAGE_PIXELS``) is left out without being decoded."""
     from interanimate.annotate.backends import check_pose
     from interanimate.pipelines.retarget import has_face
+    from interanimate.utils.media import TooLarge, read_image
 
     kept, excluded = [], []
     for name in names:
         try:
-            with Image.open(folder / name) as img:
-                image = np.asarray(img.convert("RGB"))
-        except (UnidentifiedImageError, OSError, ValueError) as err:
+            image = read_image(folder / name)
+        except TooLarge as err:  # left out and listed, the folder goes on
+            excluded.append({"file": name, "reason": str(err).replace(f"{folder / name}: ", "")})
+            continue
+        except (OSError, ValueError) as err:
             raise UserError(f"identities.folder: {folder / name} is not a readable image ({err})") from None
         _, scores = check_pose(*backend(image), backend="portrait check")
         if has_face(scores):

@@ -92,9 +92,3 @@ def mirror_keypoints(keypoints: np.ndarray, scores: np.ndarray, width: float) ->
     flipped = keypoints[..., MIRROR_PERMUTATION, :].copy()
     flipped[..., 0] = (width - 1) - flipped[..., 0]
     return flipped, scores[..., MIRROR_PERMUTATION].copy()
-
-
-def empty_pose(num_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All-zero keypoints and scores, shaped (F, 134, 2)/(F, 134) or (134, 2)/(134,)."""
-    lead = () if num_frames is None else (num_frames,)
-    return np.zeros(lead + (NUM_KEYPOINTS, 2), np.float32), np.zeros(lead + (NUM_KEYPOINTS,), np.float32)

@@ -47,7 +47,7 @@ def is_dataset_root(path: str | os.PathLike) -> bool:
 
 
 def read_frame_folder(folder: Path) -> np.ndarray:
-    from PIL import Image
+    from interanimate.utils.media import read_image
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
@@ -55,9 +55,8 @@ def read_frame_folder(folder: Path) -> np.ndarray:
     frames = []
     for path in files:
         try:
-            with Image.open(path) as image:
-                frames.append(np.asarray(image.convert("RGB")))
-        except OSError as err:
+            frames.append(read_image(path))  # refuses an image too large to decode before decoding it
+        except (OSError, ValueError) as err:
             raise UserError(f"{path}: cannot read image ({err})") from None
     if len({f.shape for f in frames}) > 1:
         raise UserError(f"{folder}: frames have different sizes")

@@ -259,7 +259,3 @@ def reaction_error(face: np.ndarray, hand: np.ndarray, cls, contact_quantile: fl
         similarity = np.nan_to_num(signatures @ pattern, nan=-np.inf)  # regions without real clips never win
         out["region_hit"] = float(int(np.argmax(similarity)) == own) if np.isfinite(signatures[own]).all() else np.nan
     return out
-
-
-def class_of(index: int):
-    return CLASSES[index]

@@ -15,7 +15,7 @@ from torch import nn
 
 from interanimate.errors import UserError
 from interanimate.motion.evaluator import EvaluatorConfig, MotionEvaluator
-from interanimate.motion.representation import FACE_PARTY, NULL_CLASS, refine_face
+from interanimate.motion.representation import FACE_PARTY, refine_face
 from interanimate.motion.sampling import SamplingConfig, generate_tokens
 from interanimate.motion.transformer import CollaborativeTransformer, TransformerConfig
 from interanimate.motion.vqvae import PartyVQVAE, VQVAEConfig
@@ -159,7 +159,3 @@ def check_model_folder(folder: str | os.PathLike, option: str = "motion model") 
     config = read_json_file(folder / CONFIG_NAME)
     check_safetensors_file(folder / WEIGHTS_NAME)
     return config
-
-
-def null_classes(n: int) -> torch.Tensor:
-    return torch.full((n,), NULL_CLASS, dtype=torch.long)

@@ -30,9 +30,11 @@ def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
 
     from interanimate.errors import UserError
 
+    from interanimate.utils.media import read_image
+
     try:
-        image = Image.open(path).convert("RGB")
-    except (OSError, ValueError) as err:
+        image = Image.fromarray(read_image(path))
+    except (OSError, ValueError) as err:  # unreadable, or too large to decode (checked before decoding)
         raise UserError(f"cannot read reference image {path}: {err}") from None
     height, width = size
     resized_w, resized_h, left, top = cover_crop((image.height, image.width), size)

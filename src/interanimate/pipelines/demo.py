@@ -22,36 +22,14 @@ import numpy as np
 import torch
 
 from interanimate.pipelines.conditioning import conditions_from_keypoints, image_to_tensor
+from interanimate.data.synth.heldout import render_heldout_clip
 
-HELDOUT_IDENTITY_OFFSET = 100_000  # demo identities are drawn far outside the training identities' range
 # What `interanimate demo` uses (chosen to keep the 18-class demo's generation within two minutes on a 2-core CPU).
 DEMO_SETTINGS = dict(frames=16, steps=12, guidance=1.5, batch_size=6, grid_classes=6)
 ROWS = ("model", "model_zero_identity", "repeat_reference")
 ROW_NAMES = {"model": "model, identity from the reference (dlib)", "model_zero_identity": "model, no identity",
              "repeat_reference": "repeat the reference frame"}
 PROTOCOL = "disco"
-
-
-# ------------------------------------------------------------------------------------------ held-out clips
-def render_heldout_clip(class_code: str, index: int = 0, frames: int = 16, size: tuple[int, int] = (64, 64),
-                        seed: int = 0, camera_jitter: float | None = None) -> dict:
-    """A SynthHF clip of ``class_code`` for held-out identity ``index`` (an identity index no training set of
-    fewer than 100 000 identities contains): uint8 ``frames`` (F, H, W, 3) at ``size``, ``keypoints`` (F, 134, 2) in
-    those pixels, ``scores`` (F, 134), ``hand_mask``/``face_mask`` (F, H, W) and the renderer's ``identity`` vector
-    (which only SynthHF has). ``camera_jitter``: the camera shake (fraction of the width; 0 a steady camera, as when
-    a still portrait is animated; None SynthHF's default)."""
-    from interanimate.data.synth import SynthConfig, render_clip, sample_identity
-    from interanimate.data.synth.writer import clip_rng, identity_name, identity_rng
-    from interanimate.taxonomy import BY_CODE
-
-    ident = HELDOUT_IDENTITY_OFFSET + index
-    look = sample_identity(identity_rng(seed, ident))
-    cls = BY_CODE[class_code]
-    config = SynthConfig() if camera_jitter is None else SynthConfig(camera_jitter=float(camera_jitter))
-    clip = render_clip(look, identity_name(ident), cls, frames, tuple(size), clip_rng(seed, ident, cls.index, 0),
-                       config)
-    return {"frames": clip.frames, "keypoints": clip.keypoints, "scores": clip.scores, "hand_mask": clip.hand_mask,
-            "face_mask": clip.face_mask, "identity": clip.identity_embedding}
 
 
 def user_identities(references: list[np.ndarray], dim: int | None, source: str = "dlib") -> list[np.ndarray | None]:

@@ -75,7 +75,7 @@ def from_motion_model(frames: int, seed: int, class_code: str | None = None, tex
 def from_synthhf(class_code: str, index: int, frames: int, seed: int = 0,
                  size: tuple[int, int] = (64, 64)) -> DrivingMotion:
     """The trajectory of SynthHF clip ``index`` of a class, rendered for a held-out identity."""
-    from interanimate.pipelines.demo import render_heldout_clip
+    from interanimate.data.synth.heldout import render_heldout_clip
     from interanimate.taxonomy import get_class
 
     code = get_class(class_code).code

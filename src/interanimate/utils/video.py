@@ -40,9 +40,17 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 8.0, crf
                 container.mux(packet)
 
 
+MAX_FRAME_PIXELS = 36_000_000  # per frame: 8K UHD (33 MP) passes
+MAX_VIDEO_BYTES = 4 << 30  # decoded RGB in memory (F·H·W·3): 4 GiB, e.g. 1000 frames of 1080p; pass max_frames
+
+
 def read_video(path: str | os.PathLike, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """Decode a video to uint8 RGB (F, H, W, 3) and its frame rate. Raises ``ValueError`` when unreadable."""
+    """Decode a video to uint8 RGB (F, H, W, 3) and its frame rate. Raises ``ValueError`` when unreadable and
+    :class:`interanimate.utils.media.TooLarge` when a frame is over ``MAX_FRAME_PIXELS`` (from the stream header,
+    before decoding) or the decoded frames would pass ``MAX_VIDEO_BYTES``."""
     import av
+
+    from interanimate.utils.media import TooLarge
 
     path = Path(path)
     if not path.is_file():
@@ -54,7 +62,16 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> tuple[
                 raise ValueError(f"{path}: no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 8.0
+            width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+            if width * height > MAX_FRAME_PIXELS:
+                raise TooLarge(f"{path}: {width}×{height} frames are over the {MAX_FRAME_PIXELS // 1_000_000} "
+                               "megapixel budget for a video frame (not decoded)")
+            decoded = 0
             for frame in container.decode(stream):
+                decoded += frame.width * frame.height * 3
+                if frame.width * frame.height > MAX_FRAME_PIXELS or decoded > MAX_VIDEO_BYTES:
+                    raise TooLarge(f"{path}: more than {MAX_VIDEO_BYTES >> 30} GiB of decoded frames (stopped at "
+                                   f"frame {len(frames)}); give fewer frames (e.g. --frames) or a shorter video")
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
