@@ -209,6 +209,13 @@ def test_killed_synth_run_continues_to_the_uninterrupted_folder(tmp_path):
         F.read_manifest(out)
     # what older writers or a kill can also leave: a clip folder without its annotations, a manifest being written
     (out / "clips" / _finished_clips(out)[0] / "annotations.npz").unlink()
+    # and damage: a video cut short, an annotations archive with a changed byte (rendered again, not kept)
+    video = out / "clips" / _finished_clips(out)[1] / "video.mp4"
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    archive = out / "clips" / _finished_clips(out)[2] / "annotations.npz"
+    data = bytearray(archive.read_bytes())
+    data[60] ^= 0xFF  # inside the first member's data: its CRC no longer matches
+    archive.write_bytes(bytes(data))
     (out / f".{F.MANIFEST_NAME}.x1y2.tmp.jsonl").write_text("{")
 
     other = subprocess.run(_synth_cmd(out, "2", "6", "--camera-jitter", "0"), capture_output=True, text=True,

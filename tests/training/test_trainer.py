@@ -247,3 +247,32 @@ def test_adamw_8bit_keeps_8_bit_moments_and_trains(tiny_data, tiny_config_dict, 
     assert big and all(trainer.optimizer.state[p]["state1"].dtype == torch.uint8 for p in big)
     after = _unet_state(trainer)
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "cut state", "empty optimizer"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(damage, tiny_data, tiny_config_dict, tmp_path):
+    """A damaged newest checkpoint is skipped (said in the log) and the run resumes from the previous one, to the
+    same weights as an uninterrupted run; when every checkpoint is damaged, one line names the file."""
+    changes = {"max_steps": 3, "checkpoint_every": 1, "checkpoints_keep": 2}
+    straight = Trainer(config_from_dict(tiny_config_dict(tiny_data, tmp_path / "a", **changes)))
+    straight.train()
+    run = tmp_path / "b"
+    Trainer(config_from_dict(tiny_config_dict(tiny_data, run, **changes))).train(stop_at=2)
+    older, newest = list_checkpoints(run)
+    files = {"truncated weights": newest / "model.safetensors", "cut state": newest / "trainer_state.json",
+             "empty optimizer": newest / "optimizer.bin"}
+    target = files[damage]
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2] if damage != "empty optimizer" else b"")
+    resumed = Trainer(config_from_dict(tiny_config_dict(tiny_data, run, **changes)))
+    logged = []
+    resumed.log = lambda message: logged.append(message)
+    resumed.train(resume="latest")
+    assert any("step-00000002 is damaged" in m and target.name in m for m in logged), logged
+    assert any(f"resumed from {older}" in m for m in logged), logged
+    a, b = _unet_state(straight), _unet_state(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for path in list_checkpoints(run):  # now every one damaged
+        weights = path / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(UserError, match="every checkpoint .* is damaged .*model.safetensors"):
+        Trainer(config_from_dict(tiny_config_dict(tiny_data, run, **changes))).train(resume="latest")

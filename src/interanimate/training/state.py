@@ -44,17 +44,70 @@ def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
 
 
-def resolve_resume(output_dir: str | os.PathLike, resume: str | None) -> Path | None:
-    """``None`` -> no resume; ``"latest"`` -> newest complete checkpoint (None when there is none); else a path."""
+def checkpoint_damage(path: Path) -> str | None:
+    """None when the checkpoint folder ``path`` reads back whole — ``trainer_state.json`` parses with its step, every
+    safetensors file's header and data agree, every torch/zip file's entries pass their CRC, no file is empty — else
+    one line naming the damaged file."""
+    import zipfile
+
+    state = path / "trainer_state.json"
+    try:
+        if not isinstance(json.loads(state.read_text(encoding="utf-8")).get("step"), int):
+            return f"{state}: no step"
+    except (OSError, ValueError, AttributeError) as err:
+        return f"{state}: does not parse ({type(err).__name__})"
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        if file.stat().st_size == 0:
+            return f"{file}: empty"
+        if file.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            try:
+                with safe_open(str(file), framework="pt") as handle:
+                    for key in handle.keys():
+                        handle.get_slice(key)
+            except Exception as err:  # noqa: BLE001 - any unreadable file is one line naming it
+                return f"{file}: truncated or corrupt ({' '.join(str(err).split())[:120]})"
+        elif file.suffix in (".bin", ".pt") and zipfile.is_zipfile(file):
+            try:
+                with zipfile.ZipFile(file) as archive:
+                    bad = archive.testzip()
+            except (zipfile.BadZipFile, OSError) as err:
+                return f"{file}: truncated or corrupt ({err})"
+            if bad is not None:
+                return f"{file}: corrupt entry {bad}"
+        elif file.suffix in (".bin", ".pt"):
+            return f"{file}: truncated or corrupt (not a torch archive)"
+    return None
+
+
+def resolve_resume(output_dir: str | os.PathLike, resume: str | None, log=None) -> Path | None:
+    """``None`` -> no resume; ``"latest"`` -> the newest checkpoint that reads back whole (a damaged newer one is
+    skipped and said through ``log``; None when there is none at all; ``UserError`` naming the damage when every one
+    is damaged); else that path, which must read back whole."""
+    from interanimate.errors import UserError
+
     if not resume:
         return None
     if resume == "latest":
         found = list_checkpoints(output_dir)
-        return found[-1] if found else None
+        damage = None
+        for path in reversed(found):
+            damage = checkpoint_damage(path)
+            if damage is None:
+                return path
+            if log is not None:
+                log(f"checkpoint {path.name} is damaged ({damage}); trying the one before")
+        if found:
+            raise UserError(f"--resume latest: every checkpoint in {Path(output_dir) / CHECKPOINT_DIR} is damaged "
+                            f"({damage}); delete them to start again, or resume from a copy")
+        return None
     path = Path(resume)
     if not (path / "trainer_state.json").is_file():
-        from interanimate.errors import UserError
         raise UserError(f"--resume {resume}: not a checkpoint folder (no trainer_state.json)")
+    damage = checkpoint_damage(path)
+    if damage is not None:
+        raise UserError(f"--resume {resume}: damaged: {damage}")
     return path
 
 

@@ -428,7 +428,7 @@ class Trainer:
         # the LR schedule is stepped by hand once per optimizer step (accelerate's wrapper steps it once per
         # process); it and the EMA are checkpointed by ``save`` (JSON and safetensors), not as accelerate's pickles
         self.prepare()
-        checkpoint = resolve_resume(self.output_dir, resume)
+        checkpoint = resolve_resume(self.output_dir, resume, self.log)
         if checkpoint is not None:
             self.load(checkpoint)
         elif resume == "latest":

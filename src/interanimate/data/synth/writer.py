@@ -209,7 +209,23 @@ def _prepare_out_dir(out_dir: Path, params: dict, expected: list[ClipRecord]) ->
 
 
 def _is_finished(out_dir: Path, record: ClipRecord) -> bool:
-    return (out_dir / record.video).is_file() and (out_dir / record.annotations).is_file()
+    """The clip's two files are there and whole: the annotations archive passes its CRCs, the video's container opens
+    and counts frames (a cut mp4 loses its index). A damaged clip is rendered again (the run is deterministic)."""
+    import zipfile
+
+    import av
+
+    video, annotations = out_dir / record.video, out_dir / record.annotations
+    if not (video.is_file() and annotations.is_file()):
+        return False
+    try:
+        with zipfile.ZipFile(annotations) as archive:
+            if archive.testzip() is not None:
+                return False
+        with av.open(str(video)) as container:
+            return bool(container.streams.video) and container.streams.video[0].frames == record.num_frames
+    except Exception:  # noqa: BLE001 - anything unreadable is a clip to render again
+        return False
 
 
 def write_dataset(out_dir: str | os.PathLike, identities: int, clips_per_class: int, frames: int,
