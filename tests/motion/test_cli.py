@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from interanimate.cli import main
@@ -100,3 +101,32 @@ def test_config_errors_name_the_bad_key(tmp_path):
     stage.write_text(f"base: {CONFIG}\nseed: 7\n")
     cfg = load_config(stage, ["vq_train.steps=3"])
     assert cfg.seed == 7 and cfg.vq_train.steps == 3 and cfg.transformer == load_config(CONFIG).transformer
+
+
+def test_training_stopped_by_a_full_disk_resumes_by_stage_to_the_same_model(trained, motion_root, tmp_path,
+                                                                             monkeypatch, capsys):
+    """A full disk during the evaluator stage: exit 3, one line; the same command trains only that stage, and the
+    bundle equals the uninterrupted run's."""
+    import errno
+
+    from safetensors.torch import load_file
+
+    import interanimate.motion.train as train
+
+    out = tmp_path / "model"
+    argv = ["motion", "train", "--config", str(CONFIG), "--data", str(motion_root), "--output", str(out)]
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "x"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "train_evaluator", full)
+        assert main(argv) == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("interanimate motion: stopped: no space left")
+    assert (out / ".stages" / "model.safetensors").is_file() and not (out / "model.safetensors").exists()
+    assert main(argv) == 0
+    assert "continuing the run: stage(s) vq, transformer already trained" in capsys.readouterr().out
+    assert not (out / ".stages").exists()
+    got, want = load_file(str(out / "model.safetensors")), load_file(str(trained / "model.safetensors"))
+    differ = sorted({k.split(".")[0] for k in got if not torch.equal(got[k], want[k])})
+    assert set(got) == set(want) and not differ, differ

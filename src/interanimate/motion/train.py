@@ -260,25 +260,87 @@ def build_model(cfg: MotionTrainConfig) -> MotionModel:
                        sampling=cfg.sampling)
 
 
-def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", "evaluator"), log=print,
+STAGES = ("vq", "transformer", "evaluator")
+PARTIAL_DIR = ".stages"  # under cfg.output: the bundle after each finished stage, until the run is done
+
+
+def _fingerprint(cfg: MotionTrainConfig, stages: tuple[str, ...], init: str | None) -> str:
+    import dataclasses
+    import hashlib
+
+    text = json.dumps({"config": dataclasses.asdict(cfg), "stages": list(stages), "init": init}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _stage_seed(seed: int, stage: str, dataset: MotionDataset) -> None:
+    """Every stage starts from its own seeded state (the global generators and the dataset's random windows): a run
+    resumed after a stage trains the rest as an uninterrupted one does."""
+    offset = STAGES.index(stage) + 1
+    torch.manual_seed(seed * 1000 + offset)
+    np.random.seed(seed * 1000 + offset)
+    dataset.rng = np.random.default_rng([seed, offset])
+
+
+def _continued(partial: Path, fingerprint: str, log) -> tuple[MotionModel | None, dict]:
+    """The bundle a killed run saved after its last finished stage, if it was this run (same config, stages, init);
+    ({} when there is none, or another run's, which is removed)."""
+    import shutil
+
+    if not partial.is_dir():
+        return None, {}
+    try:
+        info = json.loads((partial / "config.json").read_text(encoding="utf-8")).get("info", {})
+        if info.get("fingerprint") != fingerprint:
+            raise ValueError("another run's")
+        model = MotionModel.load(partial)
+    except (OSError, ValueError, UserError) as err:
+        _log(log, f"ignoring {partial} ({err}); training every stage")
+        shutil.rmtree(partial)
+        return None, {}
+    _log(log, f"continuing the run: stage(s) {', '.join(info['done'])} already trained ({partial})")
+    return model, info
+
+
+def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = STAGES, log=print,
         init: str | None = None) -> MotionModel:
-    """Train the stages named (in order), save the bundle under ``cfg.output``; returns the model."""
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    """Train the stages named (in order), save the bundle under ``cfg.output``; returns the model.
+
+    Resumable by stage: after each stage the bundle so far is saved under ``cfg.output/.stages``; the same command
+    after a kill (or a machine fault) loads it and trains only the stages left (each stage seeds itself, so the result
+    is the uninterrupted run's)."""
+    import shutil
+
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if not cfg.data.root:
         raise UserError("data.root is empty: give the dataset root in the config or with --data")
     train_set = MotionDataset(cfg.data.root, "train", cfg.data, random_windows=True, seed=cfg.seed)
     _log(log, f"motion data: {len(train_set)} train clips from {cfg.data.root}")
-    model = MotionModel.load(init) if init else build_model(cfg)
-    timings, results = {}, {}
-    if "vq" in stages:
+    out = Path(cfg.output)
+    partial, fingerprint = out / PARTIAL_DIR, _fingerprint(cfg, stages, init)
+    model, info = _continued(partial, fingerprint, log)
+    done = list(info.get("done", []))
+    timings, results = dict(info.get("timings", {})), dict(info.get("results", {}))
+    if model is None:
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        model = MotionModel.load(init) if init else build_model(cfg)
+
+    def finished(stage: str) -> None:
+        done.append(stage)
+        model.save(partial, extra={"fingerprint": fingerprint, "done": done, "timings": timings,
+                                   "results": results})
+
+    if "vq" in stages and "vq" not in done:
+        _stage_seed(cfg.seed, "vq", train_set)
         for name, vq in (("hand", model.hand_vq), ("face", model.face_vq)):
             t0 = time.time()
             results[f"vq_{name}"] = train_vqvae(vq, train_set, cfg.vq_train, cfg.seed, cfg.device, log, cfg.log_every)
             timings[f"vq_{name}_s"] = time.time() - t0
-    if "transformer" in stages:
+        finished("vq")
+    if "transformer" in stages and "transformer" not in done:
+        _stage_seed(cfg.seed, "transformer", train_set)
         t0 = time.time()
         bank = None
         if cfg.transformer_train.text_prob > 0:
@@ -287,15 +349,17 @@ def run(cfg: MotionTrainConfig, stages: tuple[str, ...] = ("vq", "transformer", 
         results["transformer"] = train_transformer(model, train_set, cfg.transformer_train, bank, cfg.seed,
                                                    cfg.device, log, cfg.log_every)
         timings["transformer_s"] = time.time() - t0
-    if "evaluator" in stages:
+        finished("transformer")
+    if "evaluator" in stages and "evaluator" not in done:
+        _stage_seed(cfg.seed, "evaluator", train_set)
         model.evaluator = MotionEvaluator(cfg.evaluator)  # always fresh: it must know only this train split
         t0 = time.time()
         results["evaluator"] = train_evaluator(model.evaluator, train_set, cfg.evaluator_train, cfg.seed, cfg.device,
                                                log, cfg.log_every)
         timings["evaluator_s"] = time.time() - t0
     model.cpu().eval()
-    out = Path(cfg.output)
     model.save(out, extra={"timings": timings, "final": results, "data_root": str(cfg.data.root)})
     write_text_atomic(out / "train_summary.json", json.dumps({"timings": timings, "final": results}, indent=2) + "\n")
+    shutil.rmtree(partial, ignore_errors=True)
     _log(log, f"saved motion model to {out} ({timings})")
     return model
