@@ -105,3 +105,27 @@ def test_unreachable_ray_address_is_one_line(write_recipe, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach a Ray cluster" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_sigterm_stops_in_one_line_and_the_same_command_finishes(write_recipe, tmp_path):
+    """SIGTERM (a scheduler's stop) mid-run: exit 143, one closing line, the clip being made left as a temporary
+    folder; the rerun finishes a set equal to an uninterrupted run's that verify passes."""
+    recipe = write_recipe()
+    reference = tmp_path / "reference"
+    assert _generate(recipe, reference).wait(timeout=300) == 0
+    out = tmp_path / "out"
+    clips = out / "clips"
+    child = _generate(recipe, out)
+    deadline = time.time() + 120
+    while not (clips.is_dir() and len(list(clips.glob("*/label.json"))) >= 2):
+        assert child.poll() is None and time.time() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.005)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 143, err.decode()[-2000:]
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("interanimate: terminated") and "Traceback" not in err.decode()
+    assert not (out / "manifest.jsonl").exists() and not (out / "failures.jsonl").exists()
+    assert _generate(recipe, out).wait(timeout=300) == 0
+    assert files_of(out) == files_of(reference)
+    assert main(["dataset", "verify", str(out)]) == 0

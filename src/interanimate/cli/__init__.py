@@ -50,7 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``kill``'s polite stop), raised where the work is so that it unwinds as Ctrl-C does:
+    temporary files removed, worker pools stopped, nothing half-written counted as done."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub, whatever the caller forgot
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
@@ -64,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(err).split())  # one line, whatever the message holds
         print(f"interanimate {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("interanimate: terminated (SIGTERM); run the same command again to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interanimate: interrupted", file=sys.stderr)
         return 130
