@@ -31,7 +31,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from interanimate.cli.common import fps_value, frames_count, guidance_scale, parse_size, seed_int, steps_count
+from interanimate.cli.common import (fps_value, frames_count, guidance_scale, parse_size, seed_int, steps_count,
+                                     strength_fraction)
 from interanimate.pipelines import bundled_model_dir
 
 IDENTITY_HELP = ("face-identity vector of the reference for the ID preserver: dlib (128-d, the default: what the "
@@ -66,6 +67,9 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", type=steps_count, default=25, help="denoising steps (default 25)")
     parser.add_argument("--guidance", type=guidance_scale, default=2.0,
                         help="max CFG scale in [0, 100] (1 disables CFG; default 2)")
+    parser.add_argument("--hand-prior-strength", type=strength_fraction, default=None, metavar="S",
+                        help="start the sampler from the rendered hand prior noised to S of the schedule (0 < S <= 1; "
+                             "1: from pure noise; default: the model's setting, 0.2 for the bundled model)")
     parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--size", type=parse_size, default=None, help="HxW (default: the model's training size)")
     identity = parser.add_mutually_exclusive_group()
@@ -196,6 +200,11 @@ def check_inputs(args: argparse.Namespace) -> Path:
         multiple = downsampling_factor(vae) * 2 ** max(levels - 1, 0)
         if size[0] % multiple or size[1] % multiple:
             raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of {multiple}")
+    if args.hand_prior_strength not in (None, 1.0):
+        unet = read_json_file(model_dir / "unet" / "config.json") if (model_dir / "unet").is_dir() else {}
+        if not unet.get("hand_map_channels", 0):
+            raise UserError(f"--hand-prior-strength {args.hand_prior_strength}: the model in {model_dir} does not "
+                            "take the hand shape map the prior is drawn from; leave it out")
     return model_dir
 
 
@@ -224,8 +233,9 @@ def run(args: argparse.Namespace) -> int:
 
     # 3. generate
     reference = load_reference(args.reference, size)  # (3, H, W)
-    frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image, pipe.identity_dim()), steps=args.steps,
-                                  guidance=args.guidance, seed=args.seed)  # (F, 3, H, W) in [-1, 1]
+    frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image, pipe.identity_dim()),
+                                  steps=args.steps, guidance=args.guidance, seed=args.seed,
+                                  hand_prior_strength=args.hand_prior_strength)  # (F, 3, H, W) in [-1, 1]
 
     # 4. write (each file atomically)
     write_video(args.out, frames, fps=fps)

@@ -54,6 +54,7 @@ def number_range(low: float | None, high: float | None, label: str = "number", l
 
 positive_int = int_range(1, 10 ** 9, "positive integer")
 positive_float = number_range(0.0, 1e9, "positive number", low_inclusive=False)
+strength_fraction = number_range(0.0, 1.0, "strength in (0, 1]", low_inclusive=False)
 seed_int = _typed(lambda text: validation.seed(text, "value"), "seed")
 guidance_scale = number_range(0.0, 100.0, "guidance scale")
 fps_value = number_range(0.0, 1000.0, "frame rate", low_inclusive=False)

@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from interanimate.cli.common import number_range, seed_int, steps_count
+from interanimate.cli.common import number_range, seed_int, steps_count, strength_fraction
 
 camera_jitter = number_range(0.0, 0.1, "camera jitter")
 
@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--camera-jitter", type=camera_jitter, default=None, metavar="FRAC",
                         help="camera shake of the held-out clips, a fraction of the width in [0, 0.1] (default: "
                              "SynthHF's, 0.006; 0: a steady camera, as when a still portrait is animated)")
+    parser.add_argument("--hand-prior-strength", type=strength_fraction, default=None, metavar="S",
+                        help="start the sampler from the rendered hand prior noised to S of the schedule (1: from "
+                             "pure noise; default: the model's setting)")
     parser.add_argument("--skip-preview", action="store_true", help="do not render the SynthHF contact sheet")
     parser.set_defaults(func=run)
 
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = dict(DEMO_SETTINGS, **({"steps": args.steps} if args.steps else {}))
     start = time.perf_counter()
-    report = run_demo(args.out, model_dir, classes, seed=args.seed, camera_jitter=args.camera_jitter, **settings)
+    report = run_demo(args.out, model_dir, classes, seed=args.seed, camera_jitter=args.camera_jitter,
+                      hand_prior_strength=args.hand_prior_strength, **settings)
     elapsed = time.perf_counter() - start
     mean, wins = report["mean_over_classes"], report["classes_beating_repeat_reference"]
     print(f"animated {len(classes)} held-out SynthHF clips in {elapsed:.1f} s "

@@ -46,9 +46,10 @@ def user_identities(references: list[np.ndarray], dim: int | None, source: str =
 
 # ------------------------------------------------------------------------------------------ the demo
 def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size, tile_overlap,
-                   bar):
+                   bar, hand_prior_strength: float | None = None):
     """uint8 videos (F, H, W, 3), one per clip (its frame 0 the reference); ``conds``: pose frames and masks per
-    clip; ``identities``: a (D,) vector or None (zeros) per clip; ``bar``: a tqdm bar, advanced per clip-step."""
+    clip; ``identities``: a (D,) vector or None (zeros) per clip; ``bar``: a tqdm bar, advanced per clip-step;
+    ``hand_prior_strength``: the sampler's start (None: the model's setting)."""
     dim = pipe.identity_dim()
     videos = []
     for first in range(0, len(clips), batch_size):
@@ -63,7 +64,7 @@ def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_
                    face_mask=torch.stack([conds[i]["face_mask"] for i in part]), id_embedding=ids,
                    num_inference_steps=steps, max_guidance_scale=guidance, tile_size=tile_size,
                    tile_overlap=tile_overlap, generator=torch.Generator().manual_seed(seed), output_type="np",
-                   callback_on_step_end=lambda *_: bar.update(len(part)))
+                   callback_on_step_end=lambda *_: bar.update(len(part)), hand_prior_strength=hand_prior_strength)
         videos.extend(out.frames)  # (F, H, W, 3) uint8 each
     return videos
 
@@ -71,7 +72,8 @@ def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_
 def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 16, steps: int = 12,
              guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6,
              tile_size: int | None | str = "model", tile_overlap: int = 4, identity: str = "dlib",
-             progress: bool = True, camera_jitter: float | None = None, hands: bool = True) -> dict:
+             progress: bool = True, camera_jitter: float | None = None, hands: bool = True,
+             hand_prior_strength: float | None = None) -> dict:
     from tqdm import tqdm
 
     from interanimate.metrics.region import clip_region_scores
@@ -97,11 +99,14 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     timings["identity_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    bar = tqdm(total=2 * len(clips) * steps, desc="demo: denoising", unit="clip-step", disable=not progress)
+    strength = float(pipe.config.get("hand_prior_strength", 1.0)) if hand_prior_strength is None \
+        else hand_prior_strength
+    run_steps = max(1, int(round(steps * strength)))  # the steps the sampler runs from the hand prior
+    bar = tqdm(total=2 * len(clips) * run_steps, desc="demo: denoising", unit="clip-step", disable=not progress)
     generated = {"model": generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
-                                    tile_overlap, bar),
+                                         tile_overlap, bar, strength),
                  "model_zero_identity": generate_clips(pipe, clips, conds, [None] * len(clips), steps, guidance, seed,
-                                                  batch_size, tile_size, tile_overlap, bar)}
+                                                       batch_size, tile_size, tile_overlap, bar, strength)}
     bar.close()
     timings["generate_s"] = time.perf_counter() - start
 
@@ -139,6 +144,7 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
             for row in ROWS[:2]}
     report = {"classes": per_class, "mean_over_classes": mean, "classes_beating_repeat_reference": wins,
               "num_classes": len(classes), "frames": frames, "steps": steps, "guidance": guidance,
+              "hand_prior_strength": strength, "steps_run": run_steps,
               "tile_size": tile_size, "tile_overlap": tile_overlap, "size": list(size), "seed": seed,
               "identity_source": identity, "faces_found": int(sum(v is not None for v in identities)),
               "camera_jitter": camera_jitter, "hands": hand_report,
@@ -183,7 +189,9 @@ def report_markdown(report: dict) -> str:
     """The per-class table of a demo report (PSNR dB / SSIM for each row; a bold row beats repeat-the-reference on
     that metric)."""
     lines = [f"# interanimate demo: {report['num_classes']} held-out SynthHF clips", "",
-             f"{report['frames']} frames, {report['steps']} steps, guidance {report['guidance']}, seed "
+             f"{report['frames']} frames, {report['steps']} steps (from the hand prior at strength "
+             f"{report.get('hand_prior_strength', 1.0)}: {report.get('steps_run', report['steps'])} run), guidance "
+             f"{report['guidance']}, seed "
              f"{report['seed']}; identity from the reference image: {report['identity_source']} (a face found in "
              f"{report['faces_found']} of {report['num_classes']}). Region PSNR (dB) / SSIM over hand ∪ face, "
              "frames 1..F-1 (`interanimate.metrics.region`, protocol disco).", "",

@@ -168,7 +168,7 @@ def reference_identity(image: np.ndarray, source: str = "none", arcface_model=No
 
 # ------------------------------------------------------------------------------------------ the video
 def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int], identity: np.ndarray | None = None,
-                   steps: int = 25, guidance: float = 2.0, seed: int = 0):
+                   steps: int = 25, guidance: float = 2.0, seed: int = 0, hand_prior_strength: float | None = None):
     """Generate the frames of one video: ``reference`` (3, H, W) in [-1, 1] at ``size``, the motion's pose frames
     and hand/face masks, the identity vector. Returns (frames (F, 3, H, W) in [-1, 1], the conditions dict)."""
     import torch
@@ -182,7 +182,8 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
     id_tensor = None if identity is None else torch.from_numpy(np.asarray(identity, np.float32))[None]  # (1, D)
     out = pipe(reference[None], cond["pose_frames"][None], hand_mask=cond["hand_mask"][None],
                face_mask=cond["face_mask"][None], id_embedding=id_tensor, num_inference_steps=steps,
-               max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed))
+               max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed),
+               hand_prior_strength=hand_prior_strength)
     return out.frames[0], cond  # (F, 3, H, W)
 
 

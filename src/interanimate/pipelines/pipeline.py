@@ -59,15 +59,19 @@ class InterAnimatePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "image_encoder->unet->vae"
 
     def __init__(self, vae, image_encoder, unet, scheduler, residual_to_reference: bool = False,
-                 residual_scale: float = 1.0, window: int = DEFAULT_TILE_SIZE):
+                 residual_scale: float = 1.0, window: int = DEFAULT_TILE_SIZE, hand_prior_strength: float = 1.0):
         super().__init__()
         self.register_modules(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler)
         # residual_to_reference: True for models trained to generate (z − z_ref) / residual_scale
         # (TrainConfig.residual_to_reference); sampled latents are scaled back and the clean reference latent added.
         # window: the clip length the model was trained on, the default tile size of the fusion.
+        # hand_prior_strength: the model's default for ``__call__``'s (1: the plain sampler; below 1 the sampler
+        # starts from the rendered hand prior, docs/inference.md "Hand prior").
         # All saved in model_index.json.
+        if not 0.0 < float(hand_prior_strength) <= 1.0:
+            raise ValueError(f"hand_prior_strength must be in (0, 1], got {hand_prior_strength}")
         self.register_to_config(residual_to_reference=residual_to_reference, residual_scale=float(residual_scale),
-                                window=int(window))
+                                window=int(window), hand_prior_strength=float(hand_prior_strength))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, torch_dtype: torch.dtype | None = None, **components):
@@ -103,7 +107,8 @@ class InterAnimatePipeline(DiffusionPipeline):
         loaded = {name: components[name] if name in components else load() for name, load in loaders.items()}
         return cls(**loaded, residual_to_reference=bool(spec.get("residual_to_reference", False)),
                    residual_scale=float(spec.get("residual_scale", 1.0)),
-                   window=int(spec.get("window", DEFAULT_TILE_SIZE)))
+                   window=int(spec.get("window", DEFAULT_TILE_SIZE)),
+                   hand_prior_strength=float(spec.get("hand_prior_strength", 1.0)))
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -171,7 +176,7 @@ class InterAnimatePipeline(DiffusionPipeline):
                  decode_chunk_size: int = 8, generator: torch.Generator | None = None, output_type: str = "pt",
                  return_dict: bool = True, latents: Tensor | None = None, callback_on_step_end=None,
                  reference_pose: Tensor | None = None, reference_hand_mask: Tensor | None = None,
-                 reference_face_mask: Tensor | None = None):
+                 reference_face_mask: Tensor | None = None, hand_prior_strength: float | None = None):
         """Animate ``reference`` (B, 3, H, W) in [-1, 1] along ``pose_frames`` (B, F, 3, H, W) in [-1, 1] (with
         the hand shape map's channels after the skeleton's three when the model ``takes_hand_map()``).
 
@@ -189,7 +194,13 @@ class InterAnimatePipeline(DiffusionPipeline):
         measurement behind that choice.
         ``callback_on_step_end(pipe, step_index, timestep, {"latents": latents})`` runs after every denoising step
         (as diffusers' pipelines call it; its return value is ignored), e.g. to show progress.
+        ``hand_prior_strength`` < 1 (a model that takes the hand map): start the sampler from the hand prior
+        (:func:`interanimate.models.conditioning.hand_prior_latents`, the reference with the hand painted in its skin
+        tone) noised to that point of the schedule, as img2img's ``strength`` does (SDEdit), instead of from pure
+        noise; 1 is the plain sampler; None (default): the model's ``config.hand_prior_strength``.
         """
+        if hand_prior_strength is None:
+            hand_prior_strength = float(self.config.get("hand_prior_strength", 1.0))
         # 1. check inputs
         if reference.ndim == 3:
             reference = reference.unsqueeze(0)  # (1, 3, H, W)
@@ -203,6 +214,10 @@ class InterAnimatePipeline(DiffusionPipeline):
             raise ValueError(f"height and width must be multiples of {self.vae_scale_factor}, got {height}x{width}")
         if isinstance(tile_size, str) and tile_size != "model":
             raise ValueError(f"tile_size must be an int, None or 'model', got {tile_size!r}")
+        if not 0.0 < hand_prior_strength <= 1.0:
+            raise ValueError(f"hand_prior_strength must be in (0, 1], got {hand_prior_strength}")
+        if hand_prior_strength < 1.0 and not self.takes_hand_map():
+            raise ValueError("hand_prior_strength < 1 needs a model that takes the hand shape map")
         if output_type not in ("pt", "np", "latent"):
             raise ValueError(f"output_type must be 'pt', 'np' or 'latent', got {output_type!r}")
         device, dtype = self.device, torch.float32
@@ -234,22 +249,32 @@ class InterAnimatePipeline(DiffusionPipeline):
             time_ids=conditioning.added_time_ids(fps, motion_bucket_id, aug),
             pose_frames=pose_frames, hand_mask=hand_mask, face_mask=face_mask,
             id_embedding=None if id_embedding is None else id_embedding.to(device, dtype))
-        if self.takes_hand_prior():  # the reference with the hand painted in its skin tone, in the diffused space
+        prior = None
+        if self.takes_hand_prior() or hand_prior_strength < 1.0:  # the reference with the hand painted, diffused space
             residual = self.config.get("residual_to_reference", False)
-            cond.hand_prior = conditioning.hand_prior_latents(
+            prior = conditioning.hand_prior_latents(
                 self.vae, reference, pose_frames, face_mask,
                 float(self.config.get("residual_scale", 1.0)) if residual else None)  # (B, F, C, h, w)
+        if self.takes_hand_prior():
+            cond.hand_prior = prior
 
         # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
+        start = num_inference_steps - max(1, int(round(num_inference_steps * hand_prior_strength)))
+        if start:  # SDEdit from the hand prior: skip the first steps
+            timesteps = timesteps[start:]
+            self.scheduler.set_begin_index(start)
 
         # 4. initial noise
         shape = (batch, num_frames, self.vae.config.latent_channels, height // self.vae_scale_factor,
                  width // self.vae_scale_factor)
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-        latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma  # (B, F, C, h, w)
+        if start:
+            latents = prior.to(dtype) + latents.to(device, dtype) * self.scheduler.sigmas[start].to(device)
+        else:
+            latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma  # (B, F, C, h, w)
 
         # 5. guidance scale per frame
         guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, device=device)  # (F,)

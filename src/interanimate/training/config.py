@@ -121,6 +121,9 @@ class TrainConfig:
     # the residual is divided by this so that it has unit variance, as EDM's preconditioning (sigma_data = 1)
     # assumes; None = measured at start-up: the std of z − z_ref over the first 64 training clips
     residual_scale: float | None = None
+    # the exported pipeline's default sampler start (InterAnimatePipeline.hand_prior_strength; the previews use it):
+    # 1 from pure noise; below 1 from the rendered hand prior noised that far (a model with the hand map only)
+    hand_prior_strength: float = 1.0
     max_steps: int = 100
     time_limit_minutes: float | None = None  # stop early (checkpoint, preview, export) once this much wall time passed
     batch_size: int = 1  # per process
@@ -157,6 +160,8 @@ class TrainConfig:
         if not 0 <= self.optim.lr_decay_steps <= self.max_steps:
             raise ConfigError(f"optim.lr_decay_steps: must be in [0, max_steps={self.max_steps}], "
                               f"got {self.optim.lr_decay_steps}")
+        if not 0.0 < self.hand_prior_strength <= 1.0:
+            raise ConfigError(f"hand_prior_strength: must be in (0, 1], got {self.hand_prior_strength}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay: must be in [0, 1), got {self.ema_decay}")
         for key in ("drop_all", "drop_image", "drop_latents", "drop_identity"):

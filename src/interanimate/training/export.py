@@ -85,7 +85,8 @@ def training_pipeline(trainer, unet=None, image_encoder=None):
     pipe = InterAnimatePipeline(vae=trainer.vae, image_encoder=image_encoder, unet=unet,
                                 scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                 residual_to_reference=trainer.config.residual_to_reference,
-                                residual_scale=trainer.residual_scale, window=trainer.config.data.num_frames)
+                                residual_scale=trainer.residual_scale, window=trainer.config.data.num_frames,
+                                hand_prior_strength=trainer.config.hand_prior_strength)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

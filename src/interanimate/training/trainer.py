@@ -106,6 +106,9 @@ class Trainer:
         size = tuple(cfg.size) if cfg.size else None
         hand_map = bool(unet_config(self.config.model).get("hand_map_channels", 0))  # the pose encoder takes it
         self.takes_hand_prior = bool(unet_config(self.config.model).get("hand_prior", False))
+        if self.config.hand_prior_strength < 1.0 and not hand_map:
+            raise UserError(f"hand_prior_strength: {self.config.hand_prior_strength} needs a UNet that takes the hand "
+                            "shape map (model.unet_overrides.hand_map_channels)")
         ds_cfg = DatasetConfig(num_frames=cfg.num_frames, stride=cfg.stride, size=size, reference=cfg.reference,
                                seed=self.config.seed, masks=cfg.region_masks, hand_map=hand_map)
         self.train_set = InterHFDataset(root, split="train", config=ds_cfg)
