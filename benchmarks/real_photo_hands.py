@@ -6,7 +6,8 @@ scored by the hand check ``animate`` prints (mediapipe re-detection on the frame
 The photos are the real ones a locked package ships: skimage's ``astronaut`` (Eileen Collins, NASA, public domain)
 and matplotlib's ``grace_hopper.jpg`` sample. Each goes through the same library calls as the ``animate`` command with
 its defaults (the motion model's motion for the class, seed 0; ``--retarget auto`` with the mediapipe backend; the
-model's training size; 16 frames, 25 steps, guidance 2; the dlib identity of the photo). Prints one row per photo and
+model's training size; 16 frames, 25 steps, guidance 2; the dlib identity of the photo; ``--framing face``,
+the photo cropped to the face as SynthHF frames its people; the model's hand prior strength). Prints one row per photo and
 class and the pooled rate per photo; writes each preview grid (reference | pose | generated) as
 ``OUT/<photo>_<class>.png`` to look at.
 """
@@ -37,7 +38,7 @@ def main() -> None:
     from interanimate.annotate.backends import backend_for
     from interanimate.metrics.hands import pooled
     from interanimate.pipelines import bundled_model_dir, driving
-    from interanimate.pipelines.conditioning import load_reference
+    from interanimate.pipelines.conditioning import reference_tensor
     from interanimate.pipelines.outputs import preview_grid, write_png
     from interanimate.pipelines.pipeline import InterAnimatePipeline
     from interanimate.taxonomy import CODES
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--classes", default="all")
     parser.add_argument("--out", type=Path, default=Path("runs/real_photo_hands"))
     parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--framing", choices=("face", "full"), default="face")
+    parser.add_argument("--hand-prior-strength", type=float, default=None)
     args = parser.parse_args()
     classes = list(CODES) if args.classes == "all" else args.classes.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -56,16 +59,18 @@ def main() -> None:
     backend = backend_for("mediapipe", None, static=True)
     results = {}
     for name, image in photos().items():
-        path = args.out / f"{name}.png"
-        Image.fromarray(image).save(path)
+        if args.framing == "face":
+            image, _ = driving.frame_on_face(image, backend, "mediapipe")
+        Image.fromarray(image).save(args.out / f"{name}.png")
         identity = driving.reference_identity(image, "dlib") if pipe.identity_dim() else None
-        reference = load_reference(path, size)  # (3, H, W)
+        reference = reference_tensor(image, size)  # (3, H, W)
         rows = []
         for code in classes:
             motion = driving.from_motion_model(16, 0, code)
             placed = driving.retarget(motion, image, size, backend, "mediapipe", name)
             frames, cond = driving.animate_motion(pipe, reference, placed, size, identity, steps=args.steps,
-                                                  guidance=2.0, seed=0)
+                                                  guidance=2.0, seed=0,
+                                                  hand_prior_strength=args.hand_prior_strength)
             check = driving.hand_check(frames, placed, size)
             rows.append(check)
             write_png(args.out / f"{name}_{code}.png", preview_grid(reference, cond["pose_frames"], frames))

@@ -139,3 +139,68 @@ def test_reference_pose_frame_is_prepended_to_every_tile_and_dropped(pipe):
         del pipe.unet.forward
     assert frames.shape[1] == 6
     assert len(seen) >= 2 and all(torch.equal(p[:, 0], ref_pose) for p in seen)  # every tile starts with it
+
+
+@pytest.fixture(scope="module")
+def hand_pipe():
+    """A tiny pipeline whose UNet takes the hand shape map (what the hand prior is drawn from)."""
+    from interanimate.models.first_stage import PatchPCAAutoencoder
+
+    torch.manual_seed(0)
+    unet = build_unet("tiny", hand_map_channels=3)
+    _perturb(unet, 1)
+    vae = PatchPCAAutoencoder(in_channels=3, latent_channels=4, patch_size=8, sample_size=SIZE)
+    vae.fit(torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2)) * 2 - 1)
+    encoder = build_small_image_encoder(32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                        image_size=SIZE, patch_size=8)
+    pipeline = InterAnimatePipeline(vae, encoder, unet.eval(), EulerDiscreteScheduler(**svd_scheduler_config()))
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def _hand_inputs(frames: int) -> dict:
+    inputs = _inputs(frames)
+    shape = torch.full((1, frames, 3, SIZE, SIZE), -1.0)  # hand shape map: empty ...
+    shape[:, :, 0, 8:24, 8:20] = 1.0  # ... but for a left hand in every frame
+    inputs["pose_frames"] = torch.cat([inputs["pose_frames"], shape], dim=2)  # (1, F, 6, H, W)
+    return inputs
+
+
+def test_hand_prior_strength_starts_the_sampler_from_the_prior(hand_pipe, tmp_path):
+    """Strength 1 is the plain sampler; below 1 only the last steps run, from the noised hand prior; the model's
+    default is saved in model_index.json; a model without the hand map refuses it."""
+    from interanimate.models.conditioning import hand_prior_latents
+
+    inputs = _hand_inputs(2)
+    run = lambda **kw: hand_pipe(**inputs, num_inference_steps=10, max_guidance_scale=1.0,  # noqa: E731
+                                 generator=torch.Generator().manual_seed(0), output_type="latent", **kw).frames
+    calls = []
+    hand_pipe.unet.register_forward_pre_hook(lambda *a: calls.append(1))
+    plain = run()
+    assert len(calls) == 10 and torch.equal(plain, run(hand_prior_strength=1.0))
+    calls.clear()
+    started = run(hand_prior_strength=0.2)
+    assert len(calls) == 2 and not torch.equal(started, plain)
+    prior = hand_prior_latents(hand_pipe.vae, inputs["reference"], inputs["pose_frames"], inputs["face_mask"])
+    # from sigma ~0.3 two Euler steps stay near the prior, far nearer than the plain sampler's result
+    assert (started - prior).abs().mean() < 0.5 * (plain - prior).abs().mean()
+    hand_pipe.unet._forward_pre_hooks.clear()
+    saved = InterAnimatePipeline(hand_pipe.vae, hand_pipe.image_encoder, hand_pipe.unet, hand_pipe.scheduler,
+                                 hand_prior_strength=0.2)
+    saved.save_pretrained(tmp_path / "m")
+    loaded = InterAnimatePipeline.from_pretrained(tmp_path / "m")
+    assert loaded.config.hand_prior_strength == 0.2
+    loaded.set_progress_bar_config(disable=True)
+    by_default = loaded(**inputs, num_inference_steps=10, max_guidance_scale=1.0,
+                        generator=torch.Generator().manual_seed(0), output_type="latent").frames
+    torch.testing.assert_close(by_default, started)
+    with pytest.raises(ValueError, match="hand_prior_strength"):
+        run(hand_prior_strength=0.0)
+    with pytest.raises(ValueError, match="hand_prior_strength"):
+        InterAnimatePipeline(hand_pipe.vae, hand_pipe.image_encoder, hand_pipe.unet, hand_pipe.scheduler,
+                             hand_prior_strength=1.5)
+
+
+def test_hand_prior_strength_needs_the_hand_map(pipe):
+    with pytest.raises(ValueError, match="needs a model that takes the hand shape map"):
+        _run(pipe, 2, hand_prior_strength=0.5)

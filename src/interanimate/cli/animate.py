@@ -70,6 +70,10 @@ def register(subparsers) -> None:
     parser.add_argument("--hand-prior-strength", type=strength_fraction, default=None, metavar="S",
                         help="start the sampler from the rendered hand prior noised to S of the schedule (0 < S <= 1; "
                              "1: from pure noise; default: the model's setting, 0.2 for the bundled model)")
+    parser.add_argument("--framing", choices=("face", "full"), default="face",
+                        help="face (default): crop the reference to the head-and-shoulders square the model's "
+                             "training people fill (found by --pose-backend; the full image when it finds no "
+                             "face); full: the whole image, centre-cropped to the output's aspect")
     parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--size", type=parse_size, default=None, help="HxW (default: the model's training size)")
     identity = parser.add_mutually_exclusive_group()
@@ -212,8 +216,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from interanimate.annotate.backends import backend_for
-    from interanimate.pipelines.conditioning import load_reference
-    from interanimate.pipelines.driving import animate_motion, retarget
+    from interanimate.pipelines.conditioning import reference_tensor
+    from interanimate.pipelines.driving import animate_motion, frame_on_face, retarget
     from interanimate.pipelines.outputs import preview_grid, write_gif, write_png, write_video
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
@@ -223,16 +227,23 @@ def run(args: argparse.Namespace) -> int:
     pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
     size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
 
-    # 2. the driving motion, then onto the reference's face (or as is)
+    # 2. the reference framed on its face (or whole), the driving motion, then onto the reference's face (or as is)
+    backend = None
+    if args.framing == "face" or args.retarget == "auto":
+        backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
+    if args.framing == "face":
+        image, framed = frame_on_face(image, backend, args.pose_backend)
+        if not framed:
+            print(f"framing: the {args.pose_backend} pose backend finds no face in --reference {args.reference}; "
+                  "using the whole image")
     motion = _driving_motion(args, image.shape[:2])
     fps = motion.output_fps(args.fps)
     placed = motion
     if args.retarget == "auto":
-        backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
         placed = retarget(motion, image, size, backend, args.pose_backend, f"--reference {args.reference}")
 
     # 3. generate
-    reference = load_reference(args.reference, size)  # (3, H, W)
+    reference = reference_tensor(image, size)  # (3, H, W)
     frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image, pipe.identity_dim()),
                                   steps=args.steps, guidance=args.guidance, seed=args.seed,
                                   hand_prior_strength=args.hand_prior_strength)  # (F, 3, H, W) in [-1, 1]

@@ -26,20 +26,44 @@ def cover_crop(image_size: tuple[int, int], size: tuple[int, int]) -> tuple[int,
 
 def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
     """Read an image file, centre-crop it to the aspect of ``size`` (H, W), resize: (3, H, W) in [-1, 1]."""
-    from PIL import Image
-
     from interanimate.errors import UserError
-
     from interanimate.utils.media import read_image
 
     try:
-        image = Image.fromarray(read_image(path))
+        image = read_image(path)
     except (OSError, ValueError) as err:  # unreadable, or too large to decode (checked before decoding)
         raise UserError(f"cannot read reference image {path}: {err}") from None
+    return reference_tensor(image, size)
+
+
+def reference_tensor(image: np.ndarray, size: tuple[int, int]) -> Tensor:
+    """uint8 (H, W, 3) centre-cropped to the aspect of ``size`` (H, W) and resized (Lanczos): (3, H, W) in [-1, 1]."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.asarray(image, np.uint8))
     height, width = size
-    resized_w, resized_h, left, top = cover_crop((image.height, image.width), size)
-    resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
+    resized_w, resized_h, left, top = cover_crop((picture.height, picture.width), size)
+    resized = picture.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
     return image_to_tensor(np.asarray(resized.crop((left, top, left + width, top + height))))
+
+
+# SynthHF's framing, which the bundled model was trained on (measured over 20 held-out renders at 128×128): the
+# face's 68 points span 0.355 of the frame's width, their centre at 0.49 / 0.48 of its width / height
+FACE_WIDTH_FRACTION = 0.355
+FACE_CENTRE = (0.49, 0.48)
+
+
+def face_framing_box(image_size: tuple[int, int], face_points: np.ndarray) -> tuple[int, int, int]:
+    """The square (left, top, side) in an image of ``image_size`` (H, W) that frames the face whose confident points
+    are ``face_points`` (N, 2) as SynthHF frames its people (``FACE_WIDTH_FRACTION``, ``FACE_CENTRE``), kept inside
+    the image (smaller when the image is: then as close to that framing as it allows)."""
+    height, width = image_size
+    span = float(np.ptp(face_points[:, 0]))
+    centre_x, centre_y = face_points.mean(axis=0)
+    side = int(round(min(max(span / FACE_WIDTH_FRACTION, 16), height, width)))
+    left = int(round(centre_x - FACE_CENTRE[0] * side))
+    top = int(round(centre_y - FACE_CENTRE[1] * side))
+    return min(max(left, 0), width - side), min(max(top, 0), height - side), side
 
 
 def conditions_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, source_size: tuple[int, int],

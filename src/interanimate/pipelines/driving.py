@@ -139,6 +139,22 @@ def retarget(motion: DrivingMotion, image: np.ndarray, size: tuple[int, int], ba
     return replace(motion, keypoints=keypoints, scores=scores, size=tuple(size), retargeted=True)
 
 
+def frame_on_face(image: np.ndarray, backend, backend_name: str = "pose backend") -> tuple[np.ndarray, bool]:
+    """``image`` (H, W, 3) cropped to the square that frames its face as the model's training people are framed
+    (``conditioning.face_framing_box``): (the crop, True), or (``image``, False) when the backend finds no face."""
+    from interanimate.annotate.backends import check_pose
+    from interanimate.keypoints.layout import FACE
+    from interanimate.pipelines.conditioning import face_framing_box
+    from interanimate.pipelines.retarget import FACE_SCORE_THRESHOLD, MIN_FACE_POINTS
+
+    keypoints, scores = check_pose(*backend(image), backend=backend_name)
+    points = keypoints[FACE][scores[FACE] >= FACE_SCORE_THRESHOLD]  # (N, 2)
+    if len(points) < MIN_FACE_POINTS:
+        return image, False
+    left, top, side = face_framing_box(image.shape[:2], points)
+    return np.ascontiguousarray(image[top:top + side, left:left + side]), True
+
+
 # ------------------------------------------------------------------------------------------ identity
 def read_identity_file(path: str | os.PathLike, option: str = "--identity") -> np.ndarray:
     """float32 (D,) from a .npy file of finite numbers."""
