@@ -42,11 +42,12 @@ train-small: venv
 	$(VENV)/bin/interanimate train --config configs/train_small_stage2.yaml --set device=$(DEVICE) --resume latest
 	$(VENV)/bin/interanimate train --config configs/train_small_stage3.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
 
-# Stage 4, in training (docs/training.md, "A hand you can see"): the stage-3 model at 128x128 with the hand shape map,
-# from stage 3's export (runs/small-stage3/final, which `make train-small` writes). It replaces the bundled model once
-# its run has finished and been scored; until then the bundled model is stage 3.
+# Stage 4 (docs/training.md, "A hand you can see"): 4a, the stage-3 model at 128x128 with the hand shape map, from
+# stage 3's export (runs/small-stage3/final, which `make train-small` writes), exported as the bundled model (it
+# samples from the hand prior); then 4b, the 4a model also conditioned on the hand prior (in training).
 train-hands: venv
-	$(VENV)/bin/interanimate train --config configs/train_small_hands.yaml --set device=$(DEVICE) --resume latest
+	$(VENV)/bin/interanimate train --config configs/train_small_hands.yaml --set device=$(DEVICE) --resume latest --export src/interanimate/assets/animate-small
+	$(VENV)/bin/interanimate train --config configs/train_small_hand_prior.yaml --set device=$(DEVICE) --resume latest
 
 # Reproduce the bundled motion model's recipe on SynthHF (hours on a CPU; use DEVICE=cuda where there is a GPU).
 train-motion: venv

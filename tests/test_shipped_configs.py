@@ -87,15 +87,21 @@ def test_train_small_runs_all_stages_as_shipped(tmp_path):
 
 
 def test_train_hands_runs_as_shipped(tmp_path):
-    """Stage 4 (``make train-hands``) from a stage-3 export — here the bundled model, which is one (fp16): at 128×128
-    with the hand shape map, the loaded UNet widened; the exported first stage generates at 128×128."""
+    """Stage 4a (``make train-hands``) from an export — here the bundled model, itself a stage-4a export (fp16) — at
+    128×128 with the hand shape map; then stage 4b from 4a's export, widened with the hand prior's zero convolution.
+    Both exports sample from the hand prior at 0.2 by default."""
     from interanimate.pipelines import bundled_model_dir
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
+    small = ("data.synth.identities=2",  # 120 identities (2160 clips at 128×128): ten minutes to render
+             "validation_samples=1", "validation_steps=2", "max_steps=2", "optim.lr_decay_steps=1",
+             "optim.lr_warmup_steps=1", "--resume=latest")
     _train("train_small_hands.yaml", f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",
-           "data.synth.identities=2",  # 120 identities (2160 clips at 128×128): ten minutes to render
-           "validation_samples=1", "validation_steps=2", f"model.init_from={bundled_model_dir()}",
-           "max_steps=2", "optim.lr_decay_steps=1", "optim.lr_warmup_steps=1", "--resume=latest")
+           f"model.init_from={bundled_model_dir()}", *small)
     pipe = InterAnimatePipeline.from_pretrained(tmp_path / "run" / "final")
-    assert pipe.takes_hand_map() and pipe.unet.pose_encoder.in_channels == 6
-    assert pipe.vae.config.sample_size == 128
+    assert pipe.takes_hand_map() and pipe.unet.pose_encoder.in_channels == 6 and not pipe.takes_hand_prior()
+    assert pipe.vae.config.sample_size == 128 and pipe.config.hand_prior_strength == 0.2
+    _train("train_small_hand_prior.yaml", f"output_dir={tmp_path / 'run4b'}", f"data.root={tmp_path / 'data'}",
+           f"model.init_from={tmp_path / 'run' / 'final'}", *small)
+    pipe = InterAnimatePipeline.from_pretrained(tmp_path / "run4b" / "final")
+    assert pipe.takes_hand_prior() and pipe.config.hand_prior_strength == 0.2
