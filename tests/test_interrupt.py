@@ -19,7 +19,8 @@ from PIL import Image
 STOP_BOUND_S = 120  # the work asked for takes many times longer than this
 
 CHILD = textwrap.dedent("""
-    import sys
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job inherits SIG_IGN)
     import torch  # noqa: F401  (imports before "ready", so the signal lands in the work itself)
     import interanimate.motion.model, interanimate.pipelines.pipeline  # noqa: F401
     from interanimate.cli import main

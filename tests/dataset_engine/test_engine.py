@@ -237,7 +237,7 @@ def test_the_shipped_recipe_runs_with_the_bundled_models(tmp_path):
     assert main(["dataset", "generate", str(recipe), "--out", str(out), "--set", "classes=[LH-NP,RL-FS]",
                  "--set", "clips_per_class=1", "--no-progress"]) == 0
     rows = manifest_rows(out)
-    assert len(rows) == 2 and rows[0]["model_name"] == "animate-small" and rows[0]["height"] == 64
+    assert len(rows) == 2 and rows[0]["model_name"] == "animate-small" and rows[0]["height"] == 128
     assert main(["dataset", "verify", str(out)]) == 0
 
 

@@ -102,3 +102,22 @@ def test_damaged_finished_clips_are_reported_then_made_again(write_recipe, tmp_p
     assert f"made again: {rows[0]['clip_id']}" in printed and f"made again: {rows[1]['clip_id']}" in printed
     assert "done 2 (2 of them found damaged and made again)" in printed
     _same_set(out, reference)
+
+
+def test_a_damaged_plan_or_manifest_is_named_then_written_again(write_recipe, tmp_path, capsys, reference):
+    out = tmp_path / "set"
+    shutil.copytree(reference, out)
+    recipe = write_recipe()
+    manifest = out / "manifest.jsonl"
+    manifest.write_text(manifest.read_text()[:-40])  # the last row cut
+    plan = out / "plan.jsonl"
+    plan.write_text(plan.read_text().replace("}", "", 1))  # a row's brace gone
+    assert main(["dataset", "verify", str(out)]) == 2  # the set's own plan cannot be read: one line naming it
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plan.jsonl: line 1 does not parse" in err[0] and "dataset generate" in err[0]
+    assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert files_of(out) == files_of(reference)  # plan and manifests written again, nothing remade
+    manifest.write_text(manifest.read_text()[:-40])
+    assert main(["dataset", "verify", str(out)]) == 1
+    assert "manifest.jsonl: line 6 does not parse" in capsys.readouterr().out

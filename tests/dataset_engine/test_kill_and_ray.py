@@ -77,6 +77,7 @@ def ray_cluster():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # Ray's start-up and a worker's restart: minutes on a loaded 2-core machine
 def test_ray_two_workers_equal_local_and_a_dead_worker_is_replaced(write_recipe, tmp_path, ray_cluster):
     from interanimate.datasets.engine import generate, load_job
     from interanimate.datasets.recipe import load_recipe

@@ -113,7 +113,7 @@ def test_animate_driving_video_is_retargeted_onto_the_reference_face(tiny_model,
     Image.fromarray(np.full((96, 128, 3), 128, np.uint8)).save(tmp_path / "ref.png")  # (H, W): cropped to 48×48
     out = tmp_path / "out.mp4"
     code = main(animate_args(tmp_path / "ref.png", out, tiny_model, "--driving-video", str(tmp_path / "drive.mp4"),
-                             "--pose-backend", UNIT_STUB))
+                             "--pose-backend", UNIT_STUB, "--framing", "full"))
     assert code == 0 and out.is_file() and out.with_suffix(".png").is_file()
     keypoints, source_size = seen_conditions["keypoints"], seen_conditions["source_size"]
     assert keypoints.shape == (3, NUM_KEYPOINTS, 2) and source_size == (SIZE, SIZE)
@@ -141,7 +141,7 @@ def test_animate_synth_class_is_retargeted_onto_the_reference_face(tiny_model, t
     register_backend("test-pipelines-ref-face", lambda: FixedPoseStub(ref_kpts, ref_scores))
     Image.fromarray(np.full((96, 128, 3), 128, np.uint8)).save(tmp_path / "ref.png")
     code = main(animate_args(tmp_path / "ref.png", tmp_path / "out.mp4", tiny_model, "--synth-class", "LH-NP",
-                             "--pose-backend", "test-pipelines-ref-face"))
+                             "--pose-backend", "test-pipelines-ref-face", "--framing", "full"))
     assert code == 0
     keypoints, scores = seen_conditions["keypoints"], seen_conditions["scores"]  # (3, 134, 2), (3, 134)
     expected = crop_to_output(apply_similarity(clip["keypoints"], to_user), (96, 128))  # (3, 134, 2)

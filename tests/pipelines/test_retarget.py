@@ -135,3 +135,34 @@ def test_center_crop_matrix_matches_load_reference(tmp_path):
     assert reference[:, round(y), round(x)].min() > 0.5  # bright where the map says
     bright = np.argwhere(reference.numpy().mean(axis=0) > 0)  # (N, 2) rows, cols
     np.testing.assert_allclose(bright.mean(axis=0) + 0.5, (y, x), atol=0.6)
+
+
+def test_face_framing_box_frames_a_face_as_synthhf_does():
+    from interanimate.pipelines.conditioning import FACE_CENTRE, FACE_WIDTH_FRACTION, face_framing_box
+
+    face = np.stack(np.meshgrid(np.linspace(200, 300, 9), np.linspace(150, 260, 8)), -1).reshape(-1, 2)  # (72, 2)
+    left, top, side = face_framing_box((1000, 800), face)
+    assert side == round(100 / FACE_WIDTH_FRACTION)
+    assert abs(left + FACE_CENTRE[0] * side - 250) <= 1 and abs(top + FACE_CENTRE[1] * side - 205) <= 1
+    # near a border: kept inside, the same size
+    left, top, side2 = face_framing_box((1000, 800), face - (180, 140))
+    assert (left, top, side2) == (0, 0, side)
+    # a face too large for the image: the largest square the image holds
+    assert face_framing_box((200, 300), face * 3)[2] == 200
+
+
+def test_frame_on_face_crops_the_reference_or_keeps_it_without_a_face():
+    from interanimate.keypoints.layout import FACE, NUM_KEYPOINTS
+    from interanimate.pipelines.driving import frame_on_face
+
+    image = np.zeros((400, 600, 3), np.uint8)
+    image[100:160, 300:360] = 200  # the "face"
+    kpts, scores = np.zeros((NUM_KEYPOINTS, 2), np.float32), np.zeros(NUM_KEYPOINTS, np.float32)
+    kpts[FACE] = np.stack(np.meshgrid(np.linspace(300, 360, 17), np.linspace(100, 160, 4)), -1).reshape(-1, 2)
+    scores[FACE] = 1.0
+    crop, framed = frame_on_face(image, lambda frame: (kpts, scores))
+    assert framed and crop.shape[0] == crop.shape[1] == round(60 / 0.355)
+    bright = np.argwhere(crop[..., 0] > 0)  # the face inside the crop: as wide as 0.355 of it, centred
+    assert abs((bright[:, 1].max() - bright[:, 1].min() + 1) / crop.shape[1] - 0.355) < 0.02
+    same, framed = frame_on_face(image, lambda frame: (kpts, np.zeros_like(scores)))
+    assert not framed and same is image

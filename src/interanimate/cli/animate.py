@@ -70,10 +70,11 @@ def register(subparsers) -> None:
     parser.add_argument("--hand-prior-strength", type=strength_fraction, default=None, metavar="S",
                         help="start the sampler from the rendered hand prior noised to S of the schedule (0 < S <= 1; "
                              "1: from pure noise; default: the model's setting, 0.2 for the bundled model)")
-    parser.add_argument("--framing", choices=("face", "full"), default="face",
-                        help="face (default): crop the reference to the head-and-shoulders square the model's "
-                             "training people fill (found by --pose-backend; the full image when it finds no "
-                             "face); full: the whole image, centre-cropped to the output's aspect")
+    parser.add_argument("--framing", choices=("auto", "face", "full"), default="auto",
+                        help="face: crop the reference to the head-and-shoulders square the model's training people "
+                             "fill (found by --pose-backend; the full image when it finds no face); full: the whole "
+                             "image, centre-cropped to the output's aspect; auto (default): face with --retarget "
+                             "auto, full with --retarget none (whose keypoints refer to the whole image)")
     parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--size", type=parse_size, default=None, help="HxW (default: the model's training size)")
     identity = parser.add_mutually_exclusive_group()
@@ -228,10 +229,11 @@ def run(args: argparse.Namespace) -> int:
     size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
 
     # 2. the reference framed on its face (or whole), the driving motion, then onto the reference's face (or as is)
+    framing = args.framing if args.framing != "auto" else ("face" if args.retarget == "auto" else "full")
     backend = None
-    if args.framing == "face" or args.retarget == "auto":
+    if framing == "face" or args.retarget == "auto":
         backend = backend_for(args.pose_backend, args.dwpose_dir, static=True)
-    if args.framing == "face":
+    if framing == "face":
         image, framed = frame_on_face(image, backend, args.pose_backend)
         if not framed:
             print(f"framing: the {args.pose_backend} pose backend finds no face in --reference {args.reference}; "

@@ -29,7 +29,7 @@ from interanimate.errors import UserError
 from interanimate.jobs import (FailureLog, Summary, append_timing, check_writable, failure_reason, parse_shard,
                                progress_bar, stop_for_machine)
 from interanimate.jobs import pending as pending_items
-from interanimate.utils.io import write_json_atomic, write_text_atomic
+from interanimate.utils.io import read_jsonl_whole, write_json_atomic, write_text_atomic
 
 RECIPE_NAME, PLAN_NAME, EXCLUDED_NAME = "recipe.json", "plan.jsonl", "excluded.jsonl"
 MANIFEST_JSONL, MANIFEST_PARQUET, SHARDS = "manifest.jsonl", "manifest.parquet", "shards"
@@ -152,8 +152,13 @@ def load_job(recipe: DatasetRecipe, out: Path, write: bool = True) -> Job:
                                               "clips": len(plan.rows), "identities": len(plan.identities),
                                               "splits": plan.splits})
     elif write:
-        stored_rows = [json.loads(line) for line in (out / PLAN_NAME).read_text().splitlines() if line.strip()]
-        if stored_rows != [r.to_dict() for r in plan.rows]:
+        fresh = [r.to_dict() for r in plan.rows]
+        try:
+            stored_rows = read_jsonl_whole(out / PLAN_NAME)
+        except (OSError, ValueError):  # damaged or gone: the plan is the recipe's, deterministic; write it again
+            write_text_atomic(out / PLAN_NAME, "".join(json.dumps(r, sort_keys=True) + "\n" for r in fresh))
+            stored_rows = fresh
+        if stored_rows != fresh:
             raise UserError(f"{out / PLAN_NAME}: differs from the plan of this recipe (edited by hand?); use a new "
                             "folder")
     return job
@@ -165,9 +170,12 @@ def load_job_from_out(out: Path) -> Job:
     if stored is None:
         raise UserError(f"{out}: not a dataset folder (no {RECIPE_NAME}); run `interanimate dataset plan` first")
     recipe = recipe_from_dict(stored["recipe"])
-    rows = [PlanRow(**json.loads(line)) for line in (out / PLAN_NAME).read_text().splitlines() if line.strip()]
-    excluded = [json.loads(line) for line in (out / EXCLUDED_NAME).read_text().splitlines() if line.strip()] \
-        if (out / EXCLUDED_NAME).is_file() else []
+    try:
+        rows = [PlanRow(**row) for row in read_jsonl_whole(out / PLAN_NAME)]
+        excluded = read_jsonl_whole(out / EXCLUDED_NAME) if (out / EXCLUDED_NAME).is_file() else []
+    except (OSError, ValueError, TypeError) as err:
+        raise UserError(f"{err}; run `interanimate dataset generate` with the set's recipe to write it again") \
+            from None
     context = Context(recipe=recipe, out=out, model_dir=Path(stored["model_dir"]),
                       model_name=Path(stored["model_dir"]).name, model_sha256=stored["model_sha256"],
                       generator_version=stored["generator_version"])

@@ -9,7 +9,6 @@ The manifest is also plain Parquet: ``datasets.load_dataset("parquet", data_file
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,12 @@ class GeneratedClips(Dataset):
         manifest = self.root / "manifest.jsonl"
         if not manifest.is_file():
             raise DataError(f"{self.root}: no manifest.jsonl (not a finished `interanimate dataset` set)")
-        rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from interanimate.utils.io import read_jsonl_whole
+
+        try:
+            rows = read_jsonl_whole(manifest)
+        except ValueError as err:
+            raise DataError(str(err)) from None
         ids = [r["clip_id"] for r in rows]
         if len(ids) != len(set(ids)):
             raise DataError(f"{manifest}: duplicate clip ids")

@@ -3,7 +3,6 @@ the watermark, and the labels agree with the plan, the taxonomy and each other."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from interanimate.datasets.clip import clip_damage, is_done, read_label
@@ -81,7 +80,13 @@ def verify(out: str | Path) -> tuple[list[str], int]:
                  if len(s) > 1]
     manifest = out / MANIFEST_JSONL
     if manifest.is_file():
-        rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from interanimate.utils.io import read_jsonl_whole
+
+        try:
+            rows = read_jsonl_whole(manifest)
+        except ValueError as err:
+            problems.append(f"{err} (run `interanimate dataset generate` or `merge` again)")
+            rows = []
         ids = [r["clip_id"] for r in rows]
         if len(ids) != len(set(ids)):
             problems.append(f"{manifest}: duplicate clip ids")

@@ -105,7 +105,6 @@ class Trainer:
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
         hand_map = bool(unet_config(self.config.model).get("hand_map_channels", 0))  # the pose encoder takes it
-        self.takes_hand_prior = bool(unet_config(self.config.model).get("hand_prior", False))
         if self.config.hand_prior_strength < 1.0 and not hand_map:
             raise UserError(f"hand_prior_strength: {self.config.hand_prior_strength} needs a UNet that takes the hand "
                             "shape map (model.unet_overrides.hand_map_channels)")
@@ -286,6 +285,13 @@ class Trainer:
         if dtype == torch.float32:
             return self.accelerator.autocast()
         return torch.autocast(self.device.type, dtype=dtype)
+
+    @property
+    def takes_hand_prior(self) -> bool:
+        """Whether the configured UNet takes the hand prior (``hand_prior``): the training step then builds it."""
+        if not hasattr(self, "_takes_hand_prior"):
+            self._takes_hand_prior = bool(unet_config(self.config.model).get("hand_prior", False))
+        return self._takes_hand_prior
 
     def training_step(self, batch: dict, generator: torch.Generator,
                       shared: torch.Generator | None = None) -> dict[str, Tensor]:

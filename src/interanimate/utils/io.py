@@ -135,6 +135,23 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return {name: data[name] for name in data.files}
 
 
+def read_jsonl_whole(path: str | os.PathLike) -> list[dict]:
+    """The objects of a JSON-lines file that is written whole (atomically): ``ValueError`` naming the file and line
+    when a line does not parse as an object (the file was damaged after it was written)."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: line {number} does not parse (damaged)")
+        rows.append(data)
+    return rows
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """The objects of a JSON-lines file that is appended to line by line; a torn line (a kill mid-write) is skipped.
     A missing file is empty."""
