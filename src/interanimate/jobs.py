@@ -34,6 +34,11 @@ MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 # the machine's when they name a path inside the job's output folder (or the folder is gone); an input the item reads
 # that is unreadable or missing is the item's fault
 OUTPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR}
+# what libraries that write through their own C/C++/Rust code raise instead of an OSError when the disk fills or turns
+# read-only (torch.save's "PytorchStreamWriter failed writing file …: file write failed", safetensors' and Arrow's
+# messages carry the OS's text)
+MACHINE_MESSAGES = ("no space left on device", "disk quota exceeded", "read-only file system",
+                    "file write failed", "input/output error")
 
 
 @dataclass
@@ -69,7 +74,9 @@ def machine_fault(err: BaseException, out: Path | None = None) -> str | None:
     if isinstance(err, MachineError):
         return str(err)
     if not isinstance(err, OSError):
-        return None
+        text = " ".join(str(err).split())
+        found = next((m for m in MACHINE_MESSAGES if m in text.lower()), None)
+        return None if found is None else f"{found} ({type(err).__name__}: {text[:160]})"
     names = [n for n in (err.filename, getattr(err, "filename2", None)) if n]
     where = f" ({names[0]})" if names else ""
     if err.errno in MACHINE_ERRNOS:

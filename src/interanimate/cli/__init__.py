@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except MachineError as err:
         print(f"interanimate {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
         return 3
-    except OSError as err:  # a full disk, a read-only folder, an I/O error: one line, not a traceback
+    except Exception as err:  # a full disk, a read-only folder, an I/O error: one line, not a traceback
         from interanimate.jobs import machine_fault
 
         reason = machine_fault(err)
