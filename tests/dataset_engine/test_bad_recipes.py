@@ -34,6 +34,7 @@ def _portraits(tmp_path, *extra: tuple[str, bytes | None]):
 
 CASES = [  # (id, recipe changes or a callable(tmp_path) -> changes, extra argv, out kind, fragment)
     ("unknown-key", {"colour": "red"}, [], "new", "unknown key(s) colour"),
+    ("bad-framing", {"identities.framing": "tight"}, [], "new", "identities.framing: face or full"),
     ("unknown-nested-key", {"generation.stepz": 3}, [], "new", "unknown key(s) generation.stepz"),
     ("unknown-class", {"classes": ["LH-NP", "XX-YY"]}, [], "new", "unknown interaction class 'XX-YY'"),
     ("zero-count", {"clips_per_class": 0}, [], "new", "clips_per_class: must be in [1"),

@@ -223,6 +223,13 @@ def test_portrait_folder_keeps_faces_and_lists_what_it_left_out(write_recipe, tm
     assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 0
     (row,) = manifest_rows(out)
     assert row["identity"] == "portrait-astronaut" and row["identity_kind"] == "portrait"
+    # identities.framing: face (default): the portrait cropped to her face, as animate does; the preview's first cell
+    # (the reference) is not the whole photo scaled down
+    from interanimate.utils.media import read_image
+    h, w = row["height"], row["width"]
+    cell = read_image(out / row["preview_path"])[:h, :w].astype(float)
+    whole = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((w, h), Image.Resampling.LANCZOS), float)
+    assert np.abs(cell - whole).mean() > 10
     assert main(["dataset", "report", str(out)]) == 0
     assert "blank.png: no face found" in (out / "report.md").read_text()
 

@@ -151,7 +151,12 @@ class ClipMaker:
 
         from interanimate.utils.media import read_image
 
-        image = Image.fromarray(read_image(Path(recipe.identities.folder) / row.portrait))
+        portrait = read_image(Path(recipe.identities.folder) / row.portrait)
+        if recipe.identities.framing == "face":  # as `animate --framing face`
+            from interanimate.pipelines.driving import frame_on_face
+
+            portrait, _ = frame_on_face(portrait, self.portrait_backend, recipe.identities.pose_backend)
+        image = Image.fromarray(portrait)
         height, width = self.size
         resized_w, resized_h, left, top = cover_crop((image.height, image.width), self.size)
         resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)

@@ -23,6 +23,9 @@ class IdentitiesSpec:
     synthhf: int = 20  # procedural SynthHF identities (0: none)
     folder: str | None = None  # the user's portraits: one identity per image (png/jpg), checked for a face at plan time
     pose_backend: str = "mediapipe"  # finds the face of each portrait (plan-time check and retargeting)
+    # face: each portrait cropped to the head-and-shoulders square the model's training people fill (as `animate
+    # --framing face`); full: the whole portrait, centre-cropped to the output's aspect
+    framing: str = "face"
 
 
 @dataclass
@@ -118,6 +121,8 @@ class DatasetRecipe:
             raise ConfigError(f"identities.synthhf: must be in [0, 1000000], got {ids.synthhf}")
         if ids.synthhf == 0 and ids.folder is None:
             raise ConfigError("identities: give synthhf > 0, a folder of portraits, or both")
+        if ids.framing not in ("face", "full"):
+            raise ConfigError(f"identities.framing: face or full, got {ids.framing!r}")
         fractions = (self.splits.train, self.splits.val, self.splits.test)
         if any(not math.isfinite(f) or f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
             raise ConfigError(f"splits: train, val and test must be >= 0 and sum to 1, got {fractions}")
