@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from interanimate.errors import MachineError, UserError
-from interanimate.utils.io import write_text_atomic
+from interanimate.utils.io import read_jsonl, write_text_atomic
 
 FAILURES_NAME = "failures.jsonl"
 TIMINGS_NAME = "timings.jsonl"  # seconds per item as measured (kept out of the labels, which are deterministic)
@@ -97,47 +97,36 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def machine_error(reason: str) -> MachineError:
+    """The one line a job stops with for a fault of the machine (``reason``: what happened)."""
+    return MachineError(f"stopped: {reason}; nothing was recorded as failed — fix it and run the same command again "
+                        "to resume")
+
+
 def stop_for_machine(err: BaseException, out: Path | None = None) -> None:
     """Raise :class:`MachineError` (from ``err``) when ``err`` is the machine's fault; return otherwise."""
-    reason = machine_fault(err, out)
-    if reason is not None and not isinstance(err, MachineError):
-        raise MachineError(f"stopped: {reason}; nothing was recorded as failed — fix it and run the same command "
-                           "again to resume") from err
     if isinstance(err, MachineError):
         raise err
+    reason = machine_fault(err, out)
+    if reason is not None:
+        raise machine_error(reason) from err
 
 
 def check_writable(out: Path) -> None:
     """Before an item is recorded as failed: an output folder that vanished or turned read-only is the machine's."""
     if not out.is_dir():
-        raise MachineError(f"stopped: the output folder {out} is gone; nothing was recorded as failed — restore it "
-                           "and run the same command again to resume")
+        raise machine_error(f"the output folder {out} is gone")
     if not os.access(out, os.W_OK):
-        raise MachineError(f"stopped: the output folder {out} is not writable; nothing was recorded as failed — fix "
-                           "it and run the same command again to resume")
+        raise machine_error(f"the output folder {out} is not writable")
 
 
 # ------------------------------------------------------------------------------------------ JSON lines
 def append_line(path: Path, obj: dict) -> None:
-    """One JSON line, flushed to disk (a kill can tear only the last line, which :func:`read_lines` skips)."""
+    """One JSON line, flushed to disk (a kill can tear only the last line, which ``utils.io.read_jsonl`` skips)."""
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(obj, sort_keys=True) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def read_lines(path: Path) -> list[tuple[str, dict | None]]:
-    """(line, parsed object or None for a torn or damaged line) for each line of a JSON-lines file."""
-    if not path.is_file():
-        return []
-    lines = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            data = None
-        lines.append((line, data if isinstance(data, dict) else None))
-    return lines
 
 
 @dataclass(frozen=True)
@@ -153,17 +142,17 @@ class FailureLog:
 
     def read(self) -> dict[str, dict]:
         """item -> its last failure record (torn or damaged lines ignored)."""
-        return {data[self.key]: data for _, data in read_lines(self.path) if data is not None and self.key in data}
+        return {data[self.key]: data for data in read_jsonl(self.path) if self.key in data}
 
     def append(self, item: str, reason: str, **fields) -> None:
         append_line(self.path, {self.key: item, "reason": reason, **fields})
 
     def forget(self, items: set[str]) -> None:
         """Drop ``items`` (about to be retried) and damaged lines; atomic, and only if anything changes."""
-        lines = read_lines(self.path)
-        kept = [line for line, data in lines if data is not None and self.key in data and data[self.key] not in items]
-        if len(kept) != len(lines):
-            write_text_atomic(self.path, "".join(line + "\n" for line in kept))
+        kept = [data for data in read_jsonl(self.path) if self.key in data and data[self.key] not in items]
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines() if self.path.is_file() else []
+        if len(kept) != len(lines):  # written as append_line writes them
+            write_text_atomic(self.path, "".join(json.dumps(data, sort_keys=True) + "\n" for data in kept))
 
 
 def append_timing(out: Path, item: str, seconds: float, engine: str) -> None:

@@ -161,20 +161,25 @@ def is_finished(out: Path, clip_id: str) -> bool:
     return (out / clip_dir(clip_id) / RECORD_NAME).is_file()
 
 
-def record_damage(out: Path, clip_id: str) -> str | None:
-    """None when the finished clip's record.json parses as its record and the files it names are there; else what
-    is wrong, in one line."""
+def read_record(out: Path, clip_id: str) -> tuple[ClipRecord | None, str | None]:
+    """(the finished clip's record, None) when its record.json parses as its record and the files it names are
+    there; else (None, what is wrong in one line)."""
     path = out / clip_dir(clip_id) / RECORD_NAME
     try:
         record = ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path))
     except (ValueError, UnicodeDecodeError, UserError, TypeError) as err:
-        return f"record.json does not parse ({type(err).__name__})"
+        return None, f"record.json does not parse ({type(err).__name__})"
     if record.clip_id != clip_id:
-        return "record.json is not this clip's record"
+        return None, "record.json is not this clip's record"
     for name in (record.video, record.annotations):
         if not (out / name).is_file() or (out / name).stat().st_size == 0:
-            return f"{name} missing or empty"
-    return None
+            return None, f"{name} missing or empty"
+    return record, None
+
+
+def record_damage(out: Path, clip_id: str) -> str | None:
+    """None when the finished clip is whole (:func:`read_record`), else what is wrong."""
+    return read_record(out, clip_id)[1]
 
 
 def remove_damaged_clips(out: Path, tasks: list[VideoTask]) -> list[dict]:
@@ -362,9 +367,9 @@ def rebuild_manifest(out: Path) -> list[ClipRecord]:
     """manifest.jsonl from every clips/*/record.json; the file is rewritten only when its content changes."""
     records = []
     for path in sorted((out / "clips").glob(f"*/{RECORD_NAME}")):
-        if record_damage(out, path.parent.name) is not None:  # another shard's run makes it again
-            continue
-        records.append(ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path)))
+        record, _ = read_record(out, path.parent.name)
+        if record is not None:  # a damaged one: its shard's next run makes it again
+            records.append(record)
     lines = [json.dumps(asdict(r), sort_keys=True) for r in sorted(records, key=lambda r: r.clip_id)]
     text = "\n".join(lines) + ("\n" if lines else "")
     manifest = out / MANIFEST_NAME

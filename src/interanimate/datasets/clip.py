@@ -145,10 +145,7 @@ class ClipMaker:
             clip = render_heldout_clip(row.class_code, row.identity_index, recipe.frames, self.size, recipe.seed)
             reference = clip["frames"][0]
             return reference, reference, _KnownPose(clip["keypoints"][0], clip["scores"][0]), clip
-        from PIL import Image
-
-        from interanimate.pipelines.conditioning import cover_crop
-
+        from interanimate.pipelines.conditioning import cover_resize
         from interanimate.utils.media import read_image
 
         portrait = read_image(Path(recipe.identities.folder) / row.portrait)
@@ -156,12 +153,7 @@ class ClipMaker:
             from interanimate.pipelines.driving import frame_on_face
 
             portrait, _ = frame_on_face(portrait, self.portrait_backend, recipe.identities.pose_backend)
-        image = Image.fromarray(portrait)
-        height, width = self.size
-        resized_w, resized_h, left, top = cover_crop((image.height, image.width), self.size)
-        resized = image.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
-        reference = np.asarray(resized.crop((left, top, left + width, top + height)))
-        return reference, np.asarray(image), self.portrait_backend, None
+        return cover_resize(portrait, self.size), portrait, self.portrait_backend, None
 
     def _motion(self, row: PlanRow, render: dict | None):
         from interanimate.pipelines import driving

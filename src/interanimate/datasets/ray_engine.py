@@ -18,7 +18,7 @@ import numpy as np
 
 from interanimate.datasets.clip import ClipMaker, Context, is_done
 from interanimate.datasets.plan import PlanRow
-from interanimate.errors import MachineError, UserError
+from interanimate.errors import UserError
 
 MAX_RESTARTS = 3  # per actor
 MAX_TASK_RETRIES = 3  # per batch, after a worker died
@@ -91,7 +91,7 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
     cluster started here and for a running one alike."""
     import ray
 
-    from interanimate.jobs import append_timing, progress_bar
+    from interanimate.jobs import append_timing, machine_error, progress_bar
 
     check_address(ray_address)
     started_here = not ray.is_initialized()
@@ -124,8 +124,7 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
                 row = by_id[str(result["clip_id"])]
                 seen.add(row.clip_id)
                 if str(result.get("machine", "")):  # a full disk, a read-only folder: stop, record nothing
-                    raise MachineError(f"stopped: {result['machine']}; nothing was recorded as failed — fix it and "
-                                       "run the same command again to resume")
+                    raise machine_error(str(result["machine"]))
                 if bool(result["ok"]):
                     summary.done += 1
                     append_timing(job.out, row.clip_id, float(result["seconds"]), "ray")

@@ -36,15 +36,20 @@ def load_reference(path: str | os.PathLike, size: tuple[int, int]) -> Tensor:
     return reference_tensor(image, size)
 
 
-def reference_tensor(image: np.ndarray, size: tuple[int, int]) -> Tensor:
-    """uint8 (H, W, 3) centre-cropped to the aspect of ``size`` (H, W) and resized (Lanczos): (3, H, W) in [-1, 1]."""
+def cover_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W, 3) scaled to cover ``size`` (H, W) (Lanczos) and centre-cropped: uint8 (*size, 3)."""
     from PIL import Image
 
     picture = Image.fromarray(np.asarray(image, np.uint8))
     height, width = size
     resized_w, resized_h, left, top = cover_crop((picture.height, picture.width), size)
     resized = picture.resize((resized_w, resized_h), Image.Resampling.LANCZOS)
-    return image_to_tensor(np.asarray(resized.crop((left, top, left + width, top + height))))
+    return np.asarray(resized.crop((left, top, left + width, top + height)))
+
+
+def reference_tensor(image: np.ndarray, size: tuple[int, int]) -> Tensor:
+    """uint8 (H, W, 3) centre-cropped to the aspect of ``size`` (H, W) and resized (Lanczos): (3, H, W) in [-1, 1]."""
+    return image_to_tensor(cover_resize(image, size))
 
 
 # SynthHF's framing, which the bundled model was trained on (measured over 20 held-out renders at 128×128): the

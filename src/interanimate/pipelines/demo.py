@@ -99,9 +99,7 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     timings["identity_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    strength = float(pipe.config.get("hand_prior_strength", 1.0)) if hand_prior_strength is None \
-        else hand_prior_strength
-    run_steps = max(1, int(round(steps * strength)))  # the steps the sampler runs from the hand prior
+    strength, run_steps = pipe.sampler_start(steps, hand_prior_strength)  # the steps run from the hand prior
     bar = tqdm(total=2 * len(clips) * run_steps, desc="demo: denoising", unit="clip-step", disable=not progress)
     generated = {"model": generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
                                          tile_overlap, bar, strength),

@@ -137,6 +137,14 @@ class InterAnimatePipeline(DiffusionPipeline):
         shape map and the reference (:func:`interanimate.models.conditioning.hand_prior_latents`)."""
         return bool(self.unet.config.get("hand_prior", False))
 
+    def sampler_start(self, num_inference_steps: int, hand_prior_strength: float | None = None) -> tuple[float, int]:
+        """(the strength ``__call__`` uses — ``hand_prior_strength``, or the model's ``config.hand_prior_strength``
+        when None — and how many of the ``num_inference_steps`` it runs: the last ``round(steps · strength)``, at
+        least one)."""
+        strength = float(self.config.get("hand_prior_strength", 1.0)) if hand_prior_strength is None \
+            else float(hand_prior_strength)
+        return strength, max(1, int(round(num_inference_steps * strength)))
+
     def _predict(self, latents: Tensor, t: Tensor, cond: conditioning.UNetConditions, indices: list[int],
                  guidance: Tensor, do_cfg: bool) -> Tensor:
         """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
@@ -199,8 +207,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         tone) noised to that point of the schedule, as img2img's ``strength`` does (SDEdit), instead of from pure
         noise; 1 is the plain sampler; None (default): the model's ``config.hand_prior_strength``.
         """
-        if hand_prior_strength is None:
-            hand_prior_strength = float(self.config.get("hand_prior_strength", 1.0))
+        hand_prior_strength, steps_run = self.sampler_start(num_inference_steps, hand_prior_strength)
         # 1. check inputs
         if reference.ndim == 3:
             reference = reference.unsqueeze(0)  # (1, 3, H, W)
@@ -261,7 +268,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
-        start = num_inference_steps - max(1, int(round(num_inference_steps * hand_prior_strength)))
+        start = num_inference_steps - steps_run
         if start:  # SDEdit from the hand prior: skip the first steps
             timesteps = timesteps[start:]
             self.scheduler.set_begin_index(start)

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -286,12 +286,10 @@ class Trainer:
             return self.accelerator.autocast()
         return torch.autocast(self.device.type, dtype=dtype)
 
-    @property
+    @cached_property
     def takes_hand_prior(self) -> bool:
         """Whether the configured UNet takes the hand prior (``hand_prior``): the training step then builds it."""
-        if not hasattr(self, "_takes_hand_prior"):
-            self._takes_hand_prior = bool(unet_config(self.config.model).get("hand_prior", False))
-        return self._takes_hand_prior
+        return bool(unet_config(self.config.model).get("hand_prior", False))
 
     def training_step(self, batch: dict, generator: torch.Generator,
                       shared: torch.Generator | None = None) -> dict[str, Tensor]:
