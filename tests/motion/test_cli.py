@@ -35,6 +35,21 @@ def test_generate_class_writes_dwpose_npz_and_preview(trained, tmp_path):
     assert (tmp_path / "p.gif").stat().st_size > 0
 
 
+def test_generate_fits_hands_unless_told_not_to(tmp_path):
+    """The bundled model (its hands are in view for LH-NP; the tiny test model's are not)."""
+    hands = slice(92, 134)
+    runs = {}
+    for flag in ("--hand-fit", "--no-hand-fit"):
+        out = tmp_path / f"{flag}.npz"
+        assert main(["motion", "generate", "--class", "LH-NP", "--frames", "8", "--out", str(out), "--seed", "3",
+                     flag]) == 0
+        runs[flag] = load_poses(out)
+    np.testing.assert_array_equal(runs["--hand-fit"]["scores"], runs["--no-hand-fit"]["scores"])
+    shown = runs["--hand-fit"]["scores"][:, hands] >= 0.3
+    assert shown.reshape(8, 2, 21).sum(-1).max() >= 10  # a hand in view, so the fit had something to do
+    assert not np.allclose(runs["--hand-fit"]["keypoints"][:, hands], runs["--no-hand-fit"]["keypoints"][:, hands])
+
+
 def test_generate_rejects_bad_frames_and_class(trained, tmp_path, capsys):
     assert main(["motion", "generate", "--class", "LH-NP", "--frames", "6", "--out", str(tmp_path / "x.npz"),
                  "--model", str(trained)]) == 2

@@ -130,10 +130,14 @@ def _sampling_options(p) -> None:
                         "fraction, top_k of it (0.9 keeps 90 %%)")
     p.add_argument("--top-k-mode", choices=("intermask", "fraction"), dest="top_k_mode",
                    help="how --top-k is read (default: the model's, intermask)")
+    p.add_argument("--hand-fit", action=argparse.BooleanOptionalAction, dest="hand_fit", default=None,
+                   help="replace each decoded hand by the articulated hand that fits it best (default: the model's "
+                        "sampling.hand_fit; the bundled model: on; docs/motion.md, 'Hand fitting')")
 
 
 def _sampling_overrides(args) -> dict:
-    return {k: getattr(args, k) for k in ("steps", "guidance", "temperature", "top_k", "top_k_mode")
+    return {k: getattr(args, k) for k in ("steps", "guidance", "temperature", "top_k", "top_k_mode",
+                                            "hand_fit")
             if getattr(args, k, None) is not None}
 
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from interanimate.errors import UserError
 from interanimate.motion.evaluator import EvaluatorConfig, MotionEvaluator
+from interanimate.motion.hand_fit import refine_hands
 from interanimate.motion.representation import FACE_PARTY, refine_face
 from interanimate.motion.sampling import SamplingConfig, generate_tokens
 from interanimate.motion.transformer import CollaborativeTransformer, TransformerConfig
@@ -135,15 +136,19 @@ class MotionModel(nn.Module):
         generator.manual_seed(0 if seed is None else int(seed))
         hand_given = self.hand_vq.encode(hand.to(device)) if hand is not None else None
         face_given = self.face_vq.encode(face.to(device)) if face is not None else None
+        sampling = sampling or self.sampling
         outputs = []
         chunk = max(1, min(GENERATE_BATCH, GENERATE_BUDGET // length ** 2))
         for start in range(0, class_index.shape[0], chunk):  # short ops, so Ctrl-C is seen within a second
             part = slice(start, start + chunk)
-            tokens = generate_tokens(self.transformer, class_index[part], length, sampling or self.sampling,
+            tokens = generate_tokens(self.transformer, class_index[part], length, sampling,
                                      None if text is None else text[part],
                                      None if hand_given is None else hand_given[part],
                                      None if face_given is None else face_given[part], generator)
-            outputs.append(self.detokenize(*tokens))
+            hand_out, face_out = self.detokenize(*tokens)
+            if sampling.hand_fit:
+                hand_out = torch.from_numpy(refine_hands(hand_out.float().cpu().numpy())).to(hand_out)
+            outputs.append((hand_out, face_out))
         return torch.cat([h for h, _ in outputs]), torch.cat([f for _, f in outputs])
 
 

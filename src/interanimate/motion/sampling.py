@@ -27,6 +27,9 @@ class SamplingConfig:
     temperature: float = 1.0  # divides the LOGITS before softmax; 0 = greedy
     confidence_noise: float = 1.0  # Gumbel noise (× (1 - progress)) on confidences when choosing what to re-mask
     top_k_mode: str = "intermask"
+    # after decoding, each visible hand replaced by the articulated hand that fits it best (motion.hand_fit): the
+    # hand VQ-VAE's round trip crumples fingers (docs/motion.md, "Hand fitting"); false keeps the decoded points
+    hand_fit: bool = True
 
     def __post_init__(self):
         if self.steps < 1 or not 0.0 <= self.top_k <= 1.0 or self.temperature < 0:
