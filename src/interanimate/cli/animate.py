@@ -31,9 +31,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from interanimate.cli.common import (fps_value, frames_count, guidance_scale, parse_size, seed_int, steps_count,
-                                     strength_fraction)
+from interanimate.cli.common import (add_placement_options, fps_value, frames_count, guidance_scale, parse_size,
+                                     placement_from_args, seed_int, steps_count, strength_fraction)
 from interanimate.pipelines import bundled_model_dir
+from interanimate.pipelines.placement import check_gpu_memory
 
 IDENTITY_HELP = ("face-identity vector of the reference for the ID preserver: dlib (128-d, the default: what the "
                  "bundled model was trained with; small portraits are upscaled to 256 px first), arcface (512-d, "
@@ -83,6 +84,7 @@ def register(subparsers) -> None:
     parser.add_argument("--arcface-model", type=Path, help="insightface recognition .onnx for --identity-from arcface")
     parser.add_argument("--fps", type=fps_value, default=None,
                         help="frame rate of the outputs (default: the driving video's or pose file's, else 8)")
+    add_placement_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -200,6 +202,8 @@ def check_inputs(args: argparse.Namespace) -> Path:
     vae = read_json_file(model_dir / "vae" / "config.json")
     size = args.size or (vae.get("sample_size", 64),) * 2
     validation.check_video_memory(args.frames, *size)
+    args.placement = placement_from_args(args)  # a GPU-only option without a GPU: one line, before loading
+    check_gpu_memory(args.placement, model_dir, args.frames, *size)
     if index.get("unet", [None, None])[1] == "InterAnimateUNet":
         levels = len(read_json_file(model_dir / "unet" / "config.json").get("down_block_types", ()))
         multiple = downsampling_factor(vae) * 2 ** max(levels - 1, 0)
@@ -214,18 +218,17 @@ def check_inputs(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from interanimate.annotate.backends import backend_for
     from interanimate.pipelines.conditioning import reference_tensor
     from interanimate.pipelines.driving import animate_motion, frame_on_face, retarget
     from interanimate.pipelines.outputs import preview_grid, write_gif, write_png, write_video
-    from interanimate.pipelines.pipeline import InterAnimatePipeline
+    from interanimate.pipelines.placement import load_pipeline
 
     # 1. check inputs (before anything loads), read the reference and load the model
     model_dir = check_inputs(args)
     image = _read_reference(args.reference)  # (H, W, 3)
-    pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
+    pipe = load_pipeline(model_dir, args.placement)
+    print(f"model: {args.placement.describe()}")
     size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
 
     # 2. the reference framed on its face (or whole), the driving motion, then onto the reference's face (or as is)
@@ -248,7 +251,8 @@ def run(args: argparse.Namespace) -> int:
     reference = reference_tensor(image, size)  # (3, H, W)
     frames, cond = animate_motion(pipe, reference, placed, size, _identity(args, image, pipe.identity_dim()),
                                   steps=args.steps, guidance=args.guidance, seed=args.seed,
-                                  hand_prior_strength=args.hand_prior_strength)  # (F, 3, H, W) in [-1, 1]
+                                  hand_prior_strength=args.hand_prior_strength,
+                                  decode_chunk=args.placement.decode_chunk)  # (F, 3, H, W) in [-1, 1]
 
     # 4. write (each file atomically)
     write_video(args.out, frames, fps=fps)

@@ -61,3 +61,26 @@ fps_value = number_range(0.0, 1000.0, "frame rate", low_inclusive=False)
 frames_count = int_range(1, 100_000, "frame count")
 steps_count = int_range(1, 1000, "step count")
 workers_count = int_range(1, 1024, "worker count")
+
+
+def add_placement_options(parser) -> None:
+    """``--device``, ``--dtype``, ``--offload``, ``--decode-chunk``: where the video model runs
+    (:mod:`interanimate.pipelines.placement`)."""
+    from interanimate.pipelines.placement import DEFAULT_DECODE_CHUNK, DEVICES_HELP, DTYPES, OFFLOADS
+
+    parser.add_argument("--device", default="auto", help=f"where the model runs: {DEVICES_HELP} (default auto: "
+                                                         "the first GPU when there is one, else the CPU)")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES,
+                        help="the weights' precision (default auto: bf16 on a GPU that has it, else fp16; fp32 on "
+                             "the CPU); the sampler stays in fp32")
+    parser.add_argument("--offload", default="none", choices=OFFLOADS,
+                        help="GPU only: model (one model on the GPU at a time) or sequential (least memory, slowest)")
+    parser.add_argument("--decode-chunk", type=positive_int, default=DEFAULT_DECODE_CHUNK, dest="decode_chunk",
+                        help=f"frames the VAE decodes at once (default {DEFAULT_DECODE_CHUNK})")
+
+
+def placement_from_args(args):
+    """The checked :class:`~interanimate.pipelines.placement.Placement` of ``add_placement_options``' options."""
+    from interanimate.pipelines.placement import resolve_placement
+
+    return resolve_placement(args.device, args.dtype, args.offload, args.decode_chunk)

@@ -15,7 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from interanimate.cli.common import number_range, seed_int, steps_count, strength_fraction
+from interanimate.cli.common import (add_placement_options, number_range, placement_from_args, seed_int, steps_count,
+                                     strength_fraction)
 
 camera_jitter = number_range(0.0, 0.1, "camera jitter")
 
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--hand-prior-strength", type=strength_fraction, default=None, metavar="S",
                         help="start the sampler from the rendered hand prior noised to S of the schedule (1: from "
                              "pure noise; default: the model's setting)")
+    add_placement_options(parser)
     parser.add_argument("--skip-preview", action="store_true", help="do not render the SynthHF contact sheet")
     parser.set_defaults(func=run)
 
@@ -58,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     validation.output_dir(args.out, "--out")
     model_dir = args.model or bundled_model_dir()
     check_pipeline_folder(model_dir, "--model")  # before anything is written
+    placement = placement_from_args(args)
+    from interanimate.pipelines.demo import DEMO_SETTINGS
+    from interanimate.pipelines.placement import check_gpu_memory
+    from interanimate.models.loading import read_json_file
+
+    side = read_json_file(model_dir / "vae" / "config.json").get("sample_size", 64)
+    check_gpu_memory(placement, model_dir, DEMO_SETTINGS["batch_size"] * 16, side, side)  # a batch of 16-frame clips
 
     if not args.skip_preview:
         from interanimate.data.synth import write_preview
@@ -66,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
         write_preview(preview, seed=args.seed)
         print(f"SynthHF preview: {preview.resolve()}")
 
-    from interanimate.pipelines.demo import DEMO_SETTINGS, ROW_NAMES, run_demo
+    from interanimate.pipelines.demo import ROW_NAMES, run_demo
 
     settings = dict(DEMO_SETTINGS, **({"steps": args.steps} if args.steps else {}))
     start = time.perf_counter()
     report = run_demo(args.out, model_dir, classes, seed=args.seed, camera_jitter=args.camera_jitter,
-                      hand_prior_strength=args.hand_prior_strength, **settings)
+                      hand_prior_strength=args.hand_prior_strength, placement=placement, **settings)
     elapsed = time.perf_counter() - start
     mean, wins = report["mean_over_classes"], report["classes_beating_repeat_reference"]
     print(f"animated {len(classes)} held-out SynthHF clips in {elapsed:.1f} s "

@@ -83,19 +83,10 @@ def resolve_weights(args: argparse.Namespace) -> dict[str, Path | None]:
 
 
 def _device(name: str) -> str:
-    import re
+    """The metric models' device: the one device rule of :mod:`interanimate.pipelines.placement` (fp32)."""
+    from interanimate.pipelines.placement import resolve_placement
 
-    import torch
-
-    from interanimate.errors import UserError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
-        raise UserError(f"--device {name!r}: use cpu, cuda, cuda:N or auto")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device is available here; use cpu")
-    return name
+    return resolve_placement(name, "fp32").device
 
 
 def run(args: argparse.Namespace) -> int:

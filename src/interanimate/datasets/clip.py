@@ -99,16 +99,27 @@ class Context:
     generator_version: str
 
 
+def recipe_placement(generation, device: str | None = None):
+    """Where a worker runs the video model: the recipe's ``generation.device/dtype/offload/decode_chunk``, with
+    ``device`` (a Ray worker given a GPU) instead of the recipe's device when set. UserError for a GPU option
+    without a GPU."""
+    from interanimate.pipelines.placement import resolve_placement
+
+    return resolve_placement(device or generation.device, generation.dtype, generation.offload,
+                             generation.decode_chunk, prefix="generation.")
+
+
 class ClipMaker:
-    def __init__(self, context: Context, device: str = "cpu"):
+    def __init__(self, context: Context, device: str | None = None):
         import torch
 
-        from interanimate.pipelines.pipeline import InterAnimatePipeline
+        from interanimate.pipelines.placement import load_pipeline
 
         self.ctx = context
         recipe = context.recipe
         torch.set_num_threads(recipe.generation.torch_threads)
-        self.pipe = InterAnimatePipeline.from_pretrained(context.model_dir, torch_dtype=torch.float32).to(device)
+        self.placement = recipe_placement(recipe.generation, device)
+        self.pipe = load_pipeline(context.model_dir, self.placement)
         self.pipe.set_progress_bar_config(disable=True)
         size = recipe.generation.size or (self.pipe.vae.config.sample_size,) * 2
         self.size = (int(size[0]), int(size[1]))
@@ -198,7 +209,7 @@ class ClipMaker:
         identity = self._identity(reference, render)
         frames, cond = animate_motion(self.pipe, image_to_tensor(reference), motion, self.size, identity,
                                       steps=recipe.generation.steps, guidance=recipe.generation.guidance,
-                                      seed=row.seed)
+                                      seed=row.seed, decode_chunk=self.placement.decode_chunk)
         return self._write(row, reference, motion, frames, cond, time.perf_counter() - start, identity is not None)
 
     def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float, identity_found: bool) -> dict:

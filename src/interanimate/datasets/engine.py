@@ -222,6 +222,9 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     start = time.perf_counter()
     if todo:
         if engine == "local":
+            from interanimate.datasets.clip import recipe_placement
+
+            recipe_placement(job.context.recipe.generation)  # a GPU option without a GPU: one line, nothing made
             run_local(job, todo, summary, progress)
         elif engine == "ray":
             from interanimate.datasets.ray_engine import run_ray

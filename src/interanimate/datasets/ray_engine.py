@@ -28,7 +28,7 @@ RAY_ERROR_REASON = "worker died repeatedly"
 class ClipWorker:
     """Ray Data callable class: built once per actor, called with batches of plan rows (batch_size 1)."""
 
-    def __init__(self, context: dict, device: str = "cpu"):
+    def __init__(self, context: dict, device: str | None = None):
         from pathlib import Path
 
         from interanimate.datasets.recipe import recipe_from_dict
@@ -111,7 +111,7 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
         ctx.max_errored_blocks = len(todo)  # a batch that fails every retry is recorded, the rest goes on
         rows = ray.data.from_items([r.to_dict() for r in todo], override_num_blocks=len(todo))
         results = rows.map_batches(ClipWorker, fn_constructor_kwargs={"context": context,
-                                                                      "device": "cuda" if gpus_per_worker else "cpu"},
+                                                                      "device": "cuda" if gpus_per_worker else None},
                                    batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                                    num_cpus=cpus_per_worker,
                                    num_gpus=gpus_per_worker or None, max_restarts=MAX_RESTARTS,

@@ -8,6 +8,7 @@ identifies the set and each clip's id is a hash of its own defining fields (see 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,13 @@ class GenerationSpec:
     arcface_model: str | None = None
     size: list[int] | None = None  # [height, width]; None: the model's training size
     torch_threads: int = 1  # per worker; fixed so that every engine computes the same bytes on a CPU
+    # where the video model runs (interanimate.pipelines.placement): cpu (default: the same bytes on every machine),
+    # cuda, cuda:N or auto; dtype auto|fp32|bf16|fp16 (auto: bf16/fp16 on a GPU, fp32 on the CPU); offload
+    # none|model|sequential (GPU only); decode_chunk frames decoded at once. Ray workers given GPUs run on theirs.
+    device: str = "cpu"
+    dtype: str = "auto"
+    offload: str = "none"
+    decode_chunk: int = 8
 
 
 @dataclass
@@ -146,6 +154,14 @@ class DatasetRecipe:
                               f"{gen.size}")
         if not 1 <= gen.torch_threads <= 256:
             raise ConfigError(f"generation.torch_threads: must be in [1, 256], got {gen.torch_threads}")
+        from interanimate.pipelines.placement import DTYPES, OFFLOADS
+
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(gen.device)):
+            raise ConfigError(f"generation.device: must be auto, cpu, cuda or cuda:N, got {gen.device!r}")
+        _choice("generation.dtype", gen.dtype, DTYPES)
+        _choice("generation.offload", gen.offload, OFFLOADS)
+        if not isinstance(gen.decode_chunk, int) or gen.decode_chunk < 1:
+            raise ConfigError(f"generation.decode_chunk: must be a positive integer, got {gen.decode_chunk!r}")
 
     # ---------------------------------------------------------------- derived
     def clips_by_class(self) -> dict[str, int]:

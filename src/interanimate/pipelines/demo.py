@@ -46,7 +46,7 @@ def user_identities(references: list[np.ndarray], dim: int | None, source: str =
 
 # ------------------------------------------------------------------------------------------ the demo
 def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size, tile_overlap,
-                   bar, hand_prior_strength: float | None = None):
+                   bar, hand_prior_strength: float | None = None, decode_chunk: int = 8):
     """uint8 videos (F, H, W, 3), one per clip (its frame 0 the reference); ``conds``: pose frames and masks per
     clip; ``identities``: a (D,) vector or None (zeros) per clip; ``bar``: a tqdm bar, advanced per clip-step;
     ``hand_prior_strength``: the sampler's start (None: the model's setting)."""
@@ -64,7 +64,8 @@ def generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_
                    face_mask=torch.stack([conds[i]["face_mask"] for i in part]), id_embedding=ids,
                    num_inference_steps=steps, max_guidance_scale=guidance, tile_size=tile_size,
                    tile_overlap=tile_overlap, generator=torch.Generator().manual_seed(seed), output_type="np",
-                   callback_on_step_end=lambda *_: bar.update(len(part)), hand_prior_strength=hand_prior_strength)
+                   callback_on_step_end=lambda *_: bar.update(len(part)), hand_prior_strength=hand_prior_strength,
+                   decode_chunk_size=decode_chunk)
         videos.extend(out.frames)  # (F, H, W, 3) uint8 each
     return videos
 
@@ -73,17 +74,19 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
              guidance: float = 1.5, seed: int = 0, batch_size: int = 6, grid_classes: int = 6,
              tile_size: int | None | str = "model", tile_overlap: int = 4, identity: str = "dlib",
              progress: bool = True, camera_jitter: float | None = None, hands: bool = True,
-             hand_prior_strength: float | None = None) -> dict:
+             hand_prior_strength: float | None = None, placement=None) -> dict:
+    """``placement``: where the model runs (:mod:`interanimate.pipelines.placement`; default the CPU in fp32)."""
     from tqdm import tqdm
 
     from interanimate.metrics.region import clip_region_scores
     from interanimate.pipelines.outputs import preview_grid, stack_grids, write_png, write_video
-    from interanimate.pipelines.pipeline import InterAnimatePipeline
+    from interanimate.pipelines.placement import Placement, load_pipeline
     from interanimate.utils.io import write_json_atomic, write_text_atomic
 
     timings = {}
     start = time.perf_counter()
-    pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=torch.float32)
+    placement = placement or Placement()
+    pipe = load_pipeline(model_dir, placement)
     pipe.set_progress_bar_config(disable=True)
     size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
     timings["load_model_s"] = time.perf_counter() - start
@@ -102,9 +105,10 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     strength, run_steps = pipe.sampler_start(steps, hand_prior_strength)  # the steps run from the hand prior
     bar = tqdm(total=2 * len(clips) * run_steps, desc="demo: denoising", unit="clip-step", disable=not progress)
     generated = {"model": generate_clips(pipe, clips, conds, identities, steps, guidance, seed, batch_size, tile_size,
-                                         tile_overlap, bar, strength),
+                                         tile_overlap, bar, strength, placement.decode_chunk),
                  "model_zero_identity": generate_clips(pipe, clips, conds, [None] * len(clips), steps, guidance, seed,
-                                                       batch_size, tile_size, tile_overlap, bar, strength)}
+                                                       batch_size, tile_size, tile_overlap, bar, strength,
+                                                       placement.decode_chunk)}
     bar.close()
     timings["generate_s"] = time.perf_counter() - start
 

@@ -184,7 +184,8 @@ def reference_identity(image: np.ndarray, source: str = "none", arcface_model=No
 
 # ------------------------------------------------------------------------------------------ the video
 def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int], identity: np.ndarray | None = None,
-                   steps: int = 25, guidance: float = 2.0, seed: int = 0, hand_prior_strength: float | None = None):
+                   steps: int = 25, guidance: float = 2.0, seed: int = 0, hand_prior_strength: float | None = None,
+                   decode_chunk: int = 8):
     """Generate the frames of one video: ``reference`` (3, H, W) in [-1, 1] at ``size``, the motion's pose frames
     and hand/face masks, the identity vector. Returns (frames (F, 3, H, W) in [-1, 1], the conditions dict)."""
     import torch
@@ -199,8 +200,8 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
     out = pipe(reference[None], cond["pose_frames"][None], hand_mask=cond["hand_mask"][None],
                face_mask=cond["face_mask"][None], id_embedding=id_tensor, num_inference_steps=steps,
                max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed),
-               hand_prior_strength=hand_prior_strength)
-    return out.frames[0], cond  # (F, 3, H, W)
+               hand_prior_strength=hand_prior_strength, decode_chunk_size=decode_chunk)
+    return out.frames[0].float().cpu(), cond  # (F, 3, H, W)
 
 
 def hand_check(frames, motion: DrivingMotion, size: tuple[int, int]) -> dict:

@@ -227,7 +227,7 @@ class InterAnimatePipeline(DiffusionPipeline):
             raise ValueError("hand_prior_strength < 1 needs a model that takes the hand shape map")
         if output_type not in ("pt", "np", "latent"):
             raise ValueError(f"output_type must be 'pt', 'np' or 'latent', got {output_type!r}")
-        device, dtype = self.device, torch.float32
+        device, dtype = self._execution_device, torch.float32  # the GPU under offload hooks too
         reference = reference.to(device, dtype)
         full = torch.ones(batch, num_frames, 1, height, width, device=device)
         hand_mask = full if hand_mask is None else hand_mask.to(device, dtype)
