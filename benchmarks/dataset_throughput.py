@@ -1,114 +1,98 @@
-"""Throughput of ``interanimate dataset generate``: the local engine against direct pipeline calls, and Ray with 1
-and 2 workers, in one run on the same clips. Prints figures, asserts nothing.
+"""How fast does the dataset engine make clips? The commands a user runs, timed on this machine, in one run:
 
-    python benchmarks/dataset_throughput.py [--clips 6] [--model DIR] [--skip-ray]
+    python benchmarks/dataset_throughput.py [--classes LH-NP,RH-NP,LH-EB,LH-FH,LH-CH,LH-ER] [--no-ray]
+                                            [--out runs/dataset_throughput]
 
-* direct: the loop a user would write without the engine — for each plan row: reference, motion, retarget,
-  ``animate_motion`` and ``write_video`` (no labels, masks, poses, preview or quality scores).
-* engine local: ``generate(job, "local")`` on the same plan (everything above plus the files, labels and QC).
-  Overhead = 1 − rate(engine) / rate(direct); the QC share is timed separately (dlib on 5 frames per clip).
-* Ray, 1 and 2 workers: ``generate(job, "ray", workers=N)`` into fresh folders; the start-up of Ray and of the
-  actors (model loading) is inside the timing, as a user sees it; scaling efficiency = rate(2) / (2 · rate(1)).
+1. ``interanimate demo`` on the same classes (its 2 generations per class: the reference bar to compare with);
+2. ``interanimate dataset generate configs/dataset_small.yaml`` (2 clips per class) at ``generation.batch_size`` 1
+   and at the recipe's default, local engine;
+3. the same with ``--engine ray --workers 1`` and ``--workers 2`` (scaling efficiency = clips/s with 2 ÷ 2 × with 1).
 
-Every variant uses ``generation.torch_threads`` (1), so the figures compare engines, not thread counts.
+Each row: wall seconds start-up included, seconds per clip, clips per CPU-hour (the children's user + system CPU
+time), and for the engine rows the mean seconds of each stage of a clip from its ``timings.jsonl`` (motion, retarget,
+identity, denoise, decode, qc, write; a batch's model time split evenly over its clips). Prints a Markdown table and
+writes ``OUT/throughput.json``. Run it on an idle machine: every row shares the CPU with nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import shutil
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+STAGES = ("reference", "motion", "retarget", "identity", "denoise", "decode", "qc", "write")
+CLI = [sys.executable, "-m", "interanimate"]
 
 
-def _recipe(args):
-    """configs/dataset_small.yaml cut to ``--clips`` clips: one per class for up to 18, else all 18 classes."""
-    from interanimate.datasets.recipe import load_recipe
-    from interanimate.taxonomy import CODES
-
-    config = Path(__file__).resolve().parents[1] / "configs" / "dataset_small.yaml"
-    if args.clips <= len(CODES):
-        overrides = [f"classes=[{','.join(CODES[:args.clips])}]", "clips_per_class=1"]
-    else:
-        overrides = ["classes=[all]", "clips_per_class=null", f"total_clips={args.clips}"]
-    if args.model:
-        overrides.append(f"generation.model={args.model}")
-    return load_recipe(config, overrides)
-
-
-def direct(job) -> tuple[float, float]:
-    """Seconds for the plan's clips with the bare pipeline calls; and the seconds of QC alone on those clips."""
-    from interanimate.datasets.clip import ClipMaker
-    from interanimate.pipelines.conditioning import image_to_tensor
-    from interanimate.pipelines.driving import animate_motion, retarget
-    from interanimate.pipelines.outputs import to_uint8, write_video
-
-    maker = ClipMaker(job.context)  # loads the same models; its helpers build the same inputs
-    recipe = job.recipe
-    out = Path(tempfile.mkdtemp())
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one command, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    videos = []
-    for row in job.rows:
-        reference, portrait, backend, render = maker._reference(row)
-        motion = maker._motion(row, render)
-        if recipe.motion.retarget and not motion.retargeted:
-            motion = retarget(motion, portrait, maker.size, backend)
-        frames, _ = animate_motion(maker.pipe, image_to_tensor(reference), motion, maker.size, None,
-                                   steps=recipe.generation.steps, guidance=recipe.generation.guidance, seed=row.seed)
-        write_video(out / f"{row.clip_id}.mp4", frames, fps=recipe.fps)
-        videos.append((reference, to_uint8(frames)))
-    seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    for reference, video in videos:
-        maker.quality.scores(reference, video)
-    return seconds, time.perf_counter() - start
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def main() -> int:
+def stage_means(folder: Path) -> dict[str, float]:
+    lines = [json.loads(x) for x in (folder / "timings.jsonl").read_text().splitlines() if x.strip()]
+    return {s: sum(line.get("stages", {}).get(s, 0.0) for line in lines) / max(len(lines), 1) for s in STAGES}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=6)
-    parser.add_argument("--model", help="pipeline folder (default: the bundled model)")
-    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--classes", default="LH-NP,RH-NP,LH-EB,LH-FH,LH-CH,LH-ER")
+    parser.add_argument("--recipe", default="configs/dataset_small.yaml")
+    parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("runs/dataset_throughput"))
     args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    args.out.mkdir(parents=True)
+    classes = args.classes.split(",")
+    rows = []
 
-    from interanimate.datasets.engine import generate, load_job
+    wall, cpu = timed([*CLI, "demo", "--classes", args.classes, "--out", str(args.out / "demo"), "--skip-preview"])
+    clips = 2 * len(classes)  # the demo generates each clip twice (with and without the identity vector)
+    rows.append({"run": "interanimate demo", "clips": clips, "wall_s": wall, "cpu_s": cpu})
 
-    root = Path(tempfile.mkdtemp(prefix="dataset_throughput_"))
-    recipe = _recipe(args)
-    job = load_job(recipe, root / "local")
-    n = len(job.rows)
-    print(f"{n} clips, {recipe.frames} frames, {recipe.generation.steps} steps, model "
-          f"{job.context.model_name}, torch threads {recipe.generation.torch_threads}, {os.cpu_count()} CPUs")
+    engine_runs = [("engine, local, batch 1", ["--set", "generation.batch_size=1"]),
+                   ("engine, local, recipe's batch", [])]
+    if not args.no_ray:
+        engine_runs += [("engine, ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
+                        ("engine, ray, 2 workers", ["--engine", "ray", "--workers", "2"])]
+    for i, (name, extra) in enumerate(engine_runs):
+        folder = args.out / f"engine{i}"
+        wall, cpu = timed([*CLI, "dataset", "generate", args.recipe, "--out", str(folder), "--no-progress",
+                           "--set", f"classes=[{args.classes}]", "--set", "clips_per_class=2", *extra])
+        made = len((folder / "timings.jsonl").read_text().splitlines())
+        rows.append({"run": name, "clips": made, "wall_s": wall, "cpu_s": cpu, "stages": stage_means(folder)})
 
-    seconds_direct, seconds_qc = direct(job)
-    start = time.perf_counter()
-    summary = generate(job, "local", progress=False)
-    seconds_local = time.perf_counter() - start
-    assert summary.done == n, summary
-    rate_direct, rate_local = n / seconds_direct, n / seconds_local
-    print(f"direct pipeline calls : {rate_direct:.3f} clips/s ({seconds_direct / n:.2f} s/clip)")
-    print(f"engine local          : {rate_local:.3f} clips/s ({seconds_local / n:.2f} s/clip); overhead "
-          f"{1 - rate_local / rate_direct:+.1%} (of which QC {seconds_qc / n:.2f} s/clip = "
-          f"{seconds_qc / seconds_local:.1%} of the engine's time)")
-    if args.skip_ray:
-        return 0
-    rates = {}
-    for workers in (1, 2):
-        ray_job = load_job(recipe, root / f"ray{workers}")
-        start = time.perf_counter()
-        summary = generate(ray_job, "ray", progress=False, workers=workers)
-        seconds = time.perf_counter() - start
-        assert summary.done == n, summary
-        rates[workers] = n / seconds
-        print(f"ray, {workers} worker{'s' if workers > 1 else ' '}        : {rates[workers]:.3f} clips/s "
-              f"({seconds:.1f} s for {n} clips, start-up included)")
-    print(f"ray scaling efficiency 1 -> 2 workers: {rates[2] / (2 * rates[1]):.0%}")
-    return 0
+    for row in rows:
+        row["s_per_clip"] = row["wall_s"] / row["clips"]
+        row["clips_per_cpu_hour"] = row["clips"] / (row["cpu_s"] / 3600)
+    demo = rows[0]["s_per_clip"]
+    table = ["| run | clips | wall s | s/clip | × demo's s/clip | clips per CPU-hour | "
+             + " | ".join(STAGES) + " |", "|" + "---|" * (6 + len(STAGES))]
+    for row in rows:
+        stages = row.get("stages", {})
+        table.append(f"| {row['run']} | {row['clips']} | {row['wall_s']:.1f} | {row['s_per_clip']:.2f} | "
+                     f"{row['s_per_clip'] / demo:.2f} | {row['clips_per_cpu_hour']:.0f} | "
+                     + " | ".join(f"{stages[s]:.2f}" if s in stages else "" for s in STAGES) + " |")
+    ray = {r["run"]: r for r in rows}
+    if "engine, ray, 2 workers" in ray:
+        one, two = ray["engine, ray, 1 worker"], ray["engine, ray, 2 workers"]
+        efficiency = (two["clips"] / two["wall_s"]) / (2 * one["clips"] / one["wall_s"])
+        table.append(f"\nRay scaling efficiency, 2 workers against 1: {efficiency:.2f}")
+    report = {"cpu_count": os.cpu_count(), "classes": classes, "rows": rows}
+    (args.out / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("\n".join(table))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

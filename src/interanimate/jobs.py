@@ -155,8 +155,12 @@ class FailureLog:
             write_text_atomic(self.path, "".join(json.dumps(data, sort_keys=True) + "\n" for data in kept))
 
 
-def append_timing(out: Path, item: str, seconds: float, engine: str) -> None:
-    append_line(out / TIMINGS_NAME, {"clip_id": item, "seconds": round(float(seconds), 3), "engine": engine})
+def append_timing(out: Path, item: str, seconds: float, engine: str, stages: dict | None = None) -> None:
+    """One line of timings.jsonl: the item's seconds (and its per-stage seconds, when known)."""
+    line = {"clip_id": item, "seconds": round(float(seconds), 3), "engine": engine}
+    if stages:
+        line["stages"] = {k: round(float(v), 3) for k, v in stages.items()}
+    append_line(out / TIMINGS_NAME, line)
 
 
 def failure_reason(err: BaseException | str) -> str:

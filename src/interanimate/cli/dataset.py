@@ -40,7 +40,8 @@ def register(subparsers) -> None:
             p.add_argument("--ray-address", default=None,
                            help="a running cluster (host:port or 'auto'); default: a local one for this run")
             p.add_argument("--shard", default=None, metavar="I/N",
-                           help="make only plan rows whose index %% N == I (SLURM arrays; then `dataset merge`)")
+                           help="make only the plan batches whose number (index // generation.batch_size) %% N == I "
+                                "(SLURM arrays; then `dataset merge`)")
             p.add_argument("--retry-failed", action="store_true", help="retry clips listed in failures.jsonl")
             p.add_argument("--allow-partial", action="store_true", help="exit 0 even when some clips failed")
             p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")

@@ -109,6 +109,31 @@ def recipe_placement(generation, device: str | None = None):
                              generation.decode_chunk, prefix="generation.")
 
 
+class _Clock:
+    """Adds the seconds of named steps to a dict: ``with clock("motion"): ...`` or ``start``/``stop``."""
+
+    def __init__(self, stages: dict):
+        self.stages, self._started = stages, {}
+
+    def start(self, name: str) -> None:
+        self._started[name] = time.perf_counter()
+
+    def stop(self, name: str) -> None:
+        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - self._started.pop(name)
+
+    def __call__(self, name: str):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def timed():
+            self.start(name)
+            try:
+                yield
+            finally:
+                self.stop(name)
+        return timed()
+
+
 class ClipMaker:
     def __init__(self, context: Context, device: str | None = None):
         import torch
@@ -193,27 +218,80 @@ class ClipMaker:
             return None
         return np.asarray(vector, np.float32).reshape(-1)
 
-    # ---------------------------------------------------------------- one clip
+    # ---------------------------------------------------------------- clips
     def make(self, row: PlanRow) -> dict:
         """Generate and write one clip; returns its manifest row. Raises on failure (nothing is left behind)."""
+        result, = self.make_batch([row])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def make_batch(self, rows: list[PlanRow], write: set[str] | None = None) -> list:
+        """Generate ``rows`` (a plan batch) in one model call and write the clips named in ``write`` (default all):
+        per row its manifest row (with ``seconds`` and per-stage ``stages`` seconds; the model's share split evenly),
+        the exception that row failed with (its inputs, or writing it; an error of the model call is every row's),
+        or None for a row not to write. Each row has its own noise seed; the batch is generated whole even when only
+        some of it is to be written, since a clip's bytes can depend on its batch-mates."""
+        write = {row.clip_id for row in rows} if write is None else set(write)
         from interanimate.pipelines.conditioning import image_to_tensor
-        from interanimate.pipelines.driving import animate_motion, retarget
+        from interanimate.pipelines.driving import animate_motions
 
-        start = time.perf_counter()
         recipe = self.ctx.recipe
-        reference, portrait, backend, render = self._reference(row)
-        motion = self._motion(row, render)
-        if recipe.motion.retarget and not motion.retargeted:
-            motion = retarget(motion, portrait, self.size, backend, recipe.identities.pose_backend,
-                              f"identity {row.identity}")
-        identity = self._identity(reference, render)
-        frames, cond = animate_motion(self.pipe, image_to_tensor(reference), motion, self.size, identity,
-                                      steps=recipe.generation.steps, guidance=recipe.generation.guidance,
-                                      seed=row.seed, decode_chunk=self.placement.decode_chunk)
-        return self._write(row, reference, motion, frames, cond, time.perf_counter() - start, identity is not None)
+        results: list = [None] * len(rows)
+        ready = []  # (position, row, prepared inputs, stage seconds)
+        for i, row in enumerate(rows):
+            stages: dict[str, float] = {}
+            try:
+                ready.append((i, row, self._prepare(row, stages), stages))
+            except Exception as err:  # noqa: BLE001 - this row's inputs; the engine records it
+                results[i] = err if row.clip_id in write else None
+        if not ready:
+            return results
+        model: dict[str, float] = {}
+        try:
+            made = animate_motions(self.pipe, [image_to_tensor(p["reference"]) for _, _, p, _ in ready],
+                                   [p["motion"] for _, _, p, _ in ready], self.size,
+                                   [p["identity"] for _, _, p, _ in ready], recipe.generation.steps,
+                                   recipe.generation.guidance, [row.seed for _, row, _, _ in ready],
+                                   decode_chunk=self.placement.decode_chunk, timings=model)
+        except Exception as err:  # noqa: BLE001 - the model call failed: every row of it did
+            for i, row, *_ in ready:
+                results[i] = err if row.clip_id in write else None
+            return results
+        for (i, row, p, stages), (frames, cond) in zip(ready, made):
+            if row.clip_id not in write:
+                continue
+            stages.update({name: seconds / len(ready) for name, seconds in model.items()})
+            try:
+                results[i] = self._write(row, p["reference"], p["motion"], frames, cond, stages, p["identity"])
+            except Exception as err:  # noqa: BLE001 - writing this clip failed
+                results[i] = err
+        return results
 
-    def _write(self, row: PlanRow, reference, motion, frames, cond, seconds: float, identity_found: bool) -> dict:
+    def _prepare(self, row: PlanRow, stages: dict) -> dict:
+        """Everything one clip's model call needs: the reference at the output size, the (retargeted) motion and the
+        identity vector (or None); adds each step's seconds to ``stages``."""
+        from interanimate.pipelines.driving import retarget
+
+        recipe = self.ctx.recipe
+        clock = _Clock(stages)
+        with clock("reference"):
+            reference, portrait, backend, render = self._reference(row)
+        with clock("motion"):
+            motion = self._motion(row, render)
+        with clock("retarget"):
+            if recipe.motion.retarget and not motion.retargeted:
+                motion = retarget(motion, portrait, self.size, backend, recipe.identities.pose_backend,
+                                  f"identity {row.identity}")
+        with clock("identity"):
+            identity = self._identity(reference, render)
+        return {"reference": reference, "motion": motion, "identity": identity}
+
+    def _write(self, row: PlanRow, reference, motion, frames, cond, stages: dict, identity) -> dict:
         from interanimate.pipelines.outputs import to_uint8
+
+        clock = _Clock(stages)
+        clock.start("write")
 
         video = to_uint8(frames)  # (F, H, W, 3)
         hand = cond["hand_mask"][:, 0].numpy().astype(np.uint8)  # (F, H, W)
@@ -224,7 +302,7 @@ class ClipMaker:
         tmp.mkdir(parents=True)
         try:
             record = self._write_files(row, tmp, reference, motion, video, cond["pose_frames"], hand, face,
-                                       identity_found)
+                                       identity)
             if final.exists():  # another worker finished the same clip (a retried task): keep the first
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
@@ -232,12 +310,16 @@ class ClipMaker:
         except BaseException:  # an error or Ctrl-C: no half-written clip stays behind (a kill -9 is the engine's job)
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return {**record, "seconds": round(seconds, 3)}
+        clock.stop("write")
+        stages["qc"] = record.pop("_qc_seconds")
+        stages["write"] -= stages["qc"]
+        return {**record, "seconds": round(sum(stages.values()), 3),
+                "stages": {k: round(v, 3) for k, v in stages.items()}}
 
     def _write_files(self, row: PlanRow, tmp: Path, reference, motion, video, pose_frames, hand, face,
-                     identity_found: bool) -> dict:
-        """The clip's files into ``tmp``, ``label.json`` last; returns the label. ``identity_found``: the model got
-        an identity vector (False: none was asked for, or the embedder found no face and it got zeros)."""
+                     identity) -> dict:
+        """The clip's files into ``tmp``, ``label.json`` last; returns the label. ``identity``: the vector the model
+        got (None: none was asked for, or the embedder found no face and it got zeros)."""
         from interanimate.motion.export import save_poses
         from interanimate.pipelines.outputs import preview_grid, write_png, write_video
         from interanimate.pipelines.watermark import PAYLOAD
@@ -258,8 +340,11 @@ class ClipMaker:
         if recipe.outputs.preview:
             write_png(tmp / "preview.png", preview_grid(reference, pose_frames, video))
             files["preview"] = f"{CLIPS}/{row.clip_id}/preview.png"
+        qc_start = time.perf_counter()
         quality = {"hand_keypoint_coverage": hand_coverage(motion.scores, labels["hand"]),
-                   **self.quality.scores(reference, video), **self._hand_scores(motion, video)}
+                   **self.quality.scores(reference, video, **self._known_reference(identity)),
+                   **self._hand_scores(motion, video)}
+        qc_seconds = time.perf_counter() - qc_start
         record = {
             "clip_id": row.clip_id, "index": row.index, "files": files, **labels,
             "identity": row.identity, "identity_kind": row.identity_kind, "split": row.split,
@@ -269,7 +354,7 @@ class ClipMaker:
             "motion_source": row.motion_source, "motion_seed": row.motion_seed, "prompt": row.prompt,
             "pose_file": row.pose_file, "seed": row.seed, "steps": recipe.generation.steps,
             "guidance": recipe.generation.guidance, "identity_source": recipe.generation.identity,
-            "identity_vector": bool(identity_found),
+            "identity_vector": identity is not None,
             "frames": int(video.shape[0]), "fps": recipe.fps, "height": int(video.shape[1]),
             "width": int(video.shape[2]), "watermark_payload": PAYLOAD.decode(),
             "contact_first_frame": first, "contact_last_frame": last, "qc": quality,
@@ -277,8 +362,15 @@ class ClipMaker:
         record[CHECKSUMS] = {name: file_sha256(tmp / Path(rel).name) for name, rel in files.items()}
         record = json_safe(record)  # JSON has no NaN: None where a score could not be computed
         write_json_atomic(tmp / LABEL_NAME, record)  # last: a clip with its label is complete
-        return record
+        return {**record, "_qc_seconds": qc_seconds}
 
+
+    def _known_reference(self, identity) -> dict:
+        """The reference's dlib vector when the identity source already computed it with the quality model's own
+        embedder (the same vector, or None for no face): the QC need not compute it again."""
+        if self.embedder is not None and self.quality.embedder is self.embedder:
+            return {"reference_vector": identity, "reference_known": True}
+        return {}
 
     def _hand_scores(self, motion, video: np.ndarray) -> dict:
         """QC: is a hand visible where the motion shows one? mediapipe re-detection on the generated frames whose motion

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from interanimate.datasets.clip import (CHECKSUMS, ClipMaker, Context, is_done, read_label, remove_damaged_clips,
                                         remove_partial_clips)
-from interanimate.datasets.plan import Plan, PlanRow, folder_sha256, make_plan, shard_rows
+from interanimate.datasets.plan import Plan, PlanRow, batches_to_make, folder_sha256, make_plan, shard_rows
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
 from interanimate.jobs import (FailureLog, Summary, append_timing, check_writable, failure_reason, parse_shard,
@@ -205,7 +205,7 @@ def read_failures(out: Path) -> dict[str, dict]:
 # ------------------------------------------------------------------------------------------ generate
 def pending(job: Job, shard: tuple[int, int], retry_failed: bool, summary: Summary) -> list[PlanRow]:
     """The rows of this shard still to make; counts what is finished or failed earlier in ``summary``."""
-    return pending_items(shard_rows(job.rows, shard), lambda row: row.clip_id,
+    return pending_items(shard_rows(job.rows, shard, job.recipe.generation.batch_size), lambda row: row.clip_id,
                          lambda row: is_done(job.out, row.clip_id), failure_log(job.out), retry_failed, summary)
 
 
@@ -217,19 +217,21 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     remove_partial_clips(job.out)
     summary = Summary()
     # a finished clip whose files were damaged since (a cut label, a changed video) is made again
-    summary.remade = remove_damaged_clips(job.out, [r.clip_id for r in shard_rows(job.rows, shard_spec)])
+    rows = shard_rows(job.rows, shard_spec, job.recipe.generation.batch_size)
+    summary.remade = remove_damaged_clips(job.out, [r.clip_id for r in rows])
     todo = pending(job, shard_spec, retry_failed, summary)
+    work = batches_to_make(rows, todo, job.recipe.generation.batch_size)
     start = time.perf_counter()
     if todo:
         if engine == "local":
             from interanimate.datasets.clip import recipe_placement
 
             recipe_placement(job.context.recipe.generation)  # a GPU option without a GPU: one line, nothing made
-            run_local(job, todo, summary, progress)
+            run_local(job, work, summary, progress)
         elif engine == "ray":
             from interanimate.datasets.ray_engine import run_ray
 
-            run_ray(job, todo, summary, record_failure, progress, **engine_options)
+            run_ray(job, work, summary, record_failure, progress, **engine_options)
         else:
             raise UserError(f"--engine {engine!r}: choose local or ray")
     summary.seconds = time.perf_counter() - start
@@ -237,23 +239,24 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     return summary
 
 
-def run_local(job: Job, todo: list[PlanRow], summary: Summary, progress: bool = True) -> None:
-    """One process, the models loaded once, the clips in plan order."""
+def run_local(job: Job, work: list[tuple[list[PlanRow], list[str]]], summary: Summary,
+              progress: bool = True) -> None:
+    """One process, the models loaded once; ``work``: plan batches (one model call each) and the clips of each to
+    write (``plan.batches_to_make``)."""
     maker = ClipMaker(job.context)
-    bar = progress_bar(len(todo), progress)
+    bar = progress_bar(sum(len(write) for _, write in work), progress)
     try:
-        for row in todo:
-            try:
-                record = maker.make(row)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as err:  # noqa: BLE001 - one bad clip must not stop a run of thousands
-                stop_for_machine(err, job.out)  # a full disk, a read-only folder: not this clip's fault
-                record_failure(job, row, err, summary)
-            else:
-                summary.done += 1
-                append_timing(job.out, row.clip_id, record["seconds"], "local")
-            bar.update()
+        for batch, write in work:
+            for row, result in zip(batch, maker.make_batch(batch, set(write))):
+                if result is None:  # made before (a resumed batch): not written again
+                    continue
+                if isinstance(result, BaseException):
+                    stop_for_machine(result, job.out)  # a full disk, a read-only folder: not this clip's fault
+                    record_failure(job, row, result, summary)
+                else:
+                    summary.done += 1
+                    append_timing(job.out, row.clip_id, result["seconds"], "local", result["stages"])
+                bar.update()
             bar.set_postfix_str(f"failed {summary.failed}", refresh=False)
     finally:
         bar.close()
@@ -290,7 +293,7 @@ def write_manifest_part(job: Job, shard: tuple[int, int]) -> Path:
     if shard == (0, 1):
         return write_manifest(job.out, finished_records(job, job.rows))
     path = job.out / SHARDS / f"manifest-{shard[0]}-of-{shard[1]}.jsonl"
-    records = finished_records(job, shard_rows(job.rows, shard))
+    records = finished_records(job, shard_rows(job.rows, shard, job.recipe.generation.batch_size))
     write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     return path
 

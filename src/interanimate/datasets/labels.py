@@ -57,11 +57,13 @@ class FaceQuality:
 
         self.embedder = embedder if embedder is not None else DlibEmbedder()
 
-    def scores(self, reference: np.ndarray, frames: np.ndarray, probes: int = 4) -> dict:
+    def scores(self, reference: np.ndarray, frames: np.ndarray, probes: int = 4, reference_vector=None,
+               reference_known: bool = False) -> dict:
         """Face found in generated frames (fraction of ``probes`` evenly spaced ones) and the identity similarity
         of those frames to the reference: mean cosine of dlib vectors and mean dlib distance (< 0.6 = same person
-        by dlib's convention). NaN where no face is found."""
-        ref = self.embedder(reference)
+        by dlib's convention). NaN where no face is found. ``reference_known``: ``reference_vector`` is this
+        embedder's vector of ``reference`` already (None: it found no face), so it is not computed again."""
+        ref = reference_vector if reference_known else self.embedder(reference)
         picks = np.unique(np.linspace(0, len(frames) - 1, min(probes, len(frames))).round().astype(int))
         vectors = [self.embedder(frames[i]) for i in picks]
         found = [v for v in vectors if v is not None]

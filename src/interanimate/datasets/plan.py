@@ -256,6 +256,30 @@ def _pose_files(recipe: DatasetRecipe) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ sharding
-def shard_rows(rows: list[PlanRow], shard: tuple[int, int]) -> list[PlanRow]:
+def shard_rows(rows: list[PlanRow], shard: tuple[int, int], batch_size: int = 1) -> list[PlanRow]:
+    """The rows of shard ``(I, N)``: those whose plan batch (index // ``batch_size``) % N == I — whole batches, so a
+    clip shares its model call with the same rows in any shard layout."""
     index, count = shard
-    return [row for row in rows if row.index % count == index]
+    return [row for row in rows if (row.index // batch_size) % count == index]
+
+
+def plan_batches(rows: list[PlanRow], batch_size: int) -> list[list[PlanRow]]:
+    """``rows`` (plan order) in the batches the plan fixes: rows whose plan index // ``batch_size`` agree share a
+    model call."""
+    batches: dict[int, list[PlanRow]] = {}
+    for row in rows:
+        batches.setdefault(row.index // batch_size, []).append(row)
+    return list(batches.values())
+
+
+def batches_to_make(rows: list[PlanRow], todo: list[PlanRow], batch_size: int) -> list[tuple[list[PlanRow], list[str]]]:
+    """The work of a run: each plan batch of ``rows`` (a shard's) that holds a row of ``todo``, whole — a clip's bytes
+    can depend on its batch-mates (the model's kernels differ by batch size), so a resumed run makes the same batch
+    again — with the clip ids of it to write."""
+    wanted = {row.clip_id for row in todo}
+    work = []
+    for batch in plan_batches(rows, batch_size):
+        write = [row.clip_id for row in batch if row.clip_id in wanted]
+        if write:
+            work.append((batch, write))
+    return work

@@ -10,6 +10,7 @@ is done from disk.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from dataclasses import asdict
@@ -39,27 +40,26 @@ class ClipWorker:
         self.maker = ClipMaker(Context(**context), device=device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import time
-
+        """``batch["rows"]``: plan batches (each a JSON list of plan rows, made in one model call), ``batch["write"]``
+        the clip ids of each to write -> one result row per clip written or failed."""
         from interanimate.jobs import failure_reason, machine_fault
 
-        ids, ok, reasons, seconds, machine = [], [], [], [], []
-        for i in range(len(batch["clip_id"])):
-            row = PlanRow(**{name: _python(batch[name][i]) for name in PlanRow.__dataclass_fields__})
-            start = time.perf_counter()
-            try:
-                self.maker.make(row)
-                ok.append(True)
-                reasons.append("")
-                machine.append("")
-            except Exception as err:  # noqa: BLE001 - recorded by the driver, the run goes on
-                ok.append(False)
-                reasons.append(failure_reason(err))
-                machine.append(machine_fault(err, self.maker.ctx.out) or "")  # the driver stops for these
-            ids.append(row.clip_id)
-            seconds.append(time.perf_counter() - start)
+        ids, ok, reasons, seconds, stages, machine = [], [], [], [], [], []
+        for item, write in zip(batch["rows"], batch["write"]):
+            rows = [PlanRow(**{name: _python(r[name]) for name in PlanRow.__dataclass_fields__})
+                    for r in json.loads(str(item))]
+            for row, result in zip(rows, self.maker.make_batch(rows, set(json.loads(str(write))))):
+                if result is None:
+                    continue
+                failed = isinstance(result, BaseException)
+                ids.append(row.clip_id)
+                ok.append(not failed)
+                reasons.append(failure_reason(result) if failed else "")
+                machine.append((machine_fault(result, self.maker.ctx.out) or "") if failed else "")
+                seconds.append(0.0 if failed else float(result["seconds"]))
+                stages.append("" if failed else json.dumps(result["stages"]))
         return {"clip_id": np.array(ids), "ok": np.array(ok), "reason": np.array(reasons),
-                "seconds": np.array(seconds), "machine": np.array(machine)}
+                "seconds": np.array(seconds), "stages": np.array(stages), "machine": np.array(machine)}
 
 
 def _python(value):
@@ -81,10 +81,11 @@ def check_address(address: str | None) -> None:
         raise UserError(f"--ray-address {address}: cannot reach a Ray cluster there ({err})") from None
 
 
-def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = True, workers: int = 2,
+def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_failure, progress: bool = True, workers: int = 2,
             gpus_per_worker: float = 0, ray_address: str | None = None, cpus_per_worker: float = 1,
             runtime_env: dict | None = None) -> None:
-    """Make ``todo`` on a Ray cluster (a local one when ``ray_address`` is None) with ``workers`` actors;
+    """Make ``work`` (plan batches, each one model call, and the clips of each to write: ``plan.batches_to_make``) on
+    a Ray cluster (a local one when ``ray_address`` is None) with ``workers`` actors;
     ``record_failure(job, row, reason, summary)`` records a clip that failed (the engine's failures file).
 
     ``runtime_env``: Ray's per-job worker environment (``env_vars``, ``worker_process_setup_hook``, …), for a local
@@ -94,6 +95,7 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
     from interanimate.jobs import append_timing, machine_error, progress_bar
 
     check_address(ray_address)
+    todo = [row for batch, write in work for row in batch if row.clip_id in set(write)]
     started_here = not ray.is_initialized()
     if started_here:
         if ray_address in (None, "", "local"):
@@ -109,7 +111,8 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.max_errored_blocks = len(todo)  # a batch that fails every retry is recorded, the rest goes on
-        rows = ray.data.from_items([r.to_dict() for r in todo], override_num_blocks=len(todo))
+        rows = ray.data.from_items([{"rows": json.dumps([r.to_dict() for r in batch]), "write": json.dumps(write)}
+                                    for batch, write in work], override_num_blocks=len(work))
         results = rows.map_batches(ClipWorker, fn_constructor_kwargs={"context": context,
                                                                       "device": "cuda" if gpus_per_worker else None},
                                    batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
@@ -127,7 +130,8 @@ def run_ray(job, todo: list[PlanRow], summary, record_failure, progress: bool = 
                     raise machine_error(str(result["machine"]))
                 if bool(result["ok"]):
                     summary.done += 1
-                    append_timing(job.out, row.clip_id, float(result["seconds"]), "ray")
+                    append_timing(job.out, row.clip_id, float(result["seconds"]), "ray",
+                                  json.loads(str(result["stages"])))
                 else:
                     record_failure(job, row, str(result["reason"]), summary)
                 bar.update()

@@ -64,6 +64,9 @@ class GenerationSpec:
     dtype: str = "auto"
     offload: str = "none"
     decode_chunk: int = 8
+    # clips per model call, in batches the plan fixes (plan index // batch_size); a clip is the same bytes whatever
+    # its batch (docs/datasets.md, "Speed")
+    batch_size: int = 4
 
 
 @dataclass
@@ -160,6 +163,8 @@ class DatasetRecipe:
             raise ConfigError(f"generation.device: must be auto, cpu, cuda or cuda:N, got {gen.device!r}")
         _choice("generation.dtype", gen.dtype, DTYPES)
         _choice("generation.offload", gen.offload, OFFLOADS)
+        if not isinstance(gen.batch_size, int) or not 1 <= gen.batch_size <= 256:
+            raise ConfigError(f"generation.batch_size: must be an integer in [1, 256], got {gen.batch_size!r}")
         if not isinstance(gen.decode_chunk, int) or gen.decode_chunk < 1:
             raise ConfigError(f"generation.decode_chunk: must be a positive integer, got {gen.decode_chunk!r}")
 

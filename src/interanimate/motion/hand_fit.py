@@ -26,6 +26,7 @@ MIN_VISIBLE = 10  # fewer visible points than this (or no visible wrist) and a h
 VISIBILITY_THRESHOLD = 0.3  # as the motion representation's
 TEMPORAL_WEIGHT = 0.05  # pull of each parameter towards the previous frame's fit (relative to a point residual)
 SPREAD_RANGE = (0.2, 1.6)  # the thumb's opening, × its template angle
+FIT_TOLERANCE = 1e-6
 _PALM_SPAN = 0.53  # wrist to middle-finger base in the template, in hand lengths
 
 
@@ -67,7 +68,10 @@ def _fit_one(points: np.ndarray, ok: np.ndarray, side: str, start: np.ndarray,
         prior[2:4] /= scale  # positions in hand lengths
         return np.concatenate([r, TEMPORAL_WEIGHT * prior])
 
-    result = least_squares(residual, start, bounds=(lower, upper), x_scale="jac", max_nfev=200)
+    # tolerances 1e-6 (scipy's default 1e-8): 1.7× faster, fitted points within 0.16 px of the default's on a 512 px
+    # canvas (8 generated clips); 1e-4 already lands in other minima (tens of pixels away)
+    result = least_squares(residual, start, bounds=(lower, upper), x_scale="jac", max_nfev=200,
+                           ftol=FIT_TOLERANCE, xtol=FIT_TOLERANCE, gtol=FIT_TOLERANCE)
     p = result.x
     error = float(np.mean(((_joints(p, side) - points)[ok] / np.exp(p[1])) ** 2))
     return p, error

@@ -188,20 +188,48 @@ def animate_motion(pipe, reference, motion: DrivingMotion, size: tuple[int, int]
                    decode_chunk: int = 8):
     """Generate the frames of one video: ``reference`` (3, H, W) in [-1, 1] at ``size``, the motion's pose frames
     and hand/face masks, the identity vector. Returns (frames (F, 3, H, W) in [-1, 1], the conditions dict)."""
+    (frames, cond), = animate_motions(pipe, [reference], [motion], size, [identity], steps, guidance, [seed],
+                                      hand_prior_strength, decode_chunk)
+    return frames, cond
+
+
+def animate_motions(pipe, references: list, motions: list[DrivingMotion], size: tuple[int, int],
+                    identities: list[np.ndarray | None], steps: int = 25, guidance: float = 2.0,
+                    seeds: list[int] | None = None, hand_prior_strength: float | None = None, decode_chunk: int = 8,
+                    timings: dict | None = None) -> list[tuple]:
+    """Several videos in one model call (the same frame count each): ``references`` (3, H, W) in [-1, 1] at
+    ``size``, one motion, identity (or None: zeros) and seed per video. Each video's noise comes from its own seed, so
+    a video is the same whichever others share its call. Returns [(frames (F, 3, H, W) in [-1, 1], conditions)].
+    ``timings``: seconds added under "denoise" and "decode"."""
+    import time
+
     import torch
 
     from interanimate.pipelines.conditioning import conditions_from_keypoints
 
-    cond = conditions_from_keypoints(motion.keypoints, motion.scores, motion.size, size, pipe.takes_hand_map())
+    conds = [conditions_from_keypoints(m.keypoints, m.scores, m.size, size, pipe.takes_hand_map()) for m in motions]
     id_dim = pipe.identity_dim()
-    if identity is not None and id_dim and identity.shape[0] != id_dim:
-        raise UserError(f"the identity vector has {identity.shape[0]} values; this model takes {id_dim}")
-    id_tensor = None if identity is None else torch.from_numpy(np.asarray(identity, np.float32))[None]  # (1, D)
-    out = pipe(reference[None], cond["pose_frames"][None], hand_mask=cond["hand_mask"][None],
-               face_mask=cond["face_mask"][None], id_embedding=id_tensor, num_inference_steps=steps,
-               max_guidance_scale=guidance, generator=torch.Generator().manual_seed(seed),
-               hand_prior_strength=hand_prior_strength, decode_chunk_size=decode_chunk)
-    return out.frames[0].float().cpu(), cond  # (F, 3, H, W)
+    ids = None
+    if id_dim and any(v is not None for v in identities):
+        for v in identities:
+            if v is not None and v.shape[0] != id_dim:
+                raise UserError(f"the identity vector has {v.shape[0]} values; this model takes {id_dim}")
+        ids = torch.stack([torch.zeros(id_dim) if v is None else torch.from_numpy(np.asarray(v, np.float32))
+                           for v in identities])  # (B, D)
+    seeds = list(seeds) if seeds is not None else [0] * len(motions)
+    start = time.perf_counter()
+    latents = pipe(torch.stack(list(references)), torch.stack([c["pose_frames"] for c in conds]),
+                   hand_mask=torch.stack([c["hand_mask"] for c in conds]),
+                   face_mask=torch.stack([c["face_mask"] for c in conds]), id_embedding=ids,
+                   num_inference_steps=steps, max_guidance_scale=guidance,
+                   generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
+                   hand_prior_strength=hand_prior_strength, output_type="latent").frames  # (B, F, C, h, w)
+    decoding = time.perf_counter()
+    frames = pipe.decode_latents(latents, decode_chunk).clamp(-1, 1).float().cpu()  # (B, F, 3, H, W)
+    if timings is not None:
+        timings["denoise"] = timings.get("denoise", 0.0) + decoding - start
+        timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - decoding
+    return [(frames[i], conds[i]) for i in range(len(motions))]
 
 
 def hand_check(frames, motion: DrivingMotion, size: tuple[int, int]) -> dict:
