@@ -1,17 +1,18 @@
 """How fast does the dataset engine make clips? The commands a user runs, timed on this machine, in one run:
 
-    python benchmarks/dataset_throughput.py [--classes LH-NP,RH-NP,LH-EB,LH-FH,LH-CH,LH-ER] [--no-ray]
-                                            [--out runs/dataset_throughput]
+    python benchmarks/dataset_throughput.py [--classes all] [--no-ray] [--out runs/dataset_throughput]
 
-1. ``interanimate demo`` on the same classes (its 2 generations per class: the reference bar to compare with);
-2. ``interanimate dataset generate configs/dataset_small.yaml`` (2 clips per class) at ``generation.batch_size`` 1
-   and at the recipe's default, local engine;
+1. ``interanimate demo --classes …`` (2 generations per class: the bar to compare with);
+2. ``interanimate dataset generate configs/dataset_small.yaml`` as shipped (2 clips per class of ``--classes``; all
+   18: the shipped recipe's 36 clips), local engine: one process at ``generation.batch_size`` 1 (``--workers 1``),
+   and the defaults (worker processes = cores ÷ ``generation.torch_threads``, the recipe's batch size);
 3. the same with ``--engine ray --workers 1`` and ``--workers 2`` (scaling efficiency = clips/s with 2 ÷ 2 × with 1).
 
 Each row: wall seconds start-up included, seconds per clip, clips per CPU-hour (the children's user + system CPU
 time), and for the engine rows the mean seconds of each stage of a clip from its ``timings.jsonl`` (motion, retarget,
-identity, denoise, decode, qc, write; a batch's model time split evenly over its clips). Prints a Markdown table and
-writes ``OUT/throughput.json``. Run it on an idle machine: every row shares the CPU with nothing else.
+identity, denoise, decode, qc, write; a batch's model time split evenly over its clips; seconds of one worker, so
+with two workers they add up to twice the wall time). CPU time is the machine's (``/proc/stat``: Ray's workers are
+not this process's children), so run it on an idle machine. Prints a Markdown table, writes ``OUT/throughput.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,14 +30,18 @@ STAGES = ("reference", "motion", "retarget", "identity", "denoise", "decode", "q
 CLI = [sys.executable, "-m", "interanimate"]
 
 
+def machine_cpu_seconds() -> float:
+    """User + nice + system seconds of every CPU of this machine since boot (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:4]
+    return sum(int(v) for v in fields) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child) of one command, which must succeed."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall seconds, CPU seconds the machine spent meanwhile) of one command, which must succeed."""
+    before = machine_cpu_seconds()
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - start, machine_cpu_seconds() - before
 
 
 def stage_means(folder: Path) -> dict[str, float]:
@@ -47,29 +51,31 @@ def stage_means(folder: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", default="LH-NP,RH-NP,LH-EB,LH-FH,LH-CH,LH-ER")
+    parser.add_argument("--classes", default="all", help="class codes, comma-separated, or all (default)")
     parser.add_argument("--recipe", default="configs/dataset_small.yaml")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("runs/dataset_throughput"))
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
-    classes = args.classes.split(",")
+    from interanimate.taxonomy import CODES
+
+    classes = list(CODES) if args.classes == "all" else args.classes.split(",")
     rows = []
 
     wall, cpu = timed([*CLI, "demo", "--classes", args.classes, "--out", str(args.out / "demo"), "--skip-preview"])
     clips = 2 * len(classes)  # the demo generates each clip twice (with and without the identity vector)
     rows.append({"run": "interanimate demo", "clips": clips, "wall_s": wall, "cpu_s": cpu})
 
-    engine_runs = [("engine, local, batch 1", ["--set", "generation.batch_size=1"]),
-                   ("engine, local, recipe's batch", [])]
+    engine_runs = [("engine, local, 1 process, batch 1", ["--workers", "1", "--set", "generation.batch_size=1"]),
+                   ("engine, local, defaults", [])]
     if not args.no_ray:
         engine_runs += [("engine, ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
                         ("engine, ray, 2 workers", ["--engine", "ray", "--workers", "2"])]
     for i, (name, extra) in enumerate(engine_runs):
         folder = args.out / f"engine{i}"
         wall, cpu = timed([*CLI, "dataset", "generate", args.recipe, "--out", str(folder), "--no-progress",
-                           "--set", f"classes=[{args.classes}]", "--set", "clips_per_class=2", *extra])
+                           "--set", f"classes=[{','.join(classes)}]", "--set", "clips_per_class=2", *extra])
         made = len((folder / "timings.jsonl").read_text().splitlines())
         rows.append({"run": name, "clips": made, "wall_s": wall, "cpu_s": cpu, "stages": stage_means(folder)})
 

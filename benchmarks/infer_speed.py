@@ -1,16 +1,18 @@
-"""Inference speed of InterAnimatePipeline: seconds per denoising step and per clip.
+"""Inference speed of the code path ``interanimate animate`` runs: seconds per denoising step, per clip, peak memory.
 
-    python benchmarks/infer_speed.py                      # tiny and small on this machine's CPU
-    python benchmarks/infer_speed.py --configs svd-xt     # on a GPU: 16×576×1024, with and without InterAnimate;
-                                                          # on a CPU: the same path at 2×64×64, 2 steps (~9 GiB RAM)
+    python benchmarks/infer_speed.py                          # tiny and small, fp32 and bf16, on this machine
+    python benchmarks/infer_speed.py --configs svd-xt --dtypes bf16 --offloads none,model   # on a GPU: 16×576×1024
     python benchmarks/infer_speed.py --configs svd-xt --size 576x1024 --frames 16 --steps 25   # any size, explicitly
 
-Weights are random (speed does not depend on them). A "denoising step" is the UNet work of one Euler step: the
-conditional and the unconditional pass (classifier-free guidance), timed with forward hooks on the UNet. A "clip" is
-the whole pipeline call: reference encoding, ``--steps`` denoising steps, and the chunked VAE decode. For ``svd-xt``
-the same run also times the plain diffusers SVD UNet (no pose encoder, region attention or ID preserver) and prints
-the ratio. On a CPU the svd-xt run is reduced (``CPU_REDUCED``: the full-width model, SVD's VAE and CLIP ViT-H with
-random weights, a small clip) to prove the path, not to time it.
+Each run places a pipeline with ``interanimate.pipelines.placement.place`` (as ``animate --device --dtype --offload``
+does) and generates with ``interanimate.pipelines.driving.animate_motion`` (the function ``animate`` calls: pose
+frames and masks drawn from a SynthHF motion, the identity vector, CFG at guidance 2). Weights are random (speed
+does not depend on them). A "denoising step" is the UNet work of one Euler step — the conditional and the
+unconditional pass over every fused tile — timed with forward hooks on the UNet; a "clip" is the whole call. For
+``svd-xt`` the same run also times the plain diffusers SVD UNet (no pose encoder, region attention or ID preserver)
+and prints the ratio. On a GPU, ``--floor`` also counts the clip's FLOPs (``torch.utils.flop_counter``) and prints the
+physical floor: those FLOPs at the GPU's dense bf16 peak (``PEAK_BF16``), and the fraction of it the run reaches.
+On a CPU the svd-xt run is reduced (``CPU_REDUCED``) to prove the path, not to time it.
 """
 
 from __future__ import annotations
@@ -53,19 +55,14 @@ def build_pipeline(config: str, interanimate: bool, device: torch.device, dtype:
     return pipe.to(device=device, dtype=dtype)
 
 
-def inputs(config: str, size: tuple[int, int], frames: int, device, with_id: bool) -> dict:
-    from interanimate.models import get_model_config
+PEAK_BF16 = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}  # dense FLOP/s
 
-    height, width = size
-    gen = torch.Generator().manual_seed(0)
-    out = {"reference": torch.rand(1, 3, height, width, generator=gen) * 2 - 1,
-           "pose_frames": torch.rand(1, frames, 3, height, width, generator=gen) * 2 - 1}
-    if with_id:
-        masks = torch.zeros(1, frames, 1, height, width)
-        masks[..., height // 4:3 * height // 4, width // 4:3 * width // 4] = 1.0  # a quarter-frame region
-        out.update(hand_mask=masks, face_mask=masks,
-                   id_embedding=torch.randn(1, get_model_config(config).interanimate["id_embed_dim"]))
-    return {k: v.to(device) for k, v in out.items()}
+
+def peak_flops(name: str) -> float | None:
+    for key, value in PEAK_BF16.items():  # the most specific name first (H100 PCIe before H100)
+        if key in name:
+            return value
+    return None
 
 
 def _sync(device):
@@ -73,9 +70,23 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_pipeline(pipe, kwargs: dict, steps: int, repeats: int, device) -> dict:
-    """Seconds for the whole clip, and per denoising step: the UNet passes of the run (timed by forward hooks on
-    the UNet) divided by the number of steps, plus the rest of the clip (encode, scheduler, decode) reported apart."""
+def animate_inputs(pipe, size: tuple[int, int], frames: int) -> dict:
+    """What ``animate_motion`` takes besides the pipeline: a reference, a SynthHF motion (drawn at 64×64 and scaled
+    to ``size`` by the conditions, as a pose file is), an identity vector when the model takes one."""
+    from interanimate.pipelines import driving
+
+    gen = torch.Generator().manual_seed(0)
+    dim = pipe.identity_dim()
+    return {"reference": torch.rand(3, *size, generator=gen) * 2 - 1,
+            "motion": driving.from_synthhf("LH-NP", 0, frames, 0, (64, 64)),
+            "identity": (torch.randn(dim, generator=gen).numpy() if dim else None)}
+
+
+def time_animate(pipe, inputs: dict, size, steps: int, repeats: int, device, decode_chunk: int = 8) -> dict:
+    """Seconds for the whole clip (``driving.animate_motion``), and per denoising step: the UNet passes of the run
+    (forward hooks on the UNet) divided by the steps; the rest (encoders, scheduler, decode) reported apart."""
+    from interanimate.pipelines.driving import animate_motion
+
     unet_time = [0.0]
 
     def pre(*_):
@@ -86,15 +97,19 @@ def time_pipeline(pipe, kwargs: dict, steps: int, repeats: int, device) -> dict:
         _sync(device)
         unet_time[0] += time.perf_counter() - unet_time.pop()
 
+    def run(n):
+        return animate_motion(pipe, inputs["reference"], inputs["motion"], size, inputs["identity"], steps=n,
+                              guidance=2.0, seed=0, hand_prior_strength=1.0, decode_chunk=decode_chunk)
+
     handles = [pipe.unet.register_forward_pre_hook(pre), pipe.unet.register_forward_hook(post)]
     try:
-        pipe(**kwargs, num_inference_steps=1, generator=torch.Generator().manual_seed(0))  # warm-up
+        run(1)  # warm-up
         best = None
         for _ in range(repeats):
             unet_time[0] = 0.0
             _sync(device)
             start = time.perf_counter()
-            pipe(**kwargs, num_inference_steps=steps, generator=torch.Generator().manual_seed(0), decode_chunk_size=8)
+            run(steps)
             _sync(device)
             clip = time.perf_counter() - start
             if best is None or clip < best["sec_per_clip"]:
@@ -103,7 +118,16 @@ def time_pipeline(pipe, kwargs: dict, steps: int, repeats: int, device) -> dict:
     finally:
         for handle in handles:
             handle.remove()
+    best["run"] = run
     return best
+
+
+def count_clip_flops(run, steps: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        run(steps)
+    return float(counter.get_total_flops())
 
 
 def run_shape(config: str, args, device) -> tuple[tuple[int, int], int, int]:
@@ -119,51 +143,67 @@ def run_shape(config: str, args, device) -> tuple[tuple[int, int], int, int]:
 
 
 def main(argv=None) -> int:
+    from interanimate.pipelines.placement import place, resolve_placement
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="tiny,small", help="comma-separated: tiny, small, svd-xt")
+    parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16, fp16 (GPU), auto")
+    parser.add_argument("--offloads", default="none", help="comma-separated: none, model, sequential (GPU only)")
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default 16; CPU svd-xt: 2)")
     parser.add_argument("--steps", type=int, default=None,
                         help="denoising steps per clip (default: the paper's 25; CPU svd-xt: 2)")
     parser.add_argument("--size", default=None, help="HxW in pixels (default: SIZES; CPU svd-xt: 64x64)")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--floor", action="store_true", help="GPU: count FLOPs and print the bf16 physical floor")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    dtype = {"auto": torch.float16 if device.type == "cuda" else torch.float32, "float32": torch.float32,
-             "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}, dtype {dtype}, CFG on (2 UNet passes/step)")
+    device = torch.device(resolve_placement(args.device, "fp32").device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}, CFG on (2 UNet passes/step)")
     results = []
     for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
         size, frames, steps = run_shape(config, args, device)
         variants = (True, False) if config == "svd-xt" else (True,)
-        row = {"config": config, "size": "x".join(map(str, size)), "frames": frames, "steps": steps}
-        for interanimate in variants:
-            pipe = build_pipeline(config, interanimate, device, dtype, size[0])
-            timing = time_pipeline(pipe, inputs(config, size, frames, device, interanimate), steps,
-                                   args.repeats, device)
-            key = "interanimate" if interanimate else "plain_svd"
-            row[key] = timing
-            if device.type == "cuda":
-                row[key]["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
-                torch.cuda.reset_peak_memory_stats()
-            print(f"{config:7s} {row['size']:>9s} x{frames} {key:12s}: {timing['sec_per_step']:.3f} s/step, "
-                  f"{timing['sec_per_clip']:.2f} s/clip ({steps} steps)", flush=True)
-            del pipe
-            gc.collect()  # the UNet's forward hooks reference the UNet: a cycle, freed only by the collector
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-        if "plain_svd" in row:
-            ratio = row["interanimate"]["sec_per_step"] / row["plain_svd"]["sec_per_step"]
-            row["step_time_ratio"] = ratio
-            print(f"{config}: InterAnimate / plain SVD step time = {ratio:.3f}")
-        results.append(row)
+        for dtype in args.dtypes.split(","):
+            for offload in args.offloads.split(","):
+                placement = resolve_placement(str(device), dtype, offload)
+                row = {"config": config, "size": "x".join(map(str, size)), "frames": frames, "steps": steps,
+                       "dtype": placement.dtype, "offload": offload}
+                for interanimate in variants:
+                    if device.type == "cuda":
+                        torch.cuda.reset_peak_memory_stats(device)
+                    pipe = place(build_pipeline(config, interanimate, torch.device("cpu"), placement.torch_dtype,
+                                                size[0]), placement)
+                    timing = time_animate(pipe, animate_inputs(pipe, size, frames), size, steps, args.repeats,
+                                          device)
+                    run = timing.pop("run")
+                    key = "interanimate" if interanimate else "plain_svd"
+                    if device.type == "cuda":
+                        timing["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
+                        peak = peak_flops(name)
+                        if args.floor and interanimate and peak:
+                            flops = count_clip_flops(run, steps)
+                            timing.update(flops_per_clip=flops, floor_sec_per_clip=flops / peak,
+                                          fraction_of_floor=flops / peak / timing["sec_per_clip"])
+                    row[key] = timing
+                    extra = "".join(f", {k} {timing[k]:.3g}" for k in ("peak_gib", "floor_sec_per_clip",
+                                                                         "fraction_of_floor") if k in timing)
+                    print(f"{config:7s} {row['size']:>9s} x{frames} {placement.dtype} offload {offload} {key:12s}: "
+                          f"{timing['sec_per_step']:.3f} s/step, {timing['sec_per_clip']:.2f} s/clip ({steps} "
+                          f"steps){extra}", flush=True)
+                    del pipe, run
+                    gc.collect()  # the UNet's forward hooks reference the UNet: a cycle, freed only by the collector
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                if "plain_svd" in row:
+                    ratio = row["interanimate"]["sec_per_step"] / row["plain_svd"]["sec_per_step"]
+                    row["step_time_ratio"] = ratio
+                    print(f"{config} {placement.dtype} {offload}: InterAnimate / plain SVD step time = {ratio:.3f}")
+                results.append(row)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"device": name, "dtype": str(dtype), "results": results}, fh, indent=2)
+            json.dump({"device": name, "results": results}, fh, indent=2)
     return 0
 
 

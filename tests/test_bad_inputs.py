@@ -177,7 +177,7 @@ CASES = [
     ("evaluate-pred-missing", ["evaluate", "--pred", "{out}/none", "--gt", "{folder}", "--out", "{out}/r"],
      "no such folder or file"),
     ("evaluate-device", ["evaluate", "--pred", "{folder}", "--gt", "{folder}", "--out", "{out}/r", "--device",
-                         "tpu"], "use cpu, cuda, cuda:N or auto"),
+                         "tpu"], "use auto, cpu, cuda or cuda:N"),
     ("annotate-preview-kind", ["annotate-image", "{ref}", "--preview", "{out}/p.jpg"], "must be a .png"),
     ("demo-out-file", ["demo", "--out", "{file}"], "is a file, not a folder"),
     ("watermark-missing", ["verify-watermark", "{out}/none.mp4"], "none.mp4"),

@@ -57,6 +57,21 @@ def test_plan_is_deterministic_identity_disjoint_and_balanced(write_recipe, tmp_
     assert not {r.clip_id for r in other.rows} & {r.clip_id for r in first.rows}  # another recipe, other ids
 
 
+def test_batches_are_fixed_by_the_plan_and_shards_split_whole_batches(write_recipe, tmp_path):
+    from interanimate.datasets.plan import batches_to_make, plan_batches, shard_rows
+
+    rows = load_job(load_recipe(write_recipe(**{"clips_per_class": 3})), tmp_path / "a", write=False).rows  # 9
+    batches = plan_batches(rows, 4)
+    assert [[r.index for r in b] for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    shards = [shard_rows(rows, (i, 2), 4) for i in range(2)]
+    assert [[r.index for r in s] for s in shards] == [[0, 1, 2, 3, 8], [4, 5, 6, 7]]
+    # a resumed run: clips 1 and 6 are left to make; their batches are made whole, only they are written
+    todo = [rows[1], rows[6]]
+    work = batches_to_make(rows, todo, 4)
+    assert [([r.index for r in b], w) for b, w in work] == [([0, 1, 2, 3], [rows[1].clip_id]),
+                                                          ([4, 5, 6, 7], [rows[6].clip_id])]
+
+
 def test_a_run_killed_while_planning_is_taken_up_again(write_recipe, tmp_path):
     """Killed after plan.jsonl but before recipe.json (the file that marks the plan done), with a temporary file
     left: the next run plans again instead of calling the folder foreign; a foreign file is still refused."""

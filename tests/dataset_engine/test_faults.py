@@ -57,8 +57,8 @@ def test_a_machine_fault_stops_the_run_and_the_same_command_finishes_it(code, wr
                                                                         capsys, reference):
     recipe, out = write_recipe(), tmp_path / "set"
     with monkeypatch.context() as patch:
-        _fail_writes_after(patch, 2, code)
-        assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 3
+        _fail_writes_after(patch, 2, code)  # patched in this process: one worker, this one
+        assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress", "--workers", "1"]) == 3
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]  # (model loading prints progress before it)
     assert last.startswith("interanimate dataset: stopped:") and "same command" in last and "Traceback" not in err
@@ -78,8 +78,8 @@ def test_an_output_folder_that_vanishes_is_the_machines_fault(write_recipe, tmp_
         shutil.rmtree(out)
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
 
-    monkeypatch.setattr(outputs, "write_video", gone)
-    assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 3
+    monkeypatch.setattr(outputs, "write_video", gone)  # patched in this process: one worker, this one
+    assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress", "--workers", "1"]) == 3
     assert "stopped" in capsys.readouterr().err
     assert not (out / "failures.jsonl").exists()
 

@@ -131,3 +131,29 @@ def test_sigterm_stops_in_one_line_and_the_same_command_finishes(write_recipe, t
     assert _generate(recipe, out).wait(timeout=300) == 0
     assert files_of(out) == files_of(reference)
     assert main(["dataset", "verify", str(out)]) == 0
+
+
+def test_worker_processes_equal_one_process_and_a_dead_worker_stops_in_one_line(write_recipe, tmp_path, capsys):
+    """The local engine's worker processes (2, one thread each) make the same bytes as this process alone; a worker
+    that dies stops the run with one line (exit 3, nothing recorded as failed) and the same command finishes it."""
+    recipe = write_recipe(**{"generation.batch_size": 2})  # 6 clips: 3 plan batches
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["dataset", "generate", str(recipe), "--out", str(one), "--no-progress", "--workers", "1"]) == 0
+    assert main(["dataset", "generate", str(recipe), "--out", str(two), "--no-progress", "--workers", "2"]) == 0
+    assert files_of(two) == files_of(one)
+
+    dying = tmp_path / "dying"
+    env = {"INTERANIMATE_TEST_CRASH_MARKER": str(tmp_path / "crashed"),
+           "INTERANIMATE_WORKER_SETUP": "ray_hooks.crash_once",  # the first batch's worker dies (os._exit)
+           "PYTHONPATH": os.pathsep.join([str(HOOKS.parent), os.environ.get("PYTHONPATH", "")])}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the spawned workers inherit it
+    try:
+        assert main(["dataset", "generate", str(recipe), "--out", str(dying), "--no-progress", "--workers", "2"]) == 3
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "worker process died" in err[-1] and not (dying / "failures.jsonl").exists()
+    assert main(["dataset", "generate", str(recipe), "--out", str(dying), "--no-progress", "--workers", "2"]) == 0
+    assert files_of(dying) == files_of(one)

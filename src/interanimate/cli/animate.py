@@ -158,7 +158,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
     from interanimate import validation
     from interanimate.errors import UserError
     from interanimate.models.first_stage import downsampling_factor
-    from interanimate.models.loading import check_pipeline_folder, read_json_file
+    from interanimate.model_folders import check_pipeline_folder, read_json_file
     from interanimate.pipelines.driving import read_identity_file
 
     for path in output_paths(args.out, bool(args.class_code or args.text)):

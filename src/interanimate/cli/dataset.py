@@ -34,7 +34,9 @@ def register(subparsers) -> None:
         if name == "generate":
             p.add_argument("--engine", choices=("local", "ray"), default="local",
                            help="local (default: this process, the model loaded once) or ray")
-            p.add_argument("--workers", type=workers_count, default=2, help="Ray actors (default 2)")
+            p.add_argument("--workers", type=workers_count, default=None,
+                           help="local: worker processes (default: this machine's cores ÷ generation.torch_threads; "
+                                "1: this process only); ray: actors (default 2)")
             p.add_argument("--gpus-per-worker", type=number_range(0.0, 16.0, "GPU count"), default=0.0,
                            help="GPUs per Ray actor (default 0: CPU)")
             p.add_argument("--ray-address", default=None,
@@ -91,7 +93,7 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UserError("--engine ray needs Ray: pip install 'interanimate[scale]'") from None
     job = _job(args, write=True)
     options = {"workers": args.workers, "gpus_per_worker": args.gpus_per_worker,
-               "ray_address": args.ray_address} if args.engine == "ray" else {}
+               "ray_address": args.ray_address} if args.engine == "ray" else {"workers": args.workers}
     summary = generate(job, args.engine, shard=args.shard, retry_failed=args.retry_failed, progress=args.progress,
                        **options)
     failures = summary.failed_total

@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from interanimate import validation
     from interanimate.errors import UserError
-    from interanimate.models.loading import check_pipeline_folder
+    from interanimate.model_folders import check_pipeline_folder
     from interanimate.pipelines import bundled_model_dir
     from interanimate.taxonomy import BY_CODE, CODES
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     placement = placement_from_args(args)
     from interanimate.pipelines.demo import DEMO_SETTINGS
     from interanimate.pipelines.placement import check_gpu_memory
-    from interanimate.models.loading import read_json_file
+    from interanimate.model_folders import read_json_file
 
     side = read_json_file(model_dir / "vae" / "config.json").get("sample_size", 64)
     check_gpu_memory(placement, model_dir, DEMO_SETTINGS["batch_size"] * 16, side, side)  # a batch of 16-frame clips

@@ -99,6 +99,26 @@ class Context:
     generator_version: str
 
 
+def context_payload(context: Context) -> dict:
+    """A :class:`Context` as plain data for another process (Ray actors, local worker processes)."""
+    from dataclasses import asdict
+
+    payload = asdict(context)
+    payload["recipe"] = context.recipe.to_dict()
+    payload["out"], payload["model_dir"] = str(context.out), str(context.model_dir)
+    return payload
+
+
+def context_from_payload(payload: dict) -> Context:
+    """The inverse of :func:`context_payload`."""
+    from interanimate.datasets.recipe import recipe_from_dict
+
+    payload = dict(payload)
+    payload["recipe"] = recipe_from_dict(payload["recipe"])
+    payload["out"], payload["model_dir"] = Path(payload["out"]), Path(payload["model_dir"])
+    return Context(**payload)
+
+
 def recipe_placement(generation, device: str | None = None):
     """Where a worker runs the video model: the recipe's ``generation.device/dtype/offload/decode_chunk``, with
     ``device`` (a Ray worker given a GPU) instead of the recipe's device when set. UserError for a GPU option
@@ -227,15 +247,16 @@ class ClipMaker:
         return result
 
     def make_batch(self, rows: list[PlanRow], write: set[str] | None = None) -> list:
-        """Generate ``rows`` (a plan batch) in one model call and write the clips named in ``write`` (default all):
+        """Generate ``rows`` (a plan batch) in one model call (one per frame count) and write the clips named in
+        ``write`` (default all):
         per row its manifest row (with ``seconds`` and per-stage ``stages`` seconds; the model's share split evenly),
         the exception that row failed with (its inputs, or writing it; an error of the model call is every row's),
         or None for a row not to write. Each row has its own noise seed; the batch is generated whole even when only
         some of it is to be written, since a clip's bytes can depend on its batch-mates."""
-        write = {row.clip_id for row in rows} if write is None else set(write)
         from interanimate.pipelines.conditioning import image_to_tensor
         from interanimate.pipelines.driving import animate_motions
 
+        write = {row.clip_id for row in rows} if write is None else set(write)
         recipe = self.ctx.recipe
         results: list = [None] * len(rows)
         ready = []  # (position, row, prepared inputs, stage seconds)
@@ -247,18 +268,23 @@ class ClipMaker:
                 results[i] = err if row.clip_id in write else None
         if not ready:
             return results
-        model: dict[str, float] = {}
-        try:
-            made = animate_motions(self.pipe, [image_to_tensor(p["reference"]) for _, _, p, _ in ready],
-                                   [p["motion"] for _, _, p, _ in ready], self.size,
-                                   [p["identity"] for _, _, p, _ in ready], recipe.generation.steps,
-                                   recipe.generation.guidance, [row.seed for _, row, _, _ in ready],
-                                   decode_chunk=self.placement.decode_chunk, timings=model)
-        except Exception as err:  # noqa: BLE001 - the model call failed: every row of it did
-            for i, row, *_ in ready:
-                results[i] = err if row.clip_id in write else None
-            return results
-        for (i, row, p, stages), (frames, cond) in zip(ready, made):
+        made, model = [], {}
+        by_length: dict[int, list] = {}  # one model call per frame count (a short pose file makes a short clip)
+        for entry in ready:
+            by_length.setdefault(entry[2]["motion"].frames, []).append(entry)
+        for group in by_length.values():
+            try:
+                outputs = animate_motions(self.pipe, [image_to_tensor(p["reference"]) for _, _, p, _ in group],
+                                          [p["motion"] for _, _, p, _ in group], self.size,
+                                          [p["identity"] for _, _, p, _ in group], recipe.generation.steps,
+                                          recipe.generation.guidance, [row.seed for _, row, _, _ in group],
+                                          decode_chunk=self.placement.decode_chunk, timings=model)
+            except Exception as err:  # noqa: BLE001 - the model call failed: every row of it did
+                for i, row, *_ in group:
+                    results[i] = err if row.clip_id in write else None
+                continue
+            made.extend(zip(group, outputs))
+        for (i, row, p, stages), (frames, cond) in made:
             if row.clip_id not in write:
                 continue
             stages.update({name: seconds / len(ready) for name, seconds in model.items()})

@@ -24,6 +24,7 @@ from pathlib import Path
 from interanimate.datasets.clip import (CHECKSUMS, ClipMaker, Context, is_done, read_label, remove_damaged_clips,
                                         remove_partial_clips)
 from interanimate.datasets.plan import Plan, PlanRow, batches_to_make, folder_sha256, make_plan, shard_rows
+from interanimate.datasets.process_engine import default_workers, run_processes
 from interanimate.datasets.recipe import DatasetRecipe, recipe_from_dict
 from interanimate.errors import UserError
 from interanimate.jobs import (FailureLog, Summary, append_timing, check_writable, failure_reason, parse_shard,
@@ -54,7 +55,7 @@ def generator_version() -> str:
 
 
 def _model_dirs(recipe: DatasetRecipe) -> tuple[Path, Path | None]:
-    from interanimate.models.loading import check_pipeline_folder
+    from interanimate.model_folders import check_pipeline_folder
     from interanimate.motion.model import BUNDLED_DIR, check_model_folder
     from interanimate.pipelines import bundled_model_dir
 
@@ -71,7 +72,7 @@ def _model_dirs(recipe: DatasetRecipe) -> tuple[Path, Path | None]:
 def _check_identity_width(recipe: DatasetRecipe, model_dir: Path) -> None:
     """The identity source gives vectors of the width the model takes (before anything is planned or written)."""
     from interanimate.annotate.identity import ARCFACE_DIM, DLIB_DIM
-    from interanimate.models.loading import read_json_file
+    from interanimate.model_folders import read_json_file
 
     source = recipe.generation.identity
     widths = {"dlib": DLIB_DIM, "arcface": ARCFACE_DIM}
@@ -212,7 +213,8 @@ def pending(job: Job, shard: tuple[int, int], retry_failed: bool, summary: Summa
 def generate(job: Job, engine: str = "local", shard: str | None = None, retry_failed: bool = False,
              progress: bool = True, **engine_options) -> Summary:
     """Make every pending clip of this shard with ``engine`` (local | ray), then write the manifest (or the shard's
-    part of it). Returns the counts; failed clips are in failures.jsonl."""
+    part of it). Returns the counts; failed clips are in failures.jsonl. ``workers``: local worker processes
+    (default: cores ÷ ``generation.torch_threads``; 1 runs in this process) or Ray actors (default 2)."""
     shard_spec = parse_shard(shard)
     remove_partial_clips(job.out)
     summary = Summary()
@@ -227,11 +229,17 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
             from interanimate.datasets.clip import recipe_placement
 
             recipe_placement(job.context.recipe.generation)  # a GPU option without a GPU: one line, nothing made
-            run_local(job, work, summary, progress)
+            workers = engine_options.get("workers") or default_workers(job.recipe.generation.torch_threads)
+            if workers > 1 and len(work) > 1:
+                run_processes(job, work, summary, record_failure, workers, progress)
+            else:
+                run_local(job, work, summary, progress)
         elif engine == "ray":
             from interanimate.datasets.ray_engine import run_ray
 
-            run_ray(job, work, summary, record_failure, progress, **engine_options)
+            options = dict(engine_options)
+            options["workers"] = options.get("workers") or 2
+            run_ray(job, work, summary, record_failure, progress, **options)
         else:
             raise UserError(f"--engine {engine!r}: choose local or ray")
     summary.seconds = time.perf_counter() - start

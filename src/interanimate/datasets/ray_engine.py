@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from dataclasses import asdict
 
 import numpy as np
 
-from interanimate.datasets.clip import ClipMaker, Context, is_done
+from interanimate.datasets.clip import ClipMaker, context_from_payload, context_payload, is_done
 from interanimate.datasets.plan import PlanRow
 from interanimate.errors import UserError
 
@@ -30,14 +29,7 @@ class ClipWorker:
     """Ray Data callable class: built once per actor, called with batches of plan rows (batch_size 1)."""
 
     def __init__(self, context: dict, device: str | None = None):
-        from pathlib import Path
-
-        from interanimate.datasets.recipe import recipe_from_dict
-
-        context = dict(context)
-        context["recipe"] = recipe_from_dict(context["recipe"])
-        context["out"], context["model_dir"] = Path(context["out"]), Path(context["model_dir"])
-        self.maker = ClipMaker(Context(**context), device=device)
+        self.maker = ClipMaker(context_from_payload(context), device=device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``batch["rows"]``: plan batches (each a JSON list of plan rows, made in one model call), ``batch["write"]``
@@ -105,9 +97,7 @@ def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_fa
             ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING, runtime_env=runtime_env)
     try:
-        context = asdict(job.context)
-        context["recipe"] = job.recipe.to_dict()
-        context["out"], context["model_dir"] = str(job.out), str(job.context.model_dir)
+        context = context_payload(job.context)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.max_errored_blocks = len(todo)  # a batch that fails every retry is recorded, the rest goes on

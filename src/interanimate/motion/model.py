@@ -154,7 +154,7 @@ class MotionModel(nn.Module):
 
 def check_model_folder(folder: str | os.PathLike, option: str = "motion model") -> dict:
     """A motion-model folder: config.json parses and model.safetensors is whole. Returns the config."""
-    from interanimate.models.loading import check_safetensors_file, read_json_file
+    from interanimate.model_folders import check_safetensors_file, read_json_file
 
     folder = Path(folder)
     if not folder.is_dir():

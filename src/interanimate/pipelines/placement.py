@@ -20,10 +20,8 @@ dtype whose weights and frames alone cannot fit the GPU; :func:`load_pipeline` l
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,32 +108,25 @@ def resolve_placement(device: str = "auto", dtype: str = "auto", offload: str = 
 
 
 # ---------------------------------------------------------------------------------------------- memory
-def _safetensors_numel(path: Path) -> int:
-    """Element count of a .safetensors file from its header alone (no tensor is read)."""
-    with open(path, "rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        if length > 100 * 2 ** 20:
-            raise UserError(f"{path}: a safetensors header of {length} bytes is not a model's")
-        header = json.loads(fh.read(length))
-    total = 0
-    for key, entry in header.items():
-        if key != "__metadata__":
-            n = 1
-            for d in entry["shape"]:
-                n *= int(d)
-            total += n
-    return total
-
-
 def model_parameters(model_dir: str | os.PathLike) -> dict[str, int]:
     """Parameters of each component folder of a diffusers-format model (unet, vae, image_encoder, …), read from its
     safetensors headers."""
+    from interanimate.model_folders import WEIGHT_SUFFIX, check_safetensors_file
+
     counts = {}
     for folder in sorted(p for p in Path(model_dir).iterdir() if p.is_dir()):
-        files = sorted(folder.glob("*.safetensors"))
+        files = sorted(folder.glob(f"*{WEIGHT_SUFFIX}"))
         if files:
-            counts[folder.name] = sum(_safetensors_numel(f) for f in files)
+            counts[folder.name] = sum(_numel(entry["shape"]) for f in files
+                                      for name, entry in check_safetensors_file(f).items() if name != "__metadata__")
     return counts
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
 
 
 def gpu_memory_needed(placement: Placement, parameters: dict[str, int], frames: int, height: int,

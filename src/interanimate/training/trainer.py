@@ -126,7 +126,7 @@ class Trainer:
         cfg = self.config.data
         root = Path(cfg.root)
         if self.config.model.init_from is not None:
-            from interanimate.models.loading import check_pipeline_folder
+            from interanimate.model_folders import check_pipeline_folder
             check_pipeline_folder(Path(self.config.model.init_from), "model.init_from")
         wanted = id_embed_dim(self.config.model)
         if wanted is None:
@@ -363,7 +363,7 @@ class Trainer:
         """The residual scale of the pipeline ``model.init_from`` names (the weights were trained with it)."""
         if self.config.model.init_from is None:
             return None
-        from interanimate.models.loading import read_json_file
+        from interanimate.model_folders import read_json_file
 
         spec = read_json_file(Path(self.config.model.init_from) / "model_index.json")
         return float(spec["residual_scale"]) if spec.get("residual_to_reference") else None

@@ -37,6 +37,11 @@ def hand_joints(pose: HandPose, side: str, angle: float, scale: float, anchor_at
     ``angle``: radians, direction of the fingers (0 = up, positive = towards image right); ``scale``: hand length in
     pixels; the point named by ``anchor`` ('pinch', 'fingertips:<n>', 'palm') is placed at ``anchor_at``.
     """
+    return place_joints(template_joints(pose, side), angle, scale, anchor_at, anchor)
+
+
+def template_joints(pose: HandPose, side: str) -> np.ndarray:
+    """The articulated hand (21, 2) in hand lengths, wrist at the origin, fingers up (before rotation and scale)."""
     local = np.zeros((NUM_HAND, 2))
     local[HAND_WRIST] = (0.0, 0.0)
     for finger in FINGER_ORDER:
@@ -54,6 +59,12 @@ def hand_joints(pose: HandPose, side: str, angle: float, scale: float, anchor_at
             local[joints[k + 1]] = point
     if side == "left":  # mirror image of the right hand; ``angle`` stays a pixel-space direction
         local[:, 0] *= -1
+    return local
+
+
+def place_joints(local: np.ndarray, angle: float, scale: float, anchor_at: np.ndarray, anchor: str) -> np.ndarray:
+    """A template hand (21, 2) rotated by ``angle``, scaled to ``scale`` pixels, its ``anchor`` moved to
+    ``anchor_at``."""
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     world = local @ rot.T * scale  # (21, 2)
     return world + (np.asarray(anchor_at) - anchor_point(world, anchor))
