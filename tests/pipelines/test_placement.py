@@ -96,7 +96,7 @@ def test_animate_refuses_gpu_options_without_a_gpu_and_writes_nothing(tmp_path, 
 
 
 def test_recipe_placement_keys_are_checked():
-    from interanimate.datasets.clip import recipe_placement
+    from interanimate.datasets.context import recipe_placement
     from interanimate.datasets.recipe import ConfigError, DatasetRecipe, GenerationSpec
 
     with pytest.raises(ConfigError, match="generation.dtype"):

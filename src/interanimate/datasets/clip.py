@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from interanimate.datasets.context import Context, recipe_placement
 from interanimate.datasets.labels import ATTACK, FaceQuality, class_labels, contact_frames, hand_coverage
 from interanimate.datasets.plan import PlanRow, file_sha256
-from interanimate.datasets.recipe import DatasetRecipe
 
 CLIPS = "clips"
 LABEL_NAME = "label.json"
@@ -86,47 +85,6 @@ class _KnownPose:
 
     def __call__(self, image):
         return self.keypoints.copy(), self.scores.copy()
-
-
-@dataclass
-class Context:
-    """What a clip needs besides its row (shared by all clips of one worker)."""
-    recipe: DatasetRecipe
-    out: Path
-    model_dir: Path
-    model_name: str
-    model_sha256: str
-    generator_version: str
-
-
-def context_payload(context: Context) -> dict:
-    """A :class:`Context` as plain data for another process (Ray actors, local worker processes)."""
-    from dataclasses import asdict
-
-    payload = asdict(context)
-    payload["recipe"] = context.recipe.to_dict()
-    payload["out"], payload["model_dir"] = str(context.out), str(context.model_dir)
-    return payload
-
-
-def context_from_payload(payload: dict) -> Context:
-    """The inverse of :func:`context_payload`."""
-    from interanimate.datasets.recipe import recipe_from_dict
-
-    payload = dict(payload)
-    payload["recipe"] = recipe_from_dict(payload["recipe"])
-    payload["out"], payload["model_dir"] = Path(payload["out"]), Path(payload["model_dir"])
-    return Context(**payload)
-
-
-def recipe_placement(generation, device: str | None = None):
-    """Where a worker runs the video model: the recipe's ``generation.device/dtype/offload/decode_chunk``, with
-    ``device`` (a Ray worker given a GPU) instead of the recipe's device when set. UserError for a GPU option
-    without a GPU."""
-    from interanimate.pipelines.placement import resolve_placement
-
-    return resolve_placement(device or generation.device, generation.dtype, generation.offload,
-                             generation.decode_chunk, prefix="generation.")
 
 
 class _Clock:

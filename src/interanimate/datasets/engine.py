@@ -226,7 +226,7 @@ def generate(job: Job, engine: str = "local", shard: str | None = None, retry_fa
     start = time.perf_counter()
     if todo:
         if engine == "local":
-            from interanimate.datasets.clip import recipe_placement
+            from interanimate.datasets.context import recipe_placement
 
             recipe_placement(job.context.recipe.generation)  # a GPU option without a GPU: one line, nothing made
             workers = engine_options.get("workers") or default_workers(job.recipe.generation.torch_threads)

@@ -21,7 +21,8 @@ import json
 import os
 import signal
 
-from interanimate.datasets.clip import ClipMaker, context_from_payload, context_payload
+from interanimate.datasets.clip import ClipMaker
+from interanimate.datasets.context import context_from_payload, context_payload
 from interanimate.datasets.plan import PlanRow
 
 _MAKER: ClipMaker | None = None

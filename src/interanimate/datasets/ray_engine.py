@@ -16,7 +16,8 @@ import socket
 
 import numpy as np
 
-from interanimate.datasets.clip import ClipMaker, context_from_payload, context_payload, is_done
+from interanimate.datasets.clip import ClipMaker, is_done
+from interanimate.datasets.context import context_from_payload, context_payload
 from interanimate.datasets.plan import PlanRow
 from interanimate.errors import UserError
 
