@@ -101,12 +101,13 @@ def check_video_memory(frames: int, height: int, width: int, name: str = "--size
     need = int(copies) * int(frames) * int(height) * int(width) * 3 * 4
     limit = memory_limit_bytes()
     if need > limit:
-        raise UserError(f"{name} {height}x{width} with {frames} frames needs at least {_gib(need)} for its frames "
-                        f"alone; this machine has {_gib(limit)} of memory")
+        raise UserError(f"{name} {height}x{width} with {frames} frames needs at least {gib(need)} for its frames "
+                        f"alone; this machine has {gib(limit)} of memory")
     return need
 
 
-def _gib(n: int) -> str:
+def gib(n: int) -> str:
+    """Bytes as GiB (TiB past 1024 GiB), one decimal."""
     return f"{n / 2 ** 30:.1f} GiB" if n < 2 ** 40 else f"{n / 2 ** 40:.1f} TiB"
 
 

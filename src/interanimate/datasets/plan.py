@@ -272,7 +272,8 @@ def plan_batches(rows: list[PlanRow], batch_size: int) -> list[list[PlanRow]]:
     return list(batches.values())
 
 
-def batches_to_make(rows: list[PlanRow], todo: list[PlanRow], batch_size: int) -> list[tuple[list[PlanRow], list[str]]]:
+def batches_to_make(rows: list[PlanRow], todo: list[PlanRow],
+                    batch_size: int) -> list[tuple[list[PlanRow], list[str]]]:
     """The work of a run: each plan batch of ``rows`` (a shard's) that holds a row of ``todo``, whole — a clip's bytes
     can depend on its batch-mates (the model's kernels differ by batch size), so a resumed run makes the same batch
     again — with the clip ids of it to write."""

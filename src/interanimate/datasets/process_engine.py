@@ -22,9 +22,10 @@ import os
 import signal
 
 from interanimate.datasets.clip import ClipMaker
-from interanimate.datasets.context import context_from_payload, context_payload
+from interanimate.datasets.context import batch_outcomes, context_from_payload, context_payload, record_outcome
 from interanimate.datasets.plan import PlanRow
 
+SETUP_HOOK_ENV = "INTERANIMATE_WORKER_SETUP"  # "module.function" each worker calls first (as Ray's setup hook)
 _MAKER: ClipMaker | None = None
 _STOPPING = False  # set by SIGTERM: batches still queued to this worker are not started
 
@@ -43,9 +44,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: orphans finish their batch (atomic writes) and exit
         pass
-
-
-SETUP_HOOK_ENV = "INTERANIMATE_WORKER_SETUP"  # "module.function" each worker calls first (as Ray's setup hook)
 
 
 def _start(payload: dict) -> None:
@@ -70,59 +68,34 @@ def _exit_now(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def _make(task: str) -> list[tuple]:
-    """One plan batch (JSON: rows and the clip ids to write) -> (clip_id, ok, reason, machine fault, seconds,
-    stages) per clip written or failed."""
-    from interanimate.jobs import failure_reason, machine_fault
-
+def _make(task: str) -> list[dict]:
+    """One plan batch (JSON: rows and the clip ids to write) -> its clips' outcomes (``context.batch_outcomes``)."""
     if _STOPPING:
         raise SystemExit(143)
     item = json.loads(task)
-    rows = [PlanRow(**row) for row in item["rows"]]
-    out = []
-    for row, result in zip(rows, _MAKER.make_batch(rows, set(item["write"]))):
-        if result is None:
-            continue
-        if isinstance(result, BaseException):
-            out.append((row.clip_id, False, failure_reason(result), machine_fault(result, _MAKER.ctx.out) or "",
-                        0.0, {}))
-        else:
-            out.append((row.clip_id, True, "", "", float(result["seconds"]), result["stages"]))
-    return out
+    return batch_outcomes(_MAKER, [PlanRow(**row) for row in item["rows"]], set(item["write"]))
 
 
 def run_processes(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_failure, workers: int,
                   progress: bool = True) -> None:
     """Make ``work`` (``plan.batches_to_make``) with ``workers`` processes; ``record_failure(job, row, reason,
     summary)`` records a clip that failed of its own fault."""
-    from interanimate.jobs import progress_bar
-
-    by_id = {row.clip_id: row for batch, _ in work for row in batch}
-    tasks = [json.dumps({"rows": [row.to_dict() for row in batch], "write": write}) for batch, write in work]
-    bar = progress_bar(sum(len(write) for _, write in work), progress)
-    _run_pool(job, tasks, by_id, summary, record_failure, workers, bar)
-
-
-def _run_pool(job, tasks: list[str], by_id: dict, summary, record_failure, workers: int, bar) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from interanimate.jobs import append_timing, machine_error
+    from interanimate.jobs import machine_error, progress_bar
 
+    by_id = {row.clip_id: row for batch, _ in work for row in batch}
+    tasks = [json.dumps({"rows": [row.to_dict() for row in batch], "write": write}) for batch, write in work]
+    bar = progress_bar(sum(len(write) for _, write in work), progress)
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))),
                                mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                initargs=(context_payload(job.context),))
     try:
-        for results in pool.map(_make, tasks):  # in plan order: the logs come out as the one-process engine's
-            for clip_id, ok, reason, machine, seconds, stages in results:
-                if machine:  # a full disk, a read-only folder: stop, record nothing
-                    raise machine_error(machine)
-                if ok:
-                    summary.done += 1
-                    append_timing(job.out, clip_id, seconds, "local", stages)
-                else:
-                    record_failure(job, by_id[clip_id], reason, summary)
+        for outcomes in pool.map(_make, tasks):  # in plan order: the logs come out as the one-process engine's
+            for outcome in outcomes:
+                record_outcome(job, by_id[outcome["clip_id"]], outcome, summary, record_failure, "local")
                 bar.update()
             bar.set_postfix_str(f"failed {summary.failed}", refresh=False)
     except BrokenProcessPool:

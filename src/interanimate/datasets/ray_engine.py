@@ -17,7 +17,7 @@ import socket
 import numpy as np
 
 from interanimate.datasets.clip import ClipMaker, is_done
-from interanimate.datasets.context import context_from_payload, context_payload
+from interanimate.datasets.context import batch_outcomes, context_from_payload, context_payload, record_outcome
 from interanimate.datasets.plan import PlanRow
 from interanimate.errors import UserError
 
@@ -35,24 +35,15 @@ class ClipWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``batch["rows"]``: plan batches (each a JSON list of plan rows, made in one model call), ``batch["write"]``
         the clip ids of each to write -> one result row per clip written or failed."""
-        from interanimate.jobs import failure_reason, machine_fault
-
-        ids, ok, reasons, seconds, stages, machine = [], [], [], [], [], []
+        outcomes = []
         for item, write in zip(batch["rows"], batch["write"]):
             rows = [PlanRow(**{name: _python(r[name]) for name in PlanRow.__dataclass_fields__})
                     for r in json.loads(str(item))]
-            for row, result in zip(rows, self.maker.make_batch(rows, set(json.loads(str(write))))):
-                if result is None:
-                    continue
-                failed = isinstance(result, BaseException)
-                ids.append(row.clip_id)
-                ok.append(not failed)
-                reasons.append(failure_reason(result) if failed else "")
-                machine.append((machine_fault(result, self.maker.ctx.out) or "") if failed else "")
-                seconds.append(0.0 if failed else float(result["seconds"]))
-                stages.append("" if failed else json.dumps(result["stages"]))
-        return {"clip_id": np.array(ids), "ok": np.array(ok), "reason": np.array(reasons),
-                "seconds": np.array(seconds), "stages": np.array(stages), "machine": np.array(machine)}
+            outcomes += batch_outcomes(self.maker, rows, set(json.loads(str(write))))
+        columns = {key: np.array([o[key] for o in outcomes]) for key in ("clip_id", "ok", "reason", "machine",
+                                                                          "seconds")}
+        columns["stages"] = np.array([json.dumps(o["stages"]) for o in outcomes])  # a column of plain strings
+        return columns
 
 
 def _python(value):
@@ -74,7 +65,8 @@ def check_address(address: str | None) -> None:
         raise UserError(f"--ray-address {address}: cannot reach a Ray cluster there ({err})") from None
 
 
-def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_failure, progress: bool = True, workers: int = 2,
+def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_failure, progress: bool = True,
+            workers: int = 2,
             gpus_per_worker: float = 0, ray_address: str | None = None, cpus_per_worker: float = 1,
             runtime_env: dict | None = None) -> None:
     """Make ``work`` (plan batches, each one model call, and the clips of each to write: ``plan.batches_to_make``) on
@@ -85,7 +77,7 @@ def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_fa
     cluster started here and for a running one alike."""
     import ray
 
-    from interanimate.jobs import append_timing, machine_error, progress_bar
+    from interanimate.jobs import progress_bar
 
     check_address(ray_address)
     todo = [row for batch, write in work for row in batch if row.clip_id in set(write)]
@@ -117,14 +109,10 @@ def run_ray(job, work: list[tuple[list[PlanRow], list[str]]], summary, record_fa
             for result in results.iter_rows():
                 row = by_id[str(result["clip_id"])]
                 seen.add(row.clip_id)
-                if str(result.get("machine", "")):  # a full disk, a read-only folder: stop, record nothing
-                    raise machine_error(str(result["machine"]))
-                if bool(result["ok"]):
-                    summary.done += 1
-                    append_timing(job.out, row.clip_id, float(result["seconds"]), "ray",
-                                  json.loads(str(result["stages"])))
-                else:
-                    record_failure(job, row, str(result["reason"]), summary)
+                outcome = {"clip_id": row.clip_id, "ok": bool(result["ok"]), "reason": str(result["reason"]),
+                           "machine": str(result["machine"]), "seconds": float(result["seconds"]),
+                           "stages": json.loads(str(result["stages"]))}
+                record_outcome(job, row, outcome, summary, record_failure, "ray")
                 bar.update()
                 bar.set_postfix_str(f"failed {summary.failed}", refresh=False)
         finally:

@@ -22,10 +22,10 @@ from functools import lru_cache
 import numpy as np
 
 from interanimate.keypoints.layout import HAND_WRIST, NUM_HAND
+from interanimate.motion.representation import HAND, VISIBILITY_THRESHOLD, recompute_velocity
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 MIN_VISIBLE = 10  # fewer visible points than this (or no visible wrist) and a hand is left unfitted
-VISIBILITY_THRESHOLD = 0.3  # as the motion representation's
 TEMPORAL_WEIGHT = 0.05  # pull of each parameter towards the previous frame's fit (relative to a point residual)
 SPREAD_RANGE = (0.2, 1.6)  # the thumb's opening, × its template angle
 FIT_TOLERANCE = 1e-6
@@ -45,8 +45,8 @@ def _joints(params: np.ndarray, side: str) -> np.ndarray:
 @lru_cache(maxsize=256)
 def _template(side: str, thumb: float, index: float, middle: float, ring: float, pinky: float,
               spread: float) -> np.ndarray:
-    """The articulated hand before placement, cached: the Jacobian's steps in rotation, size and position (4 of the
-    10 parameters) reuse it."""
+    """The articulated hand before placement, cached: the residual and the Jacobian at one point of the fit, and the
+    final check, share it."""
     from interanimate.data.synth.hand import HandPose, template_joints
 
     local = template_joints(HandPose(dict(zip(FINGERS, (thumb, index, middle, ring, pinky))), spread), side)
@@ -153,8 +153,6 @@ def fit_hands(keypoints: np.ndarray, visibility: np.ndarray, sides: dict[str, sl
 def refine_hands(hand: np.ndarray) -> np.ndarray:
     """Decoded hand features (..., F, 42, 5) (the motion representation's: subject's left hand then right, x, y, vx,
     vy, visibility) -> the same with each visible hand fitted (:func:`fit_hand_sequence`) and velocities recomputed."""
-    from interanimate.motion.representation import HAND, recompute_velocity
-
     out = np.array(hand, dtype=np.float32, copy=True)
     flat = out.reshape(-1, *out.shape[-3:])  # (N, F, 42, 5)
     sides = {"left": slice(0, NUM_HAND), "right": slice(NUM_HAND, 2 * NUM_HAND)}

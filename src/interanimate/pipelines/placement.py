@@ -20,6 +20,7 @@ dtype whose weights and frames alone cannot fit the GPU; :func:`load_pipeline` l
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ def resolve_placement(device: str = "auto", dtype: str = "auto", offload: str = 
                       decode_chunk: int = DEFAULT_DECODE_CHUNK, prefix: str = "--",
                       cuda_available: bool | None = None, bf16_supported: bool | None = None) -> Placement:
     """Options -> a :class:`Placement`, checked without loading any model. ``prefix`` names the options in messages
-    (``--`` for the CLI, ``placement.`` for a recipe). ``cuda_available`` / ``bf16_supported``: torch's answers
+    (``--`` for the CLI, ``generation.`` for a dataset recipe). ``cuda_available`` / ``bf16_supported``: torch's answers
     unless given (tests)."""
     import torch
 
@@ -117,16 +118,9 @@ def model_parameters(model_dir: str | os.PathLike) -> dict[str, int]:
     for folder in sorted(p for p in Path(model_dir).iterdir() if p.is_dir()):
         files = sorted(folder.glob(f"*{WEIGHT_SUFFIX}"))
         if files:
-            counts[folder.name] = sum(_numel(entry["shape"]) for f in files
+            counts[folder.name] = sum(math.prod(entry["shape"]) for f in files
                                       for name, entry in check_safetensors_file(f).items() if name != "__metadata__")
     return counts
-
-
-def _numel(shape: list[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 def gpu_memory_needed(placement: Placement, parameters: dict[str, int], frames: int, height: int,
@@ -156,7 +150,8 @@ def check_gpu_memory(placement: Placement, model_dir: str | os.PathLike, frames:
 
         memory_bytes = torch.cuda.get_device_properties(placement.device).total_memory
     if need > memory_bytes:
-        gib = lambda n: f"{n / 2 ** 30:.1f} GiB"  # noqa: E731
+        from interanimate.validation import gib
+
         raise UserError(f"{name} {height}x{width} with {frames} frames in {placement.dtype} needs at least {gib(need)} "
                         f"of GPU memory ({placement.offload} offload); {placement.device} has {gib(memory_bytes)}: "
                         "use fewer frames, a smaller size, bf16/fp16 or --offload model/sequential")
