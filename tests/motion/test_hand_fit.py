@@ -96,3 +96,22 @@ def test_generate_fits_hands_only_when_the_config_says_so():
     assert fitted.shape == raw.shape
     torch.testing.assert_close(fitted[..., 4], raw[..., 4])
     assert not torch.allclose(fitted[..., :2], raw[..., :2])
+
+
+def test_the_template_derivative_is_the_finite_difference_of_the_template():
+    from interanimate.data.synth.hand import ARTICULATION, HandPose, articulated_template, template_joints
+
+    rng = np.random.default_rng(5)
+    step = 1e-7
+    for _ in range(20):
+        curl = dict(zip(ARTICULATION[:5], rng.uniform(0.0, 1.0, 5)))
+        spread = float(rng.uniform(0.2, 1.6))
+        for side in ("left", "right"):
+            local, grad = articulated_template(HandPose(curl, spread), side)
+            np.testing.assert_array_equal(local, template_joints(HandPose(curl, spread), side))
+            for k, name in enumerate(ARTICULATION):
+                moved = HandPose(curl, spread + step) if name == "spread" else \
+                    HandPose({**curl, name: curl[name] + step}, spread)
+                numeric = (template_joints(moved, side) - local) / step  # (21, 2)
+                np.testing.assert_allclose(grad[..., k], numeric, atol=1e-5)
+            assert np.abs(grad).max() > 0.05  # the curls move the fingers

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from interanimate.models.first_stage import encode_image
 
-INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding", "hand_prior")
+INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding", "hand_prior", "pose_keep")
 # what the unconditional (CFG) pass drops: the image embedding and the reference latent to zeros, the pose (and the
 # hand prior drawn from it) left out; the hand/face masks and the identity stay (they say where and who, not what moves)
 UNCONDITIONAL_ZEROED = ("image_embeds", "ref_latents")
@@ -36,7 +36,9 @@ class UNetConditions:
 
     ``ref_latents`` (B, C, h, w) or per frame (B, F, C, h, w); ``pose_frames`` (B, F, 3, H, W) in [-1, 1];
     ``hand_mask`` / ``face_mask`` (B, F, 1, H', W') in {0, 1} at any resolution; ``id_embedding`` (B, D_id);
-    ``hand_prior`` (B, F, C, h, w): :func:`hand_prior_latents`, for a UNet built with ``hand_prior``."""
+    ``hand_prior`` (B, F, C, h, w): :func:`hand_prior_latents`, for a UNet built with ``hand_prior``;
+    ``pose_keep`` (B,) in {0, 1}: which samples the pose (and hand prior) reach — 0 is the unconditional pass's
+    "left out", per sample (None: all of them)."""
     image_embeds: Tensor  # (B, 1, D)
     ref_latents: Tensor  # (B, C, h, w) or (B, F, C, h, w), unscaled
     time_ids: Tensor  # (B, 3)
@@ -45,11 +47,31 @@ class UNetConditions:
     face_mask: Tensor | None = None
     id_embedding: Tensor | None = None
     hand_prior: Tensor | None = None
+    pose_keep: Tensor | None = None
 
     def unconditional(self) -> "UNetConditions":
         """The conditions of the unconditional pass (and of a training batch dropped whole)."""
         zeroed = {k: torch.zeros_like(getattr(self, k)) for k in UNCONDITIONAL_ZEROED}
         return dataclasses.replace(self, **zeroed, **{k: None for k in UNCONDITIONAL_REMOVED})
+
+    def with_unconditional(self) -> "UNetConditions":
+        """The conditions and their :meth:`unconditional` pass in one batch of 2B (conditioned samples first), for
+        one UNet call per guided step as diffusers' pipelines make it: the left-out pose and hand prior become
+        ``pose_keep`` 0 (their tensors repeated so that shapes stay whole; the UNet does not read them there)."""
+        uncond = self.unconditional()
+        b = self.image_embeds.shape[0]
+        keep = torch.ones(b, device=self.image_embeds.device) if self.pose_keep is None else self.pose_keep
+        merged = {}
+        for field in dataclasses.fields(self):
+            name = field.name
+            value, other = getattr(self, name), getattr(uncond, name)
+            if name == "pose_keep":
+                merged[name] = torch.cat([keep, torch.zeros_like(keep)])  # (2B,)
+            elif value is None:
+                merged[name] = None
+            else:  # a removed field's own values stand in for the unconditional half (pose_keep 0 hides them)
+                merged[name] = torch.cat([value, value if other is None else other])  # (2B, ...)
+        return UNetConditions(**merged)
 
     def dropped(self, keep_image: Tensor, keep_latents: Tensor, keep_identity: Tensor) -> "UNetConditions":
         """Per-sample drops to zeros: each ``keep_*`` is (B,) of 0/1."""

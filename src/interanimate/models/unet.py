@@ -33,6 +33,7 @@ from interanimate.models.loading import StrictLoadError, raise_on_key_mismatch, 
 from interanimate.models.masking import resize_mask, union_mask
 from interanimate.models.pose_encoder import DOWNSAMPLE_FACTOR, PoseEncoder, scale_as_vector, widen_input
 from interanimate.models.region_attention import RegionAttentionBlock
+from interanimate.models.temporal_conv import use_frame_axis_convs
 
 # InterAnimate options (constructor arguments beside the diffusers UNet's), with their defaults (svd-xt values).
 INTERANIMATE_DEFAULTS: dict = dict(
@@ -163,6 +164,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             key: IDCrossAttention(c, id_token_dim, branch_dim, branch_head_dim)
             for key, c in widths.items()}) if use_id else None
 
+        use_frame_axis_convs(self)  # SVD's (3, 1, 1) temporal convolutions through the CPU's fast 2-D kernel
         self.conv_in.register_forward_hook(self._add_pose_features)
         for name, module in transformers.items():
             module.register_forward_hook(functools.partial(self._add_branches, _module_key(name)), with_kwargs=True)
@@ -235,7 +237,8 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
     def forward(self, sample: Tensor, timestep: Tensor | float | int, encoder_hidden_states: Tensor,
                 added_time_ids: Tensor, return_dict: bool = True, *, pose_frames: Tensor | None = None,
                 hand_mask: Tensor | None = None, face_mask: Tensor | None = None,
-                id_embedding: Tensor | None = None, hand_prior: Tensor | None = None):
+                id_embedding: Tensor | None = None, hand_prior: Tensor | None = None,
+                pose_keep: Tensor | None = None):
         """The diffusers SVD UNet forward plus InterAnimate's optional conditioning (None = branch off).
 
         Args:
@@ -245,6 +248,8 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             hand_mask, face_mask: (B, F, 1, h_m, w_m) float in {0, 1} at any resolution (nearest-resized per block).
             id_embedding: (B, id_embed_dim) identity embedding.
             hand_prior: (B, F, out_channels, h, w) the hand prior's latents (a UNet built with ``hand_prior``).
+            pose_keep: (B,) in {0, 1}: the samples the pose and the hand prior reach (None: all); the others get
+                exactly what ``pose_frames=None`` gives them — the unconditional half of a guided batch.
         Returns:
             ``UNetSpatioTemporalConditionOutput`` with ``.sample`` (B, F, C_out, h, w), or a 1-tuple.
         """
@@ -255,13 +260,14 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             if tuple(pose_frames.shape) != expected:
                 raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
                                  f"got {tuple(pose_frames.shape)}")
-            ctx.pose_features = self.pose_encoder(pose_frames.flatten(0, 1).to(sample.dtype))  # (B·F, C0, h, w)
+            ctx.pose_features = _kept_samples(self.pose_encoder, pose_frames.to(sample.dtype), pose_keep)
         if hand_prior is not None and self.hand_prior_in is not None:
             if tuple(hand_prior.shape) != (b, f, self.hand_prior_in.in_channels, h, w):
                 raise ValueError(f"hand_prior must be {(b, f, self.hand_prior_in.in_channels, h, w)}, "
                                  f"got {tuple(hand_prior.shape)}")
-            prior = self.hand_prior_in(hand_prior.flatten(0, 1).to(sample.dtype))  # (B·F, C0, h, w)
-            ctx.pose_features = prior if ctx.pose_features is None else ctx.pose_features + prior
+            prior = _kept_samples(self.hand_prior_in, hand_prior.to(sample.dtype), pose_keep)  # (B·F, C0, h, w)
+            if prior is not None:
+                ctx.pose_features = prior if ctx.pose_features is None else ctx.pose_features + prior
         mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
         if mask is not None:
             if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, f, 1):
@@ -300,6 +306,22 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
         if isinstance(output, tuple):
             return (output[0] + extra, *output[1:])
         return TransformerTemporalModelOutput(sample=output.sample + extra)
+
+
+def _kept_samples(encoder: nn.Module, frames: Tensor, keep: Tensor | None) -> Tensor | None:
+    """``encoder`` on the frames (B, F, C, H, W) of the samples ``keep`` (B,) marks (all when None), zeros for the
+    others: (B·F, C0, h, w), or None when no sample is kept. Adding those zeros leaves a sample exactly as no input
+    would."""
+    if keep is None:
+        return encoder(frames.flatten(0, 1))  # (B·F, C0, h, w)
+    kept = keep.to(torch.bool)
+    if not bool(kept.any()):
+        return None
+    b, f = frames.shape[:2]
+    features = encoder(frames[kept].flatten(0, 1))  # (K·F, C0, h, w)
+    out = features.new_zeros((b, f, *features.shape[1:]))  # (B, F, C0, h, w)
+    out[kept] = features.unflatten(0, (-1, f))  # (K, F, C0, h, w)
+    return out.flatten(0, 1)  # (B·F, C0, h, w)
 
 
 def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:

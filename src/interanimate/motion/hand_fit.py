@@ -29,29 +29,39 @@ MIN_VISIBLE = 10  # fewer visible points than this (or no visible wrist) and a h
 TEMPORAL_WEIGHT = 0.05  # pull of each parameter towards the previous frame's fit (relative to a point residual)
 SPREAD_RANGE = (0.2, 1.6)  # the thumb's opening, × its template angle
 FIT_TOLERANCE = 1e-6
-JACOBIAN_STEP = 1e-6  # forward-difference step of the articulation parameters (curls, spread)
 _PALM_SPAN = 0.53  # wrist to middle-finger base in the template, in hand lengths
 
 
 def _joints(params: np.ndarray, side: str) -> np.ndarray:
     """The template hand (21, 2) for ``params``: angle, log scale, x, y, five curls, spread."""
+    return _placed(params, side)[0]
+
+
+def _placed(params: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the placed hand (21, 2) for ``params``, its derivative (21, 2, 6) with respect to the articulation
+    ``params[4:10]``): the template's derivative turned and scaled like the hand (the palm point it is placed by does
+    not move with the articulation)."""
     from interanimate.data.synth.hand import place_joints
 
     angle, log_scale, x, y = params[:4]
-    local = _template(side, *(float(v) for v in np.clip(params[4:9], 0.0, 1.0)), float(params[9]))
-    return place_joints(local, float(angle), float(np.exp(log_scale)), np.array([x, y]), "palm")
+    local, grad = _template(side, *(float(v) for v in np.clip(params[4:9], 0.0, 1.0)), float(params[9]))
+    scale = float(np.exp(log_scale))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    world_grad = np.einsum("ij,njk->nik", rot, grad) * scale  # (21, 2, 6)
+    return place_joints(local, float(angle), scale, np.array([x, y]), "palm"), world_grad
 
 
 @lru_cache(maxsize=256)
 def _template(side: str, thumb: float, index: float, middle: float, ring: float, pinky: float,
-              spread: float) -> np.ndarray:
-    """The articulated hand before placement, cached: the residual and the Jacobian at one point of the fit, and the
-    final check, share it."""
-    from interanimate.data.synth.hand import HandPose, template_joints
+              spread: float) -> tuple[np.ndarray, np.ndarray]:
+    """The articulated hand before placement and its derivative, cached: the residual and the Jacobian at one point
+    of the fit, and the final check, share them."""
+    from interanimate.data.synth.hand import HandPose, articulated_template
 
-    local = template_joints(HandPose(dict(zip(FINGERS, (thumb, index, middle, ring, pinky))), spread), side)
-    local.flags.writeable = False  # shared by the cache
-    return local
+    local, grad = articulated_template(HandPose(dict(zip(FINGERS, (thumb, index, middle, ring, pinky))), spread),
+                                       side)
+    local.flags.writeable = grad.flags.writeable = False  # shared by the cache
+    return local, grad
 
 
 def _initial(points: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -84,10 +94,11 @@ def _fit_one(points: np.ndarray, ok: np.ndarray, side: str, start: np.ndarray,
         return np.concatenate([r, TEMPORAL_WEIGHT * prior])
 
     def jacobian(p: np.ndarray) -> np.ndarray:
-        """d residual / d params: the placement's 4 in closed form (the hand turns, grows and moves about its palm
-        point, which is the (x, y) parameter), the articulation's 6 by forward differences of the template."""
+        """d residual / d params in closed form: the placement's 4 (the hand turns, grows and moves about its palm
+        point, which is the (x, y) parameter) and the articulation's 6 (the template's derivative, placed)."""
         scale = np.exp(p[1])
-        world = _joints(p, side)[ok]  # (N, 2)
+        world, world_grad = _placed(p, side)
+        world, world_grad = world[ok], world_grad[ok]  # (N, 2), (N, 2, 6)
         rel = (world - p[2:4]) / scale  # (N, 2) from the palm point, hand lengths
         off = (world - points[ok]) / scale  # (N, 2) the point residuals
         n = len(world)
@@ -95,11 +106,7 @@ def _fit_one(points: np.ndarray, ok: np.ndarray, side: str, start: np.ndarray,
         jac[0:2 * n:2, 0], jac[1:2 * n:2, 0] = -rel[:, 1], rel[:, 0]  # rotation: (x, y) -> (-y, x)
         jac[:2 * n, 1] = (rel - off).ravel()  # log scale: the points grow from the palm, the residual's 1/s shrinks
         jac[0:2 * n:2, 2] = jac[1:2 * n:2, 3] = 1.0 / scale  # position
-        for i in range(4, 10):
-            step = JACOBIAN_STEP * (1.0 if p[i] + JACOBIAN_STEP <= upper[i] else -1.0)  # stay inside the bounds
-            q = p.copy()
-            q[i] += step
-            jac[:2 * n, i] = ((_joints(q, side)[ok] - world) / scale / step).ravel()
+        jac[:2 * n, 4:] = world_grad.reshape(2 * n, 6) / scale  # (2·N, 6): x, y of each point, as the residual
         if previous is not None:
             rows = np.arange(2 * n, 2 * n + 10)
             jac[rows, np.arange(10)] = TEMPORAL_WEIGHT

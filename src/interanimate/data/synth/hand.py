@@ -42,24 +42,48 @@ def hand_joints(pose: HandPose, side: str, angle: float, scale: float, anchor_at
 
 def template_joints(pose: HandPose, side: str) -> np.ndarray:
     """The articulated hand (21, 2) in hand lengths, wrist at the origin, fingers up (before rotation and scale)."""
+    return articulated_template(pose, side)[0]
+
+
+ARTICULATION = (*FINGER_ORDER, "spread")  # the parameters of ``articulated_template``'s derivative: 5 curls, spread
+_FOLD_PER_JOINT, _FOLD_MAX = np.deg2rad(75), np.deg2rad(88)
+_THUMB_TUCK_DEG = 40.0  # a curled thumb's opening closes by this much
+
+
+def articulated_template(pose: HandPose, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`template_joints` (21, 2) and its derivative (21, 2, 6) with respect to ``ARTICULATION`` (each finger's
+    curl, then the thumb's spread), in closed form: the hand fit's Jacobian without finite differences. The finger
+    bases do not move with the articulation, nor does the palm anchor (wrist and finger bases) built on them."""
     local = np.zeros((NUM_HAND, 2))
-    local[HAND_WRIST] = (0.0, 0.0)
-    for finger in FINGER_ORDER:
+    grad = np.zeros((NUM_HAND, 2, len(ARTICULATION)))
+    for f, finger in enumerate(FINGER_ORDER):
         joints = HAND_FINGERS[finger]
-        spread = np.deg2rad(_SPREAD_DEG[finger])
-        if finger == "thumb":  # a curled thumb tucks in across the palm
-            spread = np.deg2rad(_SPREAD_DEG["thumb"] * pose.spread - 40 * pose.curl.get("thumb", 0.0))
-        direction = np.array([np.sin(spread), -np.cos(spread)])
         curl = pose.curl.get(finger, 0.0)
+        spread, d_spread_d_curl = np.deg2rad(_SPREAD_DEG[finger]), 0.0
+        if finger == "thumb":  # a curled thumb tucks in across the palm
+            spread = np.deg2rad(_SPREAD_DEG["thumb"] * pose.spread - _THUMB_TUCK_DEG * curl)
+            d_spread_d_curl = -np.deg2rad(_THUMB_TUCK_DEG)
+        direction = np.array([np.sin(spread), -np.cos(spread)])
+        d_direction = np.array([np.cos(spread), np.sin(spread)])  # d direction / d spread angle
         point = np.asarray(_BASES[finger], np.float64)
+        d_curl, d_spread = np.zeros(2), np.zeros(2)
         local[joints[0]] = point
         for k, length in enumerate(_LENGTHS[finger]):
-            fold = min(np.deg2rad(75) * curl * (k + 1), np.deg2rad(88))
-            point = point + direction * length * np.cos(fold)
+            unclamped = _FOLD_PER_JOINT * curl * (k + 1)
+            fold = min(unclamped, _FOLD_MAX)
+            d_fold = _FOLD_PER_JOINT * (k + 1) if unclamped < _FOLD_MAX else 0.0
+            reach = length * np.cos(fold)
+            point = point + direction * length * np.cos(fold)  # as written since SynthHF's first renders
+            d_curl = d_curl + d_direction * d_spread_d_curl * reach - direction * length * np.sin(fold) * d_fold
             local[joints[k + 1]] = point
+            grad[joints[k + 1], :, f] = d_curl
+            if finger == "thumb":
+                d_spread = d_spread + d_direction * np.deg2rad(_SPREAD_DEG["thumb"]) * reach
+                grad[joints[k + 1], :, len(FINGER_ORDER)] = d_spread
     if side == "left":  # mirror image of the right hand; ``angle`` stays a pixel-space direction
         local[:, 0] *= -1
-    return local
+        grad[:, 0] *= -1
+    return local, grad
 
 
 def place_joints(local: np.ndarray, angle: float, scale: float, anchor_at: np.ndarray, anchor: str) -> np.ndarray:
