@@ -6,7 +6,11 @@
 2. ``interanimate dataset generate configs/dataset_small.yaml`` as shipped (2 clips per class of ``--classes``; all
    18: the shipped recipe's 36 clips), local engine: one process at ``generation.batch_size`` 1 (``--workers 1``),
    and the defaults (worker processes = cores ÷ ``generation.torch_threads``, the recipe's batch size);
-3. the same with ``--engine ray --workers 1`` and ``--workers 2`` (scaling efficiency = clips/s with 2 ÷ 2 × with 1).
+3. the same with ``--engine ray --workers 1`` and ``--workers 2`` (scaling efficiency = clips/s with 2 ÷ 2 × with 1);
+4. with ``--baseline CHECKOUT`` (an older checkout of this repository, e.g. ``git worktree add /tmp/old 6c12672``): its
+   engine on its own ``configs/dataset_small.yaml`` (``PYTHONPATH=CHECKOUT/src``), alternated with today's defaults
+   ``--rounds`` times, so that both see the same machine (a shared 2-core VM drifts by ±15 % over minutes): the
+   speed-up is the ratio of the medians.
 
 Each row: wall seconds start-up included, seconds per clip, clips per CPU-hour (the children's user + system CPU
 time), and for the engine rows the mean seconds of each stage of a clip from its ``timings.jsonl`` (motion, retarget,
@@ -36,11 +40,12 @@ def machine_cpu_seconds() -> float:
     return sum(int(v) for v in fields) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(command: list[str]) -> tuple[float, float]:
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds the machine spent meanwhile) of one command, which must succeed."""
     before = machine_cpu_seconds()
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=None if env is None else {**os.environ, **env})
     return time.perf_counter() - start, machine_cpu_seconds() - before
 
 
@@ -55,6 +60,10 @@ def main() -> None:
     parser.add_argument("--recipe", default="configs/dataset_small.yaml")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("runs/dataset_throughput"))
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="an older checkout of this repository: its engine alternated with today's defaults")
+    parser.add_argument("--rounds", type=int, default=1, help="how many times the defaults (and the baseline) run")
+    parser.add_argument("--no-batch1", action="store_true", help="skip the one-process batch-1 run")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
@@ -67,15 +76,23 @@ def main() -> None:
     clips = 2 * len(classes)  # the demo generates each clip twice (with and without the identity vector)
     rows.append({"run": "interanimate demo", "clips": clips, "wall_s": wall, "cpu_s": cpu})
 
-    engine_runs = [("engine, local, 1 process, batch 1", ["--workers", "1", "--set", "generation.batch_size=1"]),
-                   ("engine, local, defaults", [])]
+    sized = ["--set", f"classes=[{','.join(classes)}]", "--set", "clips_per_class=2"]
+    today = [*CLI, "dataset", "generate", args.recipe, "--no-progress", *sized]
+    engine_runs = [] if args.no_batch1 else [
+        ("engine, local, 1 process, batch 1", [*today, "--workers", "1", "--set", "generation.batch_size=1"], None)]
+    for k in range(args.rounds):
+        suffix = f" (round {k + 1})" if args.rounds > 1 else ""
+        engine_runs.append((f"engine, local, defaults{suffix}", today, None))
+        if args.baseline is not None:  # its own recipe and code; it may predate --no-progress
+            engine_runs.append((f"baseline {args.baseline.name}{suffix}",
+                                [*CLI, "dataset", "generate", str(args.baseline / "configs/dataset_small.yaml"),
+                                 *sized], {"PYTHONPATH": str(args.baseline.resolve() / "src")}))
     if not args.no_ray:
-        engine_runs += [("engine, ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
-                        ("engine, ray, 2 workers", ["--engine", "ray", "--workers", "2"])]
-    for i, (name, extra) in enumerate(engine_runs):
+        engine_runs += [("engine, ray, 1 worker", [*today, "--engine", "ray", "--workers", "1"], None),
+                        ("engine, ray, 2 workers", [*today, "--engine", "ray", "--workers", "2"], None)]
+    for i, (name, command, env) in enumerate(engine_runs):
         folder = args.out / f"engine{i}"
-        wall, cpu = timed([*CLI, "dataset", "generate", args.recipe, "--out", str(folder), "--no-progress",
-                           "--set", f"classes=[{','.join(classes)}]", "--set", "clips_per_class=2", *extra])
+        wall, cpu = timed([*command, "--out", str(folder)], env)
         made = len((folder / "timings.jsonl").read_text().splitlines())
         rows.append({"run": name, "clips": made, "wall_s": wall, "cpu_s": cpu, "stages": stage_means(folder)})
 
@@ -95,6 +112,13 @@ def main() -> None:
         one, two = ray["engine, ray, 1 worker"], ray["engine, ray, 2 workers"]
         efficiency = (two["clips"] / two["wall_s"]) / (2 * one["clips"] / one["wall_s"])
         table.append(f"\nRay scaling efficiency, 2 workers against 1: {efficiency:.2f}")
+    if args.baseline is not None:
+        import statistics
+
+        ours = statistics.median(r["s_per_clip"] for r in rows if r["run"].startswith("engine, local, defaults"))
+        theirs = statistics.median(r["s_per_clip"] for r in rows if r["run"].startswith("baseline "))
+        table.append(f"\nBaseline {args.baseline}: median {theirs:.2f} s a clip against today's defaults "
+                     f"{ours:.2f}: **{theirs / ours:.2f}× faster** ({args.rounds} alternating round(s))")
     report = {"cpu_count": os.cpu_count(), "classes": classes, "rows": rows}
     (args.out / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(table))

@@ -22,12 +22,13 @@ from torch import Tensor
 
 from interanimate.models.first_stage import encode_image
 
-INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding", "hand_prior", "pose_keep")
+INTERACTION_INPUTS = ("pose_frames", "hand_mask", "face_mask", "id_embedding", "hand_prior", "pose_keep",
+                      "pose_features")
 # what the unconditional (CFG) pass drops: the image embedding and the reference latent to zeros, the pose (and the
 # hand prior drawn from it) left out; the hand/face masks and the identity stay (they say where and who, not what moves)
 UNCONDITIONAL_ZEROED = ("image_embeds", "ref_latents")
-UNCONDITIONAL_REMOVED = ("pose_frames", "hand_prior")
-PER_FRAME = ("pose_frames", "hand_mask", "face_mask", "hand_prior")
+UNCONDITIONAL_REMOVED = ("pose_frames", "hand_prior", "pose_features")
+PER_FRAME = ("pose_frames", "hand_mask", "face_mask", "hand_prior", "pose_features")
 
 
 @dataclass
@@ -38,7 +39,8 @@ class UNetConditions:
     ``hand_mask`` / ``face_mask`` (B, F, 1, H', W') in {0, 1} at any resolution; ``id_embedding`` (B, D_id);
     ``hand_prior`` (B, F, C, h, w): :func:`hand_prior_latents`, for a UNet built with ``hand_prior``;
     ``pose_keep`` (B,) in {0, 1}: which samples the pose (and hand prior) reach — 0 is the unconditional pass's
-    "left out", per sample (None: all of them)."""
+    "left out", per sample (None: all of them); ``pose_features`` (B, F, C0, h, w): the UNet's encoding of the pose
+    and hand prior (:meth:`pose_encoded`), in their place."""
     image_embeds: Tensor  # (B, 1, D)
     ref_latents: Tensor  # (B, C, h, w) or (B, F, C, h, w), unscaled
     time_ids: Tensor  # (B, 3)
@@ -48,11 +50,22 @@ class UNetConditions:
     id_embedding: Tensor | None = None
     hand_prior: Tensor | None = None
     pose_keep: Tensor | None = None
+    pose_features: Tensor | None = None
 
     def unconditional(self) -> "UNetConditions":
         """The conditions of the unconditional pass (and of a training batch dropped whole)."""
         zeroed = {k: torch.zeros_like(getattr(self, k)) for k in UNCONDITIONAL_ZEROED}
         return dataclasses.replace(self, **zeroed, **{k: None for k in UNCONDITIONAL_REMOVED})
+
+    def pose_encoded(self, unet) -> "UNetConditions":
+        """The pose and the hand prior replaced by the UNet's encoding of them (``encode_pose``, frame by frame),
+        computed once: a sampler's steps and fused tiles then slice it instead of encoding the same frames again.
+        Returned as they are for a UNet without ``encode_pose`` or when there is nothing to encode."""
+        encode = getattr(unet, "encode_pose", None)
+        if encode is None or (self.pose_frames is None and self.hand_prior is None):
+            return self
+        features = encode(self.pose_frames, self.hand_prior, self.pose_keep, unet.dtype)  # (B, F, C0, h, w)
+        return dataclasses.replace(self, pose_frames=None, hand_prior=None, pose_features=features)
 
     def with_unconditional(self) -> "UNetConditions":
         """The conditions and their :meth:`unconditional` pass in one batch of 2B (conditioned samples first), for

@@ -238,7 +238,7 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
                 added_time_ids: Tensor, return_dict: bool = True, *, pose_frames: Tensor | None = None,
                 hand_mask: Tensor | None = None, face_mask: Tensor | None = None,
                 id_embedding: Tensor | None = None, hand_prior: Tensor | None = None,
-                pose_keep: Tensor | None = None):
+                pose_keep: Tensor | None = None, pose_features: Tensor | None = None):
         """The diffusers SVD UNet forward plus InterAnimate's optional conditioning (None = branch off).
 
         Args:
@@ -250,24 +250,34 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             hand_prior: (B, F, out_channels, h, w) the hand prior's latents (a UNet built with ``hand_prior``).
             pose_keep: (B,) in {0, 1}: the samples the pose and the hand prior reach (None: all); the others get
                 exactly what ``pose_frames=None`` gives them — the unconditional half of a guided batch.
+            pose_features: (B, F, C0, h, w) what :meth:`encode_pose` made of ``pose_frames`` and ``hand_prior``,
+                given instead of them (a sampler encodes the pose once for all its steps and tiles).
         Returns:
             ``UNetSpatioTemporalConditionOutput`` with ``.sample`` (B, F, C_out, h, w), or a 1-tuple.
         """
         b, f, _, h, w = sample.shape
         ctx = _ForwardContext(num_frames=f)
-        if pose_frames is not None and self.pose_encoder is not None:
-            expected = (b, f, self.pose_encoder.in_channels, DOWNSAMPLE_FACTOR * h, DOWNSAMPLE_FACTOR * w)
-            if tuple(pose_frames.shape) != expected:
-                raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
-                                 f"got {tuple(pose_frames.shape)}")
-            ctx.pose_features = _kept_samples(self.pose_encoder, pose_frames.to(sample.dtype), pose_keep)
-        if hand_prior is not None and self.hand_prior_in is not None:
-            if tuple(hand_prior.shape) != (b, f, self.hand_prior_in.in_channels, h, w):
-                raise ValueError(f"hand_prior must be {(b, f, self.hand_prior_in.in_channels, h, w)}, "
-                                 f"got {tuple(hand_prior.shape)}")
-            prior = _kept_samples(self.hand_prior_in, hand_prior.to(sample.dtype), pose_keep)  # (B·F, C0, h, w)
-            if prior is not None:
-                ctx.pose_features = prior if ctx.pose_features is None else ctx.pose_features + prior
+        if pose_features is not None and (pose_frames is not None or hand_prior is not None):
+            raise ValueError("give pose_features, or pose_frames / hand_prior to encode, not both")
+        if pose_features is None:
+            if pose_frames is not None and self.pose_encoder is not None:
+                expected = (b, f, self.pose_encoder.in_channels, DOWNSAMPLE_FACTOR * h, DOWNSAMPLE_FACTOR * w)
+                if tuple(pose_frames.shape) != expected:
+                    raise ValueError(f"pose_frames must be {expected} for sample {tuple(sample.shape)}, "
+                                     f"got {tuple(pose_frames.shape)}")
+            if hand_prior is not None and self.hand_prior_in is not None:
+                if tuple(hand_prior.shape) != (b, f, self.hand_prior_in.in_channels, h, w):
+                    raise ValueError(f"hand_prior must be {(b, f, self.hand_prior_in.in_channels, h, w)}, "
+                                     f"got {tuple(hand_prior.shape)}")
+            pose_features = self.encode_pose(pose_frames, hand_prior, pose_keep, sample.dtype)
+        else:
+            if tuple(pose_features.shape) != (b, f, self.conv_in.out_channels, h, w):
+                raise ValueError(f"pose_features must be {(b, f, self.conv_in.out_channels, h, w)}, "
+                                 f"got {tuple(pose_features.shape)}")
+            if pose_keep is not None:
+                pose_features = pose_features * pose_keep.to(pose_features.dtype).view(b, 1, 1, 1, 1)
+        if pose_features is not None:
+            ctx.pose_features = pose_features.flatten(0, 1).to(sample.dtype)  # (B·F, C0, h, w)
         mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
         if mask is not None:
             if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, f, 1):
@@ -281,6 +291,22 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
             return super().forward(sample, timestep, encoder_hidden_states, added_time_ids, return_dict=return_dict)
         finally:
             self._context = None
+
+    def encode_pose(self, pose_frames: Tensor | None = None, hand_prior: Tensor | None = None,
+                    pose_keep: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor | None:
+        """What the pose branch adds after ``conv_in``, (B, F, C0, h, w): the pose encoder on ``pose_frames``
+        (B, F, 3 + K, 8h, 8w) plus the hand prior's zero convolution on ``hand_prior`` (B, F, C, h, w), zeros for the
+        samples ``pose_keep`` (B,) leaves out; None when neither input is given (or the UNet has no such branch).
+        Frame by frame, so a sampler computes it once for all its steps and fused tiles (``forward(pose_features=)``).
+        """
+        features = None
+        if pose_frames is not None and self.pose_encoder is not None:
+            features = _kept_samples(self.pose_encoder, pose_frames.to(dtype or pose_frames.dtype), pose_keep)
+        if hand_prior is not None and self.hand_prior_in is not None:
+            prior = _kept_samples(self.hand_prior_in, hand_prior.to(dtype or hand_prior.dtype), pose_keep)
+            if prior is not None:
+                features = prior if features is None else features + prior  # (B, F, C0, h, w)
+        return features
 
     def _add_pose_features(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor | None:
         ctx = self._context
@@ -309,19 +335,19 @@ class InterAnimateUNet(UNetSpatioTemporalConditionModel):
 
 
 def _kept_samples(encoder: nn.Module, frames: Tensor, keep: Tensor | None) -> Tensor | None:
-    """``encoder`` on the frames (B, F, C, H, W) of the samples ``keep`` (B,) marks (all when None), zeros for the
-    others: (B·F, C0, h, w), or None when no sample is kept. Adding those zeros leaves a sample exactly as no input
-    would."""
+    """``encoder`` frame by frame on the frames (B, F, C, H, W) of the samples ``keep`` (B,) marks (all when None),
+    zeros for the others: (B, F, C0, h, w), or None when no sample is kept. Adding those zeros leaves a sample exactly
+    as no input would."""
+    b, f = frames.shape[:2]
     if keep is None:
-        return encoder(frames.flatten(0, 1))  # (B·F, C0, h, w)
+        return encoder(frames.flatten(0, 1)).unflatten(0, (b, f))  # (B·F, C, H, W) -> (B, F, C0, h, w)
     kept = keep.to(torch.bool)
     if not bool(kept.any()):
         return None
-    b, f = frames.shape[:2]
     features = encoder(frames[kept].flatten(0, 1))  # (K·F, C0, h, w)
     out = features.new_zeros((b, f, *features.shape[1:]))  # (B, F, C0, h, w)
     out[kept] = features.unflatten(0, (-1, f))  # (K, F, C0, h, w)
-    return out.flatten(0, 1)  # (B·F, C0, h, w)
+    return out
 
 
 def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:

@@ -172,7 +172,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         pipelines do), when the UNet can leave out the pose per sample (``pose_keep``) or takes no input the
         unconditional pass leaves out. Not on the CPU: there two calls of B were faster (the bundled model, 128×128,
         16 frames, one thread, 3 alternating runs: 3.9 s a clip against 4.7 at B 2, 3.9 against 4.3 at B 1).
-        Same predictions either way up to float rounding (tests/pipelines/test_guidance_batch.py)."""
+        Same predictions either way up to float rounding (tests/pipelines/test_sampler_shortcuts.py)."""
         if self._execution_device.type == "cpu":
             return False
         accepted = self.interaction_inputs
@@ -278,6 +278,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                 float(self.config.get("residual_scale", 1.0)) if residual else None)  # (B, F, C, h, w)
         if self.takes_hand_prior():
             cond.hand_prior = prior
+        if not hasattr(self.unet, "_hf_hook"):  # the pose encoded once for every step and tile (offload hooks
+            cond = cond.pose_encoded(self.unet)  # move the UNet only around its forward: there it is encoded inside)
 
         # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)

@@ -1,10 +1,12 @@
-"""Both classifier-free-guidance passes in one UNet call of 2B (``UNetConditions.with_unconditional`` and the UNet's
-``pose_keep``) give the predictions of two calls, up to float rounding."""
+"""Sampler shortcuts that must not change a prediction beyond float rounding: both classifier-free-guidance passes in
+one UNet call of 2B (``UNetConditions.with_unconditional`` and the UNet's ``pose_keep``), and the pose encoded once
+for every step and tile (``UNetConditions.pose_encoded``)."""
 
+import pytest
 import torch
 
 from interanimate.models import build_unet
-from interanimate.models.conditioning import UNetConditions, unet_inputs
+from interanimate.models.conditioning import UNetConditions, accepted_inputs, unet_inputs
 from interanimate.models.unet import HAND_MAP_CHANNELS
 
 SIZE, FRAMES = 32, 3
@@ -36,8 +38,7 @@ def _conditions(unet, batch: int, pose_channels: int, prior: bool) -> UNetCondit
 
 
 def _call(unet, sample, cond):
-    model_input, kwargs = unet_inputs(sample, cond, tuple(k for k in ("pose_frames", "hand_mask", "face_mask",
-                                                                      "id_embedding", "hand_prior", "pose_keep")))
+    model_input, kwargs = unet_inputs(sample, cond, accepted_inputs(unet))
     with torch.no_grad():
         return unet(model_input, torch.tensor(1.0), return_dict=False, **kwargs)[0]
 
@@ -93,3 +94,23 @@ def test_the_pipeline_guides_in_one_call_or_two_alike(monkeypatch):
     monkeypatch.setattr(InterAnimatePipeline, "_guided_in_one_call", lambda self: True)
     one = pipe(**inputs, generator=torch.Generator().manual_seed(0)).frames
     torch.testing.assert_close(one, two, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("prior", [False, True])
+def test_the_pose_encoded_once_predicts_as_the_pose_encoded_per_call(prior):
+    options = dict(hand_map_channels=HAND_MAP_CHANNELS, hand_prior=True) if prior else {}
+    unet = _perturbed_unet(id_embed_dim=16, **options)
+    cond = _conditions(unet, 2, 3 + (HAND_MAP_CHANNELS if prior else 0), prior)
+    sample = torch.randn(2, FRAMES, 4, SIZE // 8, SIZE // 8, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        encoded = cond.pose_encoded(unet)
+    assert encoded.pose_frames is None and encoded.hand_prior is None
+    assert encoded.pose_features.shape == (2, FRAMES, unet.conv_in.out_channels, SIZE // 8, SIZE // 8)
+    torch.testing.assert_close(_call(unet, sample, encoded), _call(unet, sample, cond), rtol=1e-5, atol=1e-5)
+    tile = torch.tensor([0, 2])  # a fused tile slices the encoding like the frames
+    torch.testing.assert_close(_call(unet, sample[:, tile], encoded.frames(tile)),
+                               _call(unet, sample[:, tile], cond.frames(tile)), rtol=1e-5, atol=1e-5)
+    both = _call(unet, torch.cat([sample, sample]), encoded.with_unconditional())  # the guided batch, encoded
+    torch.testing.assert_close(both[2:], _call(unet, sample, cond.unconditional()), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="not both"):
+        _call(unet, sample, UNetConditions(**{**encoded.__dict__, "pose_frames": cond.pose_frames}))
