@@ -116,3 +116,19 @@ def test_bad_sampling_config():
         SamplingConfig(top_k=0.0, top_k_mode="fraction")
     with pytest.raises(ValueError):
         SamplingConfig(top_k_mode="nucleus")
+
+
+def test_a_generator_per_sample_draws_what_each_sample_draws_alone():
+    tr = tiny_transformer()
+    cls = torch.tensor([1, 4, 1])
+    seeds = (3, 8, 5)
+    config = SamplingConfig(steps=4, top_k=0.0)  # every token possible: the seed matters
+    together = generate_tokens(tr, cls, 4, config,
+                               generator=[torch.Generator().manual_seed(s) for s in seeds])
+    for i, seed in enumerate(seeds):
+        alone = generate_tokens(tr, cls[i:i + 1], 4, config,
+                                generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(together[0][i:i + 1], alone[0]) and torch.equal(together[1][i:i + 1], alone[1])
+    assert not torch.equal(together[0][0], together[0][2])  # same class, other seed: another motion
+    with pytest.raises(ValueError, match="generators"):
+        sample_tokens(torch.zeros(2, 3, 5), 1.0, 0.0, [torch.Generator()])

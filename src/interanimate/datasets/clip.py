@@ -1,7 +1,7 @@
 """Making one clip of a plan: reference, driving motion, generation, labels, files — written atomically.
 
-A :class:`ClipMaker` holds what one worker loads once (the animation pipeline, the motion model, the pose backend and
-the face-quality model) and turns plan rows into clip folders. A clip's files are written into a temporary folder
+A :class:`ClipMaker` holds what one worker loads once (the animation pipeline and the face-quality model; the inputs'
+models in :class:`~interanimate.datasets.inputs.ClipInputs`) and turns plan rows into clip folders. A clip's files are written into a temporary folder
 beside ``clips/`` and renamed into place only when all of them, ``label.json`` last, are complete: a clip folder that
 exists is finished, and a temporary one is what a kill left behind (the engine removes it and makes the clip again).
 """
@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from interanimate.datasets.context import Context, recipe_placement
+from interanimate.datasets.inputs import Clock, ClipInputs
 from interanimate.datasets.labels import ATTACK, FaceQuality, class_labels, contact_frames, hand_coverage
 from interanimate.datasets.plan import PlanRow, file_sha256
 
@@ -78,37 +77,6 @@ def remove_partial_clips(out: Path) -> int:
     return len(partial)
 
 
-class _KnownPose:
-    """A pose 'backend' that returns the keypoints the renderer drew (SynthHF identities: no estimation needed)."""
-
-    def __init__(self, keypoints: np.ndarray, scores: np.ndarray):
-        self.keypoints, self.scores = keypoints, scores
-
-    def __call__(self, image):
-        return self.keypoints.copy(), self.scores.copy()
-
-
-class _Clock:
-    """Adds the seconds of named steps to a dict: ``with clock("motion"): ...`` or ``start``/``stop``."""
-
-    def __init__(self, stages: dict):
-        self.stages, self._started = stages, {}
-
-    def start(self, name: str) -> None:
-        self._started[name] = time.perf_counter()
-
-    def stop(self, name: str) -> None:
-        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - self._started.pop(name)
-
-    @contextmanager
-    def __call__(self, name: str):
-        self.start(name)
-        try:
-            yield
-        finally:
-            self.stop(name)
-
-
 class ClipMaker:
     def __init__(self, context: Context, device: str | None = None):
         import torch
@@ -123,75 +91,13 @@ class ClipMaker:
         self.pipe.set_progress_bar_config(disable=True)
         size = recipe.generation.size or (self.pipe.vae.config.sample_size,) * 2
         self.size = (int(size[0]), int(size[1]))
-        self.motion_model = None
-        if recipe.motion.source == "motion-model":
-            from interanimate.motion.model import MotionModel
-
-            self.motion_model = MotionModel.load(recipe.motion.model)
-        self.portrait_backend = None
-        if recipe.identities.folder is not None:
-            from interanimate.annotate.backends import backend_for
-
-            self.portrait_backend = backend_for(recipe.identities.pose_backend, static=True)
-        self.embedder = None
-        if recipe.generation.identity in ("dlib", "arcface"):
-            from interanimate.annotate.identity import get_embedder
-
-            self.embedder = get_embedder(recipe.generation.identity, recipe.generation.arcface_model)
+        self.inputs = ClipInputs(context, self.size)
         from interanimate.annotate.identity import DlibEmbedder
 
         # one dlib model per worker: the quality scores use the identity source's when it is dlib
-        self.quality = FaceQuality(self.embedder if isinstance(self.embedder, DlibEmbedder) else None)
+        embedder = self.inputs.embedder
+        self.quality = FaceQuality(embedder if isinstance(embedder, DlibEmbedder) else None)
         self.hands = None  # the hand detector of the hand QC scores, opened on the first clip
-
-    # ---------------------------------------------------------------- inputs
-    def _reference(self, row: PlanRow) -> tuple[np.ndarray, np.ndarray, object, dict | None]:
-        """The reference at the output size (uint8 (H, W, 3)), the image its face is found in (the portrait at full
-        resolution, whose keypoints ``retarget`` maps to the output size), a pose backend for that image, and the
-        SynthHF render (or None)."""
-        from interanimate.data.synth.heldout import render_heldout_clip
-
-        recipe = self.ctx.recipe
-        if row.identity_kind == "synthhf":
-            clip = render_heldout_clip(row.class_code, row.identity_index, recipe.frames, self.size, recipe.seed)
-            reference = clip["frames"][0]
-            return reference, reference, _KnownPose(clip["keypoints"][0], clip["scores"][0]), clip
-        from interanimate.pipelines.conditioning import cover_resize
-        from interanimate.utils.media import read_image
-
-        portrait = read_image(Path(recipe.identities.folder) / row.portrait)
-        if recipe.identities.framing == "face":  # as `animate --framing face`
-            from interanimate.pipelines.driving import frame_on_face
-
-            portrait, _ = frame_on_face(portrait, self.portrait_backend, recipe.identities.pose_backend)
-        return cover_resize(portrait, self.size), portrait, self.portrait_backend, None
-
-    def _motion(self, row: PlanRow, render: dict | None):
-        from interanimate.pipelines import driving
-
-        recipe = self.ctx.recipe
-        if row.motion_source == "motion-model":
-            text = row.prompt or None
-            return driving.from_motion_model(recipe.frames, row.motion_seed, None if text else row.class_code, text,
-                                             model=self.motion_model)
-        if row.motion_source == "synthhf":
-            if render is not None:  # the identity's own trajectory: already on its face
-                return driving.DrivingMotion(render["keypoints"], render["scores"], self.size, "synthhf",
-                                             class_code=row.class_code, seed=recipe.seed, retargeted=True)
-            return driving.from_synthhf(row.class_code, row.clip_of_class, recipe.frames, recipe.seed, self.size)
-        path = Path(recipe.motion.poses_dir) / row.pose_file
-        return driving.from_pose_file(path, self.size, option="motion.poses_dir").trimmed(recipe.frames)
-
-    def _identity(self, reference: np.ndarray, render: dict | None) -> np.ndarray | None:
-        source = self.ctx.recipe.generation.identity
-        if source == "none":
-            return None
-        if source == "synthhf":
-            return np.asarray(render["identity"], np.float32)
-        vector = self.embedder(reference)
-        if vector is None:  # no face for the embedder: no identity (zeros), a condition the model is trained on
-            return None
-        return np.asarray(vector, np.float32).reshape(-1)
 
     # ---------------------------------------------------------------- clips
     def make(self, row: PlanRow) -> dict:
@@ -215,12 +121,11 @@ class ClipMaker:
         recipe = self.ctx.recipe
         results: list = [None] * len(rows)
         ready = []  # (position, row, prepared inputs, stage seconds)
-        for i, row in enumerate(rows):
-            stages: dict[str, float] = {}
-            try:
-                ready.append((i, row, self._prepare(row, stages), stages))
-            except Exception as err:  # noqa: BLE001 - this row's inputs; the engine records it
-                results[i] = err if row.clip_id in write else None
+        for i, (row, prepared, stages) in enumerate(zip(rows, *self.inputs.prepare(rows))):
+            if isinstance(prepared, Exception):  # this row's inputs; the engine records it
+                results[i] = prepared if row.clip_id in write else None
+            else:
+                ready.append((i, row, prepared, stages))
         if not ready:
             return results
         made, model = [], {}
@@ -249,29 +154,10 @@ class ClipMaker:
                 results[i] = err
         return results
 
-    def _prepare(self, row: PlanRow, stages: dict) -> dict:
-        """Everything one clip's model call needs: the reference at the output size, the (retargeted) motion and the
-        identity vector (or None); adds each step's seconds to ``stages``."""
-        from interanimate.pipelines.driving import retarget
-
-        recipe = self.ctx.recipe
-        clock = _Clock(stages)
-        with clock("reference"):
-            reference, portrait, backend, render = self._reference(row)
-        with clock("motion"):
-            motion = self._motion(row, render)
-        with clock("retarget"):
-            if recipe.motion.retarget and not motion.retargeted:
-                motion = retarget(motion, portrait, self.size, backend, recipe.identities.pose_backend,
-                                  f"identity {row.identity}")
-        with clock("identity"):
-            identity = self._identity(reference, render)
-        return {"reference": reference, "motion": motion, "identity": identity}
-
     def _write(self, row: PlanRow, reference, motion, frames, cond, stages: dict, identity) -> dict:
         from interanimate.pipelines.outputs import to_uint8
 
-        clock = _Clock(stages)
+        clock = Clock(stages)
         clock.start("write")
 
         video = to_uint8(frames)  # (F, H, W, 3)
@@ -297,7 +183,7 @@ class ClipMaker:
                 "stages": {k: round(v, 3) for k, v in stages.items()}}
 
     def _write_files(self, row: PlanRow, tmp: Path, reference, motion, video, pose_frames, hand, face,
-                     identity, clock: _Clock) -> dict:
+                     identity, clock: Clock) -> dict:
         """The clip's files into ``tmp``, ``label.json`` last; returns the label. ``identity``: the vector the model
         got (None: none was asked for, or the embedder found no face and it got zeros); ``clock`` times the QC."""
         from interanimate.motion.export import save_poses
@@ -347,7 +233,7 @@ class ClipMaker:
     def _known_reference(self, identity) -> dict:
         """The reference's dlib vector when the identity source already computed it with the quality model's own
         embedder (the same vector, or None for no face): the QC need not compute it again."""
-        if self.embedder is not None and self.quality.embedder is self.embedder:
+        if self.inputs.embedder is not None and self.quality.embedder is self.inputs.embedder:
             return {"reference_vector": identity, "reference_known": True}
         return {}
 

@@ -118,12 +118,14 @@ class MotionModel(nn.Module):
     @torch.no_grad()
     def generate(self, class_index: torch.Tensor | list[int], frames: int | None = None,
                  text: torch.Tensor | np.ndarray | None = None, sampling: SamplingConfig | None = None,
-                 seed: int | None = None, hand: torch.Tensor | None = None,
+                 seed: int | list[int] | None = None, hand: torch.Tensor | None = None,
                  face: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate B motions: hand (B, F, 42, 5) and face (B, F, 68, 6) features in the face-centred frame.
 
         ``class_index`` (B,): class indices (``NULL_CLASS`` = unconditional); ``text`` (B, 384) MiniLM embeddings.
         ``hand`` / ``face``: a given party's features (B, F, J, C) to react to; that party's tokens stay fixed.
+        ``seed``: one for the batch, or a list of B, one per sample (each sample then draws as it would alone with
+        its seed, so a batch of motions is the motions made one by one, up to float rounding).
         """
         device = next(self.parameters()).device
         class_index = torch.as_tensor(class_index, dtype=torch.long, device=device).reshape(-1)
@@ -132,8 +134,12 @@ class MotionModel(nn.Module):
         length = self.check_frames(frames or self.frames)
         if text is not None:
             text = torch.as_tensor(text, dtype=torch.float32, device=device).reshape(class_index.shape[0], -1)
-        generator = torch.Generator(device=device)
-        generator.manual_seed(0 if seed is None else int(seed))
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != class_index.shape[0]:
+                raise ValueError(f"{len(seed)} seeds for {class_index.shape[0]} motions")
+            generator = [torch.Generator(device=device).manual_seed(int(s)) for s in seed]
+        else:
+            generator = torch.Generator(device=device).manual_seed(0 if seed is None else int(seed))
         hand_given = self.hand_vq.encode(hand.to(device)) if hand is not None else None
         face_given = self.face_vq.encode(face.to(device)) if face is not None else None
         sampling = sampling or self.sampling
@@ -144,7 +150,8 @@ class MotionModel(nn.Module):
             tokens = generate_tokens(self.transformer, class_index[part], length, sampling,
                                      None if text is None else text[part],
                                      None if hand_given is None else hand_given[part],
-                                     None if face_given is None else face_given[part], generator)
+                                     None if face_given is None else face_given[part],
+                                     generator[part] if isinstance(generator, list) else generator)
             hand_out, face_out = self.detokenize(*tokens)
             if sampling.hand_fit:
                 hand_out = torch.from_numpy(refine_hands(hand_out.float().cpu().numpy())).to(hand_out)

@@ -66,10 +66,17 @@ def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: float
     return torch.softmax(top_k_filter(logits, top_k, mode) / max(temperature, 1e-6), dim=-1)
 
 
-def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, generator: torch.Generator | None = None,
-                  mode: str = "intermask"):
-    """Draw one token per position from (…, K) logits; returns tokens (…) and their probabilities (…)."""
+def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float,
+                  generator: torch.Generator | list[torch.Generator] | None = None, mode: str = "intermask"):
+    """Draw one token per position from (B, …, K) logits; returns tokens (B, …) and their probabilities (B, …).
+    ``generator``: one for the whole batch, or a list of B, one per sample (each sample then draws what it would
+    draw alone with its generator)."""
     probs = sampling_distribution(logits, temperature, top_k, mode)
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != probs.shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {probs.shape[0]}")
+        drawn = [sample_tokens(logits[i:i + 1], temperature, top_k, g, mode) for i, g in enumerate(generator)]
+        return torch.cat([t for t, _ in drawn]), torch.cat([c for _, c in drawn])
     flat = probs.reshape(-1, probs.shape[-1])
     if temperature == 0:
         tokens = flat.argmax(-1)
@@ -82,6 +89,8 @@ def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float, genera
 
 
 def _gumbel(shape, generator, device) -> torch.Tensor:
+    if isinstance(generator, (list, tuple)):  # one generator per sample (the first axis)
+        return torch.cat([_gumbel((1, *shape[1:]), g, device) for g in generator])
     u = torch.rand(shape, generator=generator, device=device).clamp(1e-9, 1 - 1e-9)
     return -torch.log(-torch.log(u))
 
@@ -90,8 +99,9 @@ def _gumbel(shape, generator, device) -> torch.Tensor:
 def generate_tokens(model: CollaborativeTransformer, class_index: torch.Tensor, length: int,
                     config: SamplingConfig = SamplingConfig(), text: torch.Tensor | None = None,
                     hand_given: torch.Tensor | None = None, face_given: torch.Tensor | None = None,
-                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode hand (B, N_h, length) and face (B, N_f, length) token maps.
+                    generator: torch.Generator | list[torch.Generator] | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode hand (B, N_h, length) and face (B, N_f, length) token maps. ``generator``: one, or one per sample.
 
     ``hand_given`` / ``face_given``: a party's full token map to keep fixed (reaction generation).
     """

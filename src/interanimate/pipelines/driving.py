@@ -56,20 +56,40 @@ def from_motion_model(frames: int, seed: int, class_code: str | None = None, tex
                       model=None, model_dir: str | os.PathLike | None = None) -> DrivingMotion:
     """A new motion for a class code or a prompt from the motion model (``model``, else loaded from ``model_dir``,
     else the bundled one), generated in whole temporal strides and trimmed to ``frames``."""
-    import torch
-
-    from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
     from interanimate.motion.model import MotionModel
-    from interanimate.motion.text import motion_condition
 
     if model is None:
         model = MotionModel.load(model_dir)
-    cond = motion_condition(class_code, text, 1)
+    motion, = from_motion_model_batch(frames, [(seed, class_code, text)], model)
+    return motion
+
+
+def from_motion_model_batch(frames: int, requests: list[tuple[int, str | None, str | None]],
+                            model) -> list[DrivingMotion]:
+    """:func:`from_motion_model` for several ``(seed, class_code, text)`` requests in as few calls of ``model`` as
+    they allow (prompts and class codes apart): each motion drawn with its own seed, as it would be alone."""
+    import torch
+
+    from interanimate.motion.export import DEFAULT_SIZE, default_frame, to_dwpose
+    from interanimate.motion.text import motion_condition
+
+    conditions = [motion_condition(code, text, 1) for _, code, text in requests]
     length = -(-frames // model.stride) * model.stride
-    hand, face = model.generate(torch.tensor([cond.index]), frames=length, text=cond.text_embedding, seed=seed)
-    keypoints, scores = to_dwpose(hand[0].numpy(), face[0].numpy(), default_frame(*DEFAULT_SIZE))
-    return DrivingMotion(keypoints[:frames], scores[:frames], tuple(DEFAULT_SIZE), "text" if text else "class",
-                         class_code=cond.code, text=text or "", seed=seed)
+    motions: list[DrivingMotion | None] = [None] * len(requests)
+    groups: dict[bool, list[int]] = {}  # with a text embedding or without: one call each
+    for i, cond in enumerate(conditions):
+        groups.setdefault(cond.text_embedding is None, []).append(i)
+    for without_text, members in groups.items():
+        text = None if without_text else np.concatenate([conditions[i].text_embedding for i in members])  # (B, D)
+        hand, face = model.generate(torch.tensor([conditions[i].index for i in members]), frames=length, text=text,
+                                    seed=[int(requests[i][0]) for i in members])
+        for row, i in enumerate(members):
+            seed, _, prompt = requests[i]
+            keypoints, scores = to_dwpose(hand[row].numpy(), face[row].numpy(), default_frame(*DEFAULT_SIZE))
+            motions[i] = DrivingMotion(keypoints[:frames], scores[:frames], tuple(DEFAULT_SIZE),
+                                       "text" if prompt else "class", class_code=conditions[i].code,
+                                       text=prompt or "", seed=seed)
+    return motions
 
 
 def from_synthhf(class_code: str, index: int, frames: int, seed: int = 0,
