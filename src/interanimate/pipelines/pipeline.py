@@ -169,11 +169,12 @@ class InterAnimatePipeline(DiffusionPipeline):
 
     def _guided_in_one_call(self) -> bool:
         """Whether both guidance passes go through the UNet in one call of 2B: on an accelerator (as diffusers'
-        pipelines do), when the UNet can leave out the pose per sample (``pose_keep``) or takes no input the
-        unconditional pass leaves out. Not on the CPU: there two calls of B were faster (the bundled model, 128×128,
-        16 frames, one thread, 3 alternating runs: 3.9 s a clip against 4.7 at B 2, 3.9 against 4.3 at B 1).
+        pipelines do) without offload hooks, when the UNet can leave out the pose per sample (``pose_keep``) or takes
+        no input the unconditional pass leaves out. Not on the CPU: there two calls of B were faster (the bundled
+        model, 128×128, 16 frames, one thread, 3 alternating runs: 3.9 s a clip against 4.7 at B 2, 3.9 against 4.3
+        at B 1); not under offload, which asks for memory before speed (one call holds twice the activations).
         Same predictions either way up to float rounding (tests/pipelines/test_sampler_shortcuts.py)."""
-        if self._execution_device.type == "cpu":
+        if self._execution_device.type == "cpu" or hasattr(self.unet, "_hf_hook"):
             return False
         accepted = self.interaction_inputs
         return "pose_keep" in accepted or not set(conditioning.UNCONDITIONAL_REMOVED) & set(accepted)
