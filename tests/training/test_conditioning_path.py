@@ -58,19 +58,26 @@ def test_training_step_and_pipeline_give_the_unet_the_same_conditions(tiny_data,
          max_guidance_scale=1.0, noise_aug_strength=0.0, tile_size=None, fps=trainer.config.conditioning.fps,
          motion_bucket_id=trainer.config.conditioning.motion_bucket_id, generator=torch.Generator().manual_seed(0))
     sampled = calls[-1]
+    raw = trained
+    # the sampler encodes the pose (and hand prior) once for all its steps and tiles (UNetConditions.pose_encoded):
+    # the same inputs must give it the same encoding
+    assert "pose_features" in sampled and "pose_frames" not in sampled and "hand_prior" not in sampled
+    with torch.no_grad():
+        encoded = trainer.unet.encode_pose(raw["pose_frames"], raw.get("hand_prior"))
+    trained = {k: v for k, v in raw.items() if k not in ("pose_frames", "hand_prior")} | {"pose_features": encoded}
     channels = trainer.vae.config.latent_channels
     assert set(trained) == set(sampled)
     for key in sorted(set(trained) - {"sample"}):
         # the prior goes through the first stage again (batched differently): float noise, not a different input
-        tol = dict(atol=1e-3, rtol=1e-3) if key == "hand_prior" else {}
+        tol = dict(atol=1e-3, rtol=1e-3) if key == "pose_features" and changes else {}
         torch.testing.assert_close(trained[key], sampled[key], msg=lambda m, key=key: f"{key}: {m}", **tol)
     # the conditioning half of the input (the reference latent on channels), not the noisy latents
     torch.testing.assert_close(trained["sample"][:, :, channels:], sampled["sample"][:, :, channels:])
     assert {"pose_frames", "hand_mask", "face_mask", "id_embedding", "encoder_hidden_states",
-            "added_time_ids"} <= set(trained)
-    assert ("hand_prior" in trained) == bool(changes)
+            "added_time_ids"} <= set(raw)
+    assert ("hand_prior" in raw) == bool(changes)
     if changes:
-        assert trained["pose_frames"].shape[2] == 6 and trained["hand_prior"].abs().sum() > 0
+        assert raw["pose_frames"].shape[2] == 6 and raw["hand_prior"].abs().sum() > 0
 
 
 def test_unconditional_rule_is_shared(tiny_data, tiny_config_dict, tmp_path):

@@ -67,19 +67,22 @@ def resolve_placement(device: str = "auto", dtype: str = "auto", offload: str = 
                       cuda_available: bool | None = None, bf16_supported: bool | None = None) -> Placement:
     """Options -> a :class:`Placement`, checked without loading any model. ``prefix`` names the options in messages
     (``--`` for the CLI, ``generation.`` for a dataset recipe). ``cuda_available`` / ``bf16_supported``: torch's answers
-    unless given (tests)."""
-    import torch
-
-    if cuda_available is None:
-        cuda_available = torch.cuda.is_available()
+    unless given (tests). Asks torch only when the answer matters (``device`` cpu needs no torch: a dataset driver
+    checking its recipe stays torch-free and starts its workers sooner)."""
     name = str(device).strip().lower()
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", name):
         raise UserError(f"{prefix}device {device!r}: use {DEVICES_HELP}")
+    if cuda_available is None and name != "cpu":
+        import torch
+
+        cuda_available = torch.cuda.is_available()
     if name == "auto":
         name = "cuda:0" if cuda_available else "cpu"
     elif name.startswith("cuda"):
         if not cuda_available:
             raise UserError(f"{prefix}device {device}: no CUDA GPU is available here; use cpu or auto")
+        import torch
+
         index = int(name.split(":")[1]) if ":" in name else 0
         count = torch.cuda.device_count()
         if index >= count:
@@ -92,6 +95,8 @@ def resolve_placement(device: str = "auto", dtype: str = "auto", offload: str = 
     if dtype == "auto":
         if gpu:
             if bf16_supported is None:
+                import torch
+
                 bf16_supported = torch.cuda.is_bf16_supported()
             dtype = "bf16" if bf16_supported else "fp16"
         else:
