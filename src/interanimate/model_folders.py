@@ -1,6 +1,6 @@
 """Checks of model folders on disk — JSON configs, safetensors headers, pipeline layouts — without importing torch
-or diffusers, so that a command can refuse a bad folder in a fraction of a second, before any model loads.
-(``interanimate.models.loading`` re-exports them beside the strict loaders.)"""
+or diffusers, so that a command can refuse a bad folder in a fraction of a second, before any model loads (the
+strict loaders are in ``interanimate.models.loading``)."""
 
 from __future__ import annotations
 

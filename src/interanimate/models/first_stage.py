@@ -87,7 +87,8 @@ def load_vae(folder, torch_dtype: torch.dtype | None = None):
     import diffusers
 
     from interanimate.errors import UserError
-    from interanimate.models.loading import read_json_file, strict_load
+    from interanimate.model_folders import read_json_file
+    from interanimate.models.loading import strict_load
 
     name = read_json_file(Path(folder) / "config.json").get("_class_name")
     if name == PatchPCAAutoencoder.__name__:

@@ -14,8 +14,6 @@ import torch
 from diffusers import UNetSpatioTemporalConditionModel
 
 from interanimate.errors import UserError
-from interanimate.model_folders import (PIPELINE_COMPONENTS, WEIGHT_SUFFIX, check_component_folder,  # noqa: F401
-                                         check_pipeline_folder, check_safetensors_file, read_json_file)
 
 MAX_KEYS_SHOWN = 20
 
@@ -65,10 +63,8 @@ def load_svd_unet(path: str | os.PathLike, torch_dtype: torch.dtype | None = Non
                        torch_dtype=torch_dtype, variant=variant)
 
 
-# ------------------------------------------------------------------------------------------ folder checks
-# Cheap checks of a saved model folder, made before anything is loaded: every file a component needs is there, its
-# JSON parses, and each safetensors file is whole (its header parses and its data ends where the header says). A
-# problem is one line naming the file.
+# ------------------------------------------------------------------------------------------ config checks
+# (the cheap checks of a folder on disk, before anything loads, are in ``interanimate.model_folders``)
 def check_config_keys(config: dict, cls, source: str | os.PathLike, model_name: str) -> None:
     """A config dict must hold exactly the arguments of ``cls.__init__`` (keys starting with ``_`` aside)."""
     import inspect

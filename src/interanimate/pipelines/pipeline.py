@@ -48,7 +48,8 @@ def svd_scheduler_config() -> dict:
 
 def _load_scheduler(folder: Path, cls):
     """A scheduler folder whose config holds exactly ``cls``'s arguments (diffusers only warns about the rest)."""
-    from interanimate.models.loading import check_config_keys, read_json_file
+    from interanimate.model_folders import read_json_file
+    from interanimate.models.loading import check_config_keys
 
     check_config_keys(read_json_file(folder / "scheduler_config.json"), cls, folder / "scheduler_config.json",
                       cls.__name__)
@@ -79,7 +80,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         from outside diffusers/transformers, so a folder whose ``unet`` is an ``InterAnimateUNet`` is loaded here,
         component by component (the UNet strictly); anything else goes to diffusers. Components passed as keyword
         arguments are used as given."""
-        from interanimate.models.loading import check_pipeline_folder
+        from interanimate.model_folders import check_pipeline_folder
 
         folder = Path(pretrained_model_name_or_path)
         spec = check_pipeline_folder(folder, option="model folder") if folder.is_dir() else {}  # one line per problem
