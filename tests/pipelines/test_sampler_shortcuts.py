@@ -28,7 +28,8 @@ def _conditions(unet, batch: int, pose_channels: int, prior: bool) -> UNetCondit
     h = SIZE // 8
     cross = unet.config.cross_attention_dim
     return UNetConditions(
-        image_embeds=torch.randn(batch, 1, cross, generator=gen), ref_latents=torch.randn(batch, 4, h, h, generator=gen),
+        image_embeds=torch.randn(batch, 1, cross, generator=gen),
+        ref_latents=torch.randn(batch, 4, h, h, generator=gen),
         time_ids=torch.tensor([[6.0, 127.0, 0.02]]).repeat(batch, 1),
         pose_frames=torch.rand(batch, FRAMES, pose_channels, SIZE, SIZE, generator=gen) * 2 - 1,
         hand_mask=(torch.rand(batch, FRAMES, 1, h, h, generator=gen) > 0.5).float(),

@@ -1,9 +1,10 @@
 """Making one clip of a plan: reference, driving motion, generation, labels, files — written atomically.
 
-A :class:`ClipMaker` holds what one worker loads once (the animation pipeline and the face-quality model; the inputs'
-models in :class:`~interanimate.datasets.inputs.ClipInputs`) and turns plan rows into clip folders. A clip's files are written into a temporary folder
-beside ``clips/`` and renamed into place only when all of them, ``label.json`` last, are complete: a clip folder that
-exists is finished, and a temporary one is what a kill left behind (the engine removes it and makes the clip again).
+A :class:`ClipMaker` holds what one worker loads once (the animation pipeline and the face-quality model; the
+inputs' models in :class:`~interanimate.datasets.inputs.ClipInputs`) and turns plan rows into clip folders. A clip's
+files are written into a temporary folder beside ``clips/`` and renamed into place only when all of them,
+``label.json`` last, are complete: a clip folder that exists is finished, and a temporary one is what a kill left
+behind (the engine removes it and makes the clip again).
 """
 
 from __future__ import annotations

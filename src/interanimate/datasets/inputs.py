@@ -50,6 +50,8 @@ class Clock:
 
 
 class ClipInputs:
+    """A worker's input models (motion model, portrait pose backend, identity embedder) and :meth:`prepare`."""
+
     def __init__(self, context: Context, size: tuple[int, int]):
         self.ctx, self.size = context, size
         recipe = context.recipe
@@ -107,8 +109,6 @@ class ClipInputs:
 
     def _motions(self, rows: list[PlanRow], inputs: list, stages: list[dict]) -> list:
         """Each row's driving motion (or the exception making it raised); the motion model's in one batch."""
-        import time
-
         from interanimate.pipelines import driving
 
         motions: list = [None] * len(rows)

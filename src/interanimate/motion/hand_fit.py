@@ -34,21 +34,25 @@ _PALM_SPAN = 0.53  # wrist to middle-finger base in the template, in hand length
 
 def _joints(params: np.ndarray, side: str) -> np.ndarray:
     """The template hand (21, 2) for ``params``: angle, log scale, x, y, five curls, spread."""
-    return _placed(params, side)[0]
-
-
-def _placed(params: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """(the placed hand (21, 2) for ``params``, its derivative (21, 2, 6) with respect to the articulation
-    ``params[4:10]``): the template's derivative turned and scaled like the hand (the palm point it is placed by does
-    not move with the articulation)."""
     from interanimate.data.synth.hand import place_joints
 
     angle, log_scale, x, y = params[:4]
-    local, grad = _template(side, *(float(v) for v in np.clip(params[4:9], 0.0, 1.0)), float(params[9]))
-    scale = float(np.exp(log_scale))
+    local, _ = _template(side, *_articulation(params))
+    return place_joints(local, float(angle), float(np.exp(log_scale)), np.array([x, y]), "palm")
+
+
+def _articulation_gradient(params: np.ndarray, side: str) -> np.ndarray:
+    """d joints / d ``params[4:10]`` (21, 2, 6): the template's derivative turned and scaled like the hand (the palm
+    point it is placed by does not move with the articulation)."""
+    angle, scale = params[0], np.exp(params[1])
+    _, grad = _template(side, *_articulation(params))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    world_grad = np.einsum("ij,njk->nik", rot, grad) * scale  # (21, 2, 6)
-    return place_joints(local, float(angle), scale, np.array([x, y]), "palm"), world_grad
+    return np.einsum("ij,njk->nik", rot, grad) * scale  # (21, 2, 6)
+
+
+def _articulation(params: np.ndarray) -> tuple[float, ...]:
+    """The five curls (clipped to [0, 1]) and the spread: ``_template``'s cache key."""
+    return (*(float(v) for v in np.clip(params[4:9], 0.0, 1.0)), float(params[9]))
 
 
 @lru_cache(maxsize=256)
@@ -97,8 +101,7 @@ def _fit_one(points: np.ndarray, ok: np.ndarray, side: str, start: np.ndarray,
         """d residual / d params in closed form: the placement's 4 (the hand turns, grows and moves about its palm
         point, which is the (x, y) parameter) and the articulation's 6 (the template's derivative, placed)."""
         scale = np.exp(p[1])
-        world, world_grad = _placed(p, side)
-        world, world_grad = world[ok], world_grad[ok]  # (N, 2), (N, 2, 6)
+        world, world_grad = _joints(p, side)[ok], _articulation_gradient(p, side)[ok]  # (N, 2), (N, 2, 6)
         rel = (world - p[2:4]) / scale  # (N, 2) from the palm point, hand lengths
         off = (world - points[ok]) / scale  # (N, 2) the point residuals
         n = len(world)

@@ -71,12 +71,12 @@ def sample_tokens(logits: torch.Tensor, temperature: float, top_k: float,
     """Draw one token per position from (B, …, K) logits; returns tokens (B, …) and their probabilities (B, …).
     ``generator``: one for the whole batch, or a list of B, one per sample (each sample then draws what it would
     draw alone with its generator)."""
-    probs = sampling_distribution(logits, temperature, top_k, mode)
     if isinstance(generator, (list, tuple)):
-        if len(generator) != probs.shape[0]:
-            raise ValueError(f"{len(generator)} generators for a batch of {probs.shape[0]}")
+        if len(generator) != logits.shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {logits.shape[0]}")
         drawn = [sample_tokens(logits[i:i + 1], temperature, top_k, g, mode) for i, g in enumerate(generator)]
         return torch.cat([t for t, _ in drawn]), torch.cat([c for _, c in drawn])
+    probs = sampling_distribution(logits, temperature, top_k, mode)
     flat = probs.reshape(-1, probs.shape[-1])
     if temperature == 0:
         tokens = flat.argmax(-1)

@@ -147,8 +147,9 @@ class InterAnimatePipeline(DiffusionPipeline):
         return strength, max(1, int(round(num_inference_steps * strength)))
 
     def _predict(self, latents: Tensor, t: Tensor, cond: conditioning.UNetConditions, indices: list[int],
-                 guidance: Tensor, do_cfg: bool) -> Tensor:
-        """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w)."""
+                 guidance: Tensor, do_cfg: bool, one_call: bool = False) -> Tensor:
+        """One tile: guided v-prediction for the frames ``indices``; latents (B, F, C, h, w) -> (B, T, C, h, w).
+        ``one_call``: both guidance passes in one UNet call (:meth:`_guided_in_one_call`, decided once per call)."""
         idx = torch.tensor(indices, device=latents.device)
         sample = self.scheduler.scale_model_input(latents[:, idx], t)  # (B, T, C, h, w)
         tile = cond.frames(idx)
@@ -160,7 +161,7 @@ class InterAnimatePipeline(DiffusionPipeline):
 
         if not do_cfg:
             return run(sample, tile)
-        if self._guided_in_one_call():  # the conditioned and unconditional passes as one batch of 2B, as diffusers
+        if one_call:  # the conditioned and unconditional passes as one batch of 2B, as diffusers
             both = run(torch.cat([sample, sample]), tile.with_unconditional())  # (2B, T, C, h, w)
             pred, pred_uncond = both.chunk(2)  # 2 × (B, T, C, h, w)
         else:
@@ -175,10 +176,14 @@ class InterAnimatePipeline(DiffusionPipeline):
         model, 128×128, 16 frames, one thread, 3 alternating runs: 3.9 s a clip against 4.7 at B 2, 3.9 against 4.3
         at B 1); not under offload, which asks for memory before speed (one call holds twice the activations).
         Same predictions either way up to float rounding (tests/pipelines/test_sampler_shortcuts.py)."""
-        if self._execution_device.type == "cpu" or hasattr(self.unet, "_hf_hook"):
+        if self._execution_device.type == "cpu" or self._unet_offloaded():
             return False
         accepted = self.interaction_inputs
         return "pose_keep" in accepted or not set(conditioning.UNCONDITIONAL_REMOVED) & set(accepted)
+
+    def _unet_offloaded(self) -> bool:
+        """diffusers' offload hooks (model or sequential) are on the UNet: they move it only around its forward."""
+        return hasattr(self.unet, "_hf_hook")
 
     def decode_latents(self, latents: Tensor, decode_chunk_size: int = 8) -> Tensor:
         """latents (B, F, C, h, w) -> frames (B, F, 3, H, W) in [-1, 1], decoding ``decode_chunk_size`` at a time."""
@@ -280,8 +285,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                 float(self.config.get("residual_scale", 1.0)) if residual else None)  # (B, F, C, h, w)
         if self.takes_hand_prior():
             cond.hand_prior = prior
-        if not hasattr(self.unet, "_hf_hook"):  # the pose encoded once for every step and tile (offload hooks
-            cond = cond.pose_encoded(self.unet)  # move the UNet only around its forward: there it is encoded inside)
+        if not self._unet_offloaded():  # the pose encoded once for every step and tile (under offload, inside the
+            cond = cond.pose_encoded(self.unet)  # UNet's forward, where the hooks put its weights on the device)
 
         # 3. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
@@ -304,6 +309,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         # 5. guidance scale per frame
         guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, device=device)  # (F,)
         do_cfg = max_guidance_scale > 1.0
+        one_call = do_cfg and self._guided_in_one_call()
 
         # 6. denoising loop: fused tile predictions, one Euler step on the whole sequence
         if tile_size == "model":
@@ -311,7 +317,7 @@ class InterAnimatePipeline(DiffusionPipeline):
         tile = tile_size if tile_size is not None else num_frames
         with self.progress_bar(total=len(timesteps)) as progress:
             for i, t in enumerate(timesteps):
-                pred = fuse_tiles(lambda idx: self._predict(latents, t, cond, idx, guidance, do_cfg),
+                pred = fuse_tiles(lambda idx: self._predict(latents, t, cond, idx, guidance, do_cfg, one_call),
                                   num_frames, tile, min(tile_overlap, max(tile - 2, 0)))
                 latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
                 progress.update()

@@ -72,8 +72,9 @@ def articulated_template(pose: HandPose, side: str) -> tuple[np.ndarray, np.ndar
             unclamped = _FOLD_PER_JOINT * curl * (k + 1)
             fold = min(unclamped, _FOLD_MAX)
             d_fold = _FOLD_PER_JOINT * (k + 1) if unclamped < _FOLD_MAX else 0.0
-            reach = length * np.cos(fold)
-            point = point + direction * length * np.cos(fold)  # as written since SynthHF's first renders
+            cos_fold = np.cos(fold)
+            reach = length * cos_fold
+            point = point + direction * length * cos_fold  # in this order since SynthHF's first renders (same bytes)
             d_curl = d_curl + d_direction * d_spread_d_curl * reach - direction * length * np.sin(fold) * d_fold
             local[joints[k + 1]] = point
             grad[joints[k + 1], :, f] = d_curl
