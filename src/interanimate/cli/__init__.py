@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "interanimate.cli.motion",
     "interanimate.cli.watermark",
     "interanimate.cli.dataset",
+    "interanimate.cli.benchmark",
 )
 
 

@@ -94,7 +94,13 @@ def report_markdown(report: dict) -> str:
             lines.append(f"| {name} | {q['n']} | {q['mean']:.3f} | {q['min']:.3f} | {q['max']:.3f} |")
         else:
             lines.append(f"| {name} | 0 | – | – | – |")
-    lines += ["", "Histograms: report/qc_*.png; a frame strip per class: report/contact_sheet.png.", ""]
+    lines += ["", "Histograms: report/qc_*.png; a frame strip per class: report/contact_sheet.png.", "",
+              "## Does it serve its purpose?", "",
+              "Train a challenge verifier on this set and test it on real clips of unseen people (the Classification "
+              "Accuracy Score), and score a presentation-attack detector with this set as an attack species "
+              "(docs/benchmark.md):", "",
+              "    interanimate benchmark challenge --generated THIS_DIR --real REAL_DIR --out REPORT_DIR",
+              "    interanimate benchmark pad --bona-fide REAL_DIR --attack THIS_DIR --out REPORT_DIR", ""]
     if report["failures"]:
         lines += ["## Failures", ""]
         lines += [f"- {f['clip_id']} ({f['class_code']}, {f['identity']}): {f['reason']}" for f in report["failures"]]
