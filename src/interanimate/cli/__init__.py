@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "interanimate.cli.watermark",
     "interanimate.cli.dataset",
     "interanimate.cli.benchmark",
+    "interanimate.cli.ui",
 )
 
 
