@@ -143,3 +143,16 @@ def test_missing_and_undecodable_files(sets, tmp_path, capsys):
     _refused(capsys, argv, out, ["cannot decode", video.parent.name])
     video.unlink()
     _refused(capsys, argv, out, ["missing"])
+
+
+def test_a_users_own_class_labels(tmp_path):
+    """Labels outside the 18 classes (a user's prepared videos): top-1 and per class, no hand/region/category."""
+    gen = make_engine_set(tmp_path / "gen", range(4), held_out={3}, classes=("wave", "nod"))
+    real = make_synth_set(tmp_path / "real", range(4), held_out={3}, classes=("wave", "nod"))
+    out = tmp_path / "out"
+    assert main(["benchmark", "challenge", "--generated", str(gen), "--real", str(real), "--out", str(out),
+                 "--arms", "generated", *FAST]) == 0
+    arm = json.loads((out / "report.json").read_text())["result"]["arms"]["generated"]
+    assert set(arm["per_class"]) == {"nod", "wave"} and arm["per_factor"] == {"hand": None, "region": None,
+                                                                              "category": None}
+    assert "| – | – | – |" in (out / "report.md").read_text()

@@ -263,16 +263,20 @@ def test_the_shipped_recipe_runs_with_the_bundled_models(tmp_path):
     assert main(["dataset", "verify", str(out)]) == 0
 
 
-def test_the_documented_classifier_example_runs(finished):
-    """examples/interaction_classifier.py (docs/datasets.md) trains and scores on a generated set."""
-    import importlib.util
-    from pathlib import Path
+def test_the_benchmark_reads_a_finished_set(finished):
+    """`interanimate benchmark` (docs/benchmark.md) reads what the engine writes: every clip, its class, its species
+    (model, weights, steps), its SynthHF person as a canonical identity, val/test as held out."""
+    from interanimate.benchmark.sets import load_set
 
-    path = Path(__file__).resolve().parents[2] / "examples" / "interaction_classifier.py"
-    spec = importlib.util.spec_from_file_location("interaction_classifier", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     _, out = finished
-    result = module.main([str(out), "--epochs", "2", "--target", "hand"])
-    assert result["classes"] == 2 and result["train_clips"] + result["held_out_clips"] == 6
-    assert 0 <= result["held_out_top1"] <= 1
+    rows = manifest_rows(out)
+    seed = json.loads((out / "recipe.json").read_text())["recipe"]["seed"]
+    clip_set = load_set(out, "--generated")
+    assert clip_set.layout == "dataset" and len(clip_set.clips) == len(rows)
+    by_id = {c.clip_id: c for c in clip_set.clips}
+    for row in rows:
+        clip = by_id[row["clip_id"]]
+        assert clip.class_code == row["class_code"] and clip.held_out == (row["split"] in ("val", "test"))
+        assert clip.species == f"{row['model_name']}@{row['model_sha256'][:12]}, {row['steps']} steps"
+        assert clip.identity == f"synthhf:{seed}:{100_000 + int(row['identity'].split('-')[1])}"
+

@@ -39,6 +39,7 @@ def test_open_and_filter_a_set(tmp_path):
     assert set(view["class_code"]) <= {"LH-NP", "LR-FS"} and set(view["split"]) <= {"train", "val"}
     assert (view["qc_hand_found_rate"] >= 0.25).all() and len(view) == 4  # k = 1 (val, 0.25), 3 (train, 0.75)
     assert len(actions.filter_table(frame, None, None, "00003", None)) == 3
+    assert actions.find_sets(roots) == [(tmp_path / "set").resolve()]  # a set; not the SynthHF-like folder
     video, preview, label = actions.clip_files(roots, root, frame.iloc[0].to_dict())
     assert video.is_file() and preview.is_file() and "video_path" not in label
     with pytest.raises(UserError, match="not a generated one"):

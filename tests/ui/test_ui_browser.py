@@ -182,6 +182,21 @@ def test_a_prompt_that_names_no_interaction_is_refused_in_the_page(served, brows
     browser.save_screenshot(str(shots / "animate_bad_prompt.png"))
 
 
+def test_an_image_without_a_face_is_refused_in_the_page(served, browser, tmp_path):
+    from interanimate.pipelines.outputs import write_png
+
+    url, _ = served
+    grey = tmp_path / "grey.png"
+    write_png(grey, np.full((96, 96, 3), 128, np.uint8), provenance=False)
+    browser.get(url)
+    _wait(browser, lambda d: d.find_elements("css selector", "#portrait input[type=file]"))
+    browser.find_element("css selector", "#portrait input[type=file]").send_keys(str(grey))
+    _wait(browser, lambda d: d.find_elements("css selector", "#portrait img"))
+    _set_number(browser, "steps", 2)
+    browser.find_element("css selector", "#animate-button").click()
+    assert "finds no face" in _wait_text(browser, "animate-status", "Error")
+
+
 def test_dataset_opens_filters_and_plays(served, browser, shots):
     url, data = served
     browser.get(url)

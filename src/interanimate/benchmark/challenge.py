@@ -92,10 +92,12 @@ def _same_count(clips: list[BenchClip], n: int, seed: int) -> list[BenchClip]:
     return picked
 
 
-def factor_of(code: str, factor: str) -> str:
+def factor_of(code: str, factor: str) -> str | None:
+    """The class's hand / face region / category (interanimate.taxonomy); None for a class code it does not know (a
+    user's own labels)."""
     from interanimate.taxonomy import BY_CODE
 
-    return str(getattr(BY_CODE[code], factor))
+    return str(getattr(BY_CODE[code], factor)) if code in BY_CODE else None
 
 
 def score_arm(classes: list[str], test: list[BenchClip], probabilities: np.ndarray, rounds: int, seed: int) -> dict:
@@ -113,9 +115,10 @@ def score_arm(classes: list[str], test: list[BenchClip], probabilities: np.ndarr
     per_class = {code: float(correct[truth == i].mean()) if (truth == i).any() else None
                  for i, code in enumerate(classes)}
     per_factor = {}
-    for factor in FACTORS:
+    for factor in FACTORS:  # only where every class is one of the 18 (a user's own labels have no factors)
+        known = all(factor_of(code, factor) is not None for code in classes)
         same = [factor_of(classes[t], factor) == factor_of(classes[p], factor) for t, p in zip(truth, pred)]
-        per_factor[factor] = float(np.mean(same))
+        per_factor[factor] = float(np.mean(same)) if known else None
     return {"top1": float(correct.mean()), "top1_ci95": [lo, hi], "test_clips": len(test),
             "test_identities": len(by_identity), "per_class": per_class, "per_factor": per_factor,
             "confusion": confusion.tolist(), "chance": 1.0 / len(classes)}

@@ -91,10 +91,10 @@ def challenge_markdown(report: dict) -> str:
              "| trained on | train clips (identities) | train top-1 | test top-1 | 95 % CI (identities) | "
              "hand | face region | category |", "|---|---|---|---|---|---|---|---|"]
     for arm, a in r["arms"].items():
-        f = a["per_factor"]
+        f = {k: ("–" if v is None else f"{v:.3f}") for k, v in a["per_factor"].items()}
         lines.append(f"| {arm} | {a['train_clips']} ({a['train_identities']}) | {a['train_top1']:.3f} | "
-                     f"**{a['top1']:.3f}** | {_ci(a['top1_ci95'])} | {f['hand']:.3f} | {f['region']:.3f} | "
-                     f"{f['category']:.3f} |")
+                     f"**{a['top1']:.3f}** | {_ci(a['top1_ci95'])} | {f['hand']} | {f['region']} | "
+                     f"{f['category']} |")
     if "generated" in r["arms"] and "real" in r["arms"] and r["arms"]["real"]["top1"] > 0:
         lines += ["", f"CAS ratio (generated / real): {r['arms']['generated']['top1'] / r['arms']['real']['top1']:.2f}"]
     lines += ["", "## Top-1 per class", "", "| class | " + " | ".join(r["arms"]) + " |",

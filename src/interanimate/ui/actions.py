@@ -119,6 +119,27 @@ def open_dataset(roots: Roots, folder: str):
     return root, frame
 
 
+def find_sets(roots: Roots, depth: int = 3, limit: int = 200) -> list[Path]:
+    """Generated sets (a ``manifest.jsonl`` beside a ``clips/`` folder) within ``depth`` levels of the roots; what the
+    Dataset tab offers to open."""
+    found: list[Path] = []
+    for root in roots.roots:
+        level = [root]
+        for _ in range(depth + 1):
+            following = []
+            for folder in level:
+                if (folder / "manifest.jsonl").is_file() and (folder / "clips").is_dir() and folder in roots:
+                    found.append(folder)
+                try:
+                    following += [p for p in sorted(folder.iterdir()) if p.is_dir() and not p.is_symlink()]
+                except OSError:
+                    continue
+            level = following[:limit]
+            if len(found) >= limit:
+                return found[:limit]
+    return found
+
+
 def filter_table(frame, classes: list[str] | None, splits: list[str] | None, identity: str | None,
                  min_hand: float | None):
     """Rows of ``frame`` matching every filter given (an empty filter keeps everything)."""

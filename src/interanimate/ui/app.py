@@ -86,7 +86,8 @@ def build_app(workdir: Path, data_roots: list[Path], model_dir: Path | None = No
         with gr.Tab("Dataset", id="dataset"):
             full, shown, root_state = gr.State(), gr.State(), gr.State()
             with gr.Row():
-                folder = gr.Dropdown([str(r) for r in datasets.roots], value=None, allow_custom_value=True,
+                folder = gr.Dropdown([str(p) for p in actions.find_sets(datasets)], value=None,
+                                     allow_custom_value=True,
                                      label="Dataset folder (inside the folders given with --data)",
                                      elem_id="dataset-folder")
                 open_button = gr.Button("Open", elem_id="open-dataset")
