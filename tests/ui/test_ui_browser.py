@@ -219,6 +219,44 @@ def test_dataset_opens_filters_and_plays(served, browser, shots):
     browser.save_screenshot(str(shots / "dataset_clip.png"))
 
 
+TINY_RECIPE = """name: ui-test
+classes: [LH-NP]
+clips_per_class: 1
+frames: 4
+seed: 0
+identities: {synthhf: 1}
+splits: {train: 1.0, val: 0.0, test: 0.0}
+motion: {source: synthhf, retarget: false}
+generation: {steps: 1, guidance: 1.0, identity: none, torch_threads: 1, batch_size: 1}
+outputs: {mp4: true, poses: false, masks: false, preview: true}
+"""
+
+
+def test_generate_a_set_from_the_page_and_survive_a_reload(served, browser, shots):
+    url, data = served
+    (data / "tiny.yaml").write_text(TINY_RECIPE)
+    browser.get(url)
+    _wait(browser, lambda d: d.find_elements("css selector", "button[role=tab]"))
+    _tab(browser, "Dataset")
+    _wait(browser, lambda d: d.find_element("css selector", "#generate-panel button").is_displayed())
+    browser.find_element("css selector", "#generate-panel button").click()
+    _wait(browser, lambda d: d.find_element("css selector", "#generate-button").is_displayed())
+    _type(browser, "recipe", str(data / "tiny.yaml"))
+    _type(browser, "generate-out", "generated", enter=False)
+    browser.find_element("css selector", "#generate-button").click()
+    _wait_text(browser, "generation-status", "clips")
+    browser.refresh()  # the job belongs to the server: a reloaded page still sees it, and its end
+    _wait(browser, lambda d: d.find_elements("css selector", "button[role=tab]"))
+    _tab(browser, "Dataset")
+    _wait(browser, lambda d: d.find_elements("css selector", "#generation-status"))
+    _wait_text(browser, "generation-status", "generated", "finished", "1 of 1")
+    browser.save_screenshot(str(shots / "dataset_generated.png"))
+    _tab(browser, "Dataset")
+    _type(browser, "dataset-folder", str(data / "generated"))
+    browser.find_element("css selector", "#open-dataset").click()
+    _wait_text(browser, "dataset-status", "1 clips")
+
+
 @pytest.mark.parametrize("folder, words", [("/etc", "outside the folders"), ("../../..", "outside the folders"),
                                            ("escape", "outside the folders"), ("not-a-set", "not a dataset")])
 def test_paths_outside_the_roots_and_non_sets_are_refused(served, browser, folder, words):

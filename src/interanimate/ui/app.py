@@ -108,15 +108,16 @@ def build_app(workdir: Path, data_roots: list[Path], model_dir: Path | None = No
                                         elem_id="clip-preview")
                 clip_label = gr.JSON(label="Label", elem_id="clip-label")
             gallery = gr.Gallery(label="Report: quality histograms and contact sheet", elem_id="report-gallery")
-            with gr.Accordion("Generate or resume a set", open=False):
+            with gr.Accordion("Generate or resume a set", open=False, elem_id="generate-panel"):
                 recipe = gr.Dropdown([str(p) for p in actions.recipes(datasets)], allow_custom_value=True,
                                      label="Recipe", elem_id="recipe")
                 out_dir = gr.Textbox(label="Output folder (inside a data folder)", elem_id="generate-out")
                 start = gr.Button("Start / resume", elem_id="generate-button")
-                job_status = gr.Markdown(elem_id="generation-status")
-                job_progress = gr.Slider(0, 100, value=0, interactive=False, label="Progress (%)",
-                                         elem_id="generation-progress")
-                timer = gr.Timer(2.0)
+            # outside the (closed by default) accordion: a reloaded page shows the server's jobs at once
+            job_status = gr.Markdown(elem_id="generation-status")
+            job_progress = gr.Slider(0, 100, value=0, interactive=False, label="Generation progress (%)",
+                                     elem_id="generation-progress")
+            timer = gr.Timer(2.0)
 
             def open_set(folder):
                 try:
