@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -170,10 +169,6 @@ def report_images(roots: Roots, root: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return [roots.resolve(p, "report image") for p in sorted(folder.glob("*.png"))]
-
-
-def read_label(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def recipes(roots: Roots) -> list[Path]:
