@@ -1,8 +1,10 @@
-"""InterAnimateWanTransformer: diffusers' Wan video DiT (``WanTransformer3DModel``) plus InterAnimate's interaction
-latents, region attention and ID preserver — the paper's region-aware interaction on today's backbone (docs/model.md).
+"""InterAnimate on Wan video DiTs: diffusers' ``WanTransformer3DModel`` (I2V/T2V) and ``WanAnimateTransformer3DModel``
+(Wan2.2-Animate: pose patches, face motion adapter) plus InterAnimate's interaction latents, region attention and ID
+preserver — the paper's region-aware interaction on today's backbone (docs/model.md).
 
-A thin subclass (no forked code): the parent's forward runs unchanged, and after every ``region_every``-th transformer
-block (blocks k-1, 2k-1, …, where Wan-Animate inserts its face adapter) a forward hook adds
+Thin subclasses (no forked code): the parent's forward runs unchanged, and after every ``region_every``-th
+transformer block (blocks k-1, 2k-1, …; Wan-Animate adds its face adapter after blocks 0, k, 2k, …) a forward hook
+adds
 
     O = Block(H) + H_r + H_id,   H_r = RegionAttentionBlock(H) ⊙ (hand ∪ face),   H_id = IDCrossAttention(H, ID tokens)
 
@@ -14,9 +16,6 @@ projections start at zero, so at initialisation the model *is* the diffusers mod
 Per-call conditioning (the hand ∪ face mask per latent frame, identity tokens) lives in a context held on the instance
 for the duration of ``forward`` only: Wan's ``attention_kwargs`` do not reach the blocks. The state dict is Wan's plus
 new keys under ``interaction_latents.``, ``region_blocks.``, ``id_projector.`` and ``id_blocks.``.
-
-Status (issue 28): the model, its equivalence and strict loading. Training through the project's trainer (flow
-matching), the sampling pipeline and the 14B plans are still to come.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import inspect
 from dataclasses import dataclass, field
 
 import torch
-from diffusers import WanTransformer3DModel
+from diffusers import WanAnimateTransformer3DModel, WanTransformer3DModel
 from diffusers.configuration_utils import register_to_config
 from einops import rearrange
 from torch import Tensor, nn
@@ -59,8 +58,102 @@ class _WanContext:
         return self._masks[size]
 
 
-class InterAnimateWanTransformer(WanTransformer3DModel):
-    r"""Wan transformer with InterAnimate's modules. All constructor arguments are saved to ``config.json``.
+class InterAnimateWanMixin:
+    """What both InterAnimate Wan classes add to their diffusers parent (``_base``): the modules, the hooks, loading
+    from a plain Wan model, strict loading, and the per-call context."""
+
+    _base: type = WanTransformer3DModel
+
+    def _add_interanimate(self, use_ris, use_quantize, region_every, n_spatial_latents, n_temporal_latents,
+                          latent_dim, tau, branch_dim, branch_head_dim, mixer_alpha, use_id, id_embed_dim,
+                          num_id_tokens) -> None:
+        num_layers = self.config.num_layers
+        if not 1 <= region_every <= num_layers:
+            raise ValueError(f"region_every must be in [1, num_layers={num_layers}], got {region_every}")
+        self._context: _WanContext | None = None
+        width = self.config.num_attention_heads * self.config.attention_head_dim
+        keys = [str(i) for i in range(region_every - 1, num_layers, region_every)]  # block indices, as strings
+        self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
+            if use_ris else None
+        self.region_blocks = nn.ModuleDict({
+            k: RegionAttentionBlock(width, latent_dim, branch_dim, branch_head_dim, tau, use_quantize, False,
+                                    mixer_alpha) for k in keys}) if use_ris else None
+        self.id_projector = IDTokenProjector(id_embed_dim, width, num_id_tokens) if use_id else None
+        self.id_blocks = nn.ModuleDict({k: IDCrossAttention(width, width, branch_dim, branch_head_dim)
+                                        for k in keys}) if use_id else None
+        for k in keys:
+            self.blocks[int(k)].register_forward_hook(functools.partial(self._add_branches, k), with_kwargs=True)
+
+    # ------------------------------------------------------------------ construction and loading
+    @classmethod
+    def from_wan(cls, transformer, **interanimate_config):
+        """A new model holding a copy of ``transformer``'s weights (a ``cls._base``) plus freshly initialised
+        InterAnimate modules."""
+        if not isinstance(transformer, cls._base):
+            raise TypeError(f"{cls.__name__}.from_wan takes a {cls._base.__name__}, got {type(transformer).__name__}")
+        unknown = sorted(set(interanimate_config) - set(WAN_INTERANIMATE_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown InterAnimate option(s): {', '.join(unknown)}; known: "
+                            f"{', '.join(WAN_INTERANIMATE_DEFAULTS)}")
+        base = inspect.signature(cls._base.__init__).parameters
+        config = {k: v for k, v in transformer.config.items() if k in base and k != "self"}
+        param = next(transformer.parameters())
+        with torch.device(param.device):
+            model = cls(**config, **interanimate_config)
+        model.to(param.device)
+        if param.dtype != torch.float32:
+            model.to(dtype=param.dtype)
+        missing, unexpected = model.load_state_dict(transformer.state_dict(), strict=False)
+        raise_on_key_mismatch([k for k in missing if not k.startswith(NEW_KEY_PREFIXES)], unexpected,
+                              f"the given {cls._base.__name__}", cls.__name__)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load a folder written by ``save_pretrained`` strictly (any missing or extra key raises)."""
+        return strict_load(super().from_pretrained, pretrained_model_name_or_path, cls.__name__, **kwargs)
+
+    # ------------------------------------------------------------------ forward
+    def _forward_with_context(self, hidden_states: Tensor, hand_mask: Tensor | None, face_mask: Tensor | None,
+                              id_embedding: Tensor | None, run):
+        b, _, f, h, w = hidden_states.shape  # (B, C, F', H', W') latents
+        p_t, p_h, p_w = self.config.patch_size
+        ctx = _WanContext(grid=(f // p_t, h // p_h, w // p_w))
+        mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
+        if mask is not None:
+            if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, ctx.grid[0], 1):
+                raise ValueError(f"hand_mask / face_mask must be ({b}, {ctx.grid[0]}, 1, h, w) — one per latent "
+                                 f"frame after temporal patching — got {tuple(mask.shape)}")
+            ctx.region_mask = mask.flatten(0, 1).to(hidden_states.dtype)  # (B·F', 1, h_m, w_m)
+        if id_embedding is not None and self.id_projector is not None:
+            tokens = self.id_projector(id_embedding.to(hidden_states.dtype))  # (B, T, D)
+            ctx.id_tokens = tokens.repeat_interleave(ctx.grid[0], dim=0)  # (B·F', T, D)
+        self._context = ctx
+        try:
+            return run()
+        finally:
+            self._context = None
+
+    def _add_branches(self, key: str, module: nn.Module, args: tuple, kwargs: dict, output: Tensor):
+        ctx = self._context
+        if ctx is None or (ctx.region_mask is None and ctx.id_tokens is None):
+            return None
+        tokens = args[0] if args else kwargs["hidden_states"]  # (B, F'·h'·w', D): the block's input
+        f, h, w = ctx.grid
+        frames = rearrange(tokens, "b (f h w) d -> (b f) d h w", f=f, h=h, w=w)  # (B·F', D, h', w')
+        extra = None
+        if ctx.region_mask is not None:
+            latents = self.interaction_latents
+            extra = self.region_blocks[key](frames, latents.spatial, latents.temporal, ctx.mask_at((h, w)), f)
+        if ctx.id_tokens is not None:
+            h_id = self.id_blocks[key](frames, ctx.id_tokens)  # (B·F', D, h', w')
+            extra = h_id if extra is None else extra + h_id
+        extra = rearrange(extra, "(b f) d h w -> b (f h w) d", f=f)  # (B, F'·h'·w', D)
+        return output + extra.to(output.dtype)
+
+
+class InterAnimateWanTransformer(InterAnimateWanMixin, WanTransformer3DModel):
+    r"""Wan (I2V/T2V) transformer with InterAnimate's modules. All constructor arguments are saved to ``config.json``.
 
     Wan arguments: as ``WanTransformer3DModel``. InterAnimate arguments:
         use_ris, use_quantize: the region-aware interaction system, soft quantization (ablations as for the UNet).
@@ -69,6 +162,8 @@ class InterAnimateWanTransformer(WanTransformer3DModel):
         branch_dim, branch_head_dim, mixer_alpha: inner width, head size and spatial/temporal blend of the branches.
         use_id, id_embed_dim, num_id_tokens: the ID preserver (identity tokens at the transformer's width).
     """
+
+    _base = WanTransformer3DModel
 
     @register_to_config
     def __init__(
@@ -111,87 +206,102 @@ class InterAnimateWanTransformer(WanTransformer3DModel):
             image_dim=image_dim, added_kv_proj_dim=added_kv_proj_dim, rope_max_seq_len=rope_max_seq_len,
             pos_embed_seq_len=pos_embed_seq_len,
         )
-        if not 1 <= region_every <= num_layers:
-            raise ValueError(f"region_every must be in [1, num_layers={num_layers}], got {region_every}")
-        self._context: _WanContext | None = None
-        width = num_attention_heads * attention_head_dim
-        keys = [str(i) for i in range(region_every - 1, num_layers, region_every)]  # block indices, as strings
-        self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
-            if use_ris else None
-        self.region_blocks = nn.ModuleDict({
-            k: RegionAttentionBlock(width, latent_dim, branch_dim, branch_head_dim, tau, use_quantize, False,
-                                    mixer_alpha) for k in keys}) if use_ris else None
-        self.id_projector = IDTokenProjector(id_embed_dim, width, num_id_tokens) if use_id else None
-        self.id_blocks = nn.ModuleDict({k: IDCrossAttention(width, width, branch_dim, branch_head_dim)
-                                        for k in keys}) if use_id else None
-        for k in keys:
-            self.blocks[int(k)].register_forward_hook(functools.partial(self._add_branches, k), with_kwargs=True)
+        self._add_interanimate(use_ris, use_quantize, region_every, n_spatial_latents, n_temporal_latents,
+                               latent_dim, tau, branch_dim, branch_head_dim, mixer_alpha, use_id, id_embed_dim,
+                               num_id_tokens)
 
-    # ------------------------------------------------------------------ construction and loading
-    @classmethod
-    def from_wan(cls, transformer: WanTransformer3DModel, **interanimate_config) -> "InterAnimateWanTransformer":
-        """A new model holding a copy of ``transformer``'s weights plus freshly initialised InterAnimate modules."""
-        unknown = sorted(set(interanimate_config) - set(WAN_INTERANIMATE_DEFAULTS))
-        if unknown:
-            raise TypeError(f"unknown InterAnimate option(s): {', '.join(unknown)}; known: "
-                            f"{', '.join(WAN_INTERANIMATE_DEFAULTS)}")
-        base = inspect.signature(WanTransformer3DModel.__init__).parameters
-        config = {k: v for k, v in transformer.config.items() if k in base and k != "self"}
-        param = next(transformer.parameters())
-        with torch.device(param.device):
-            model = cls(**config, **interanimate_config)
-        model.to(param.device)  # diffusers' AlphaBlender ignores the device context
-        if param.dtype != torch.float32:
-            model.to(dtype=param.dtype)
-        missing, unexpected = model.load_state_dict(transformer.state_dict(), strict=False)
-        raise_on_key_mismatch([k for k in missing if not k.startswith(NEW_KEY_PREFIXES)], unexpected,
-                              "the given Wan transformer", cls.__name__)
-        return model
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "InterAnimateWanTransformer":
-        """Load a folder written by ``save_pretrained`` strictly (any missing or extra key raises)."""
-        return strict_load(super().from_pretrained, pretrained_model_name_or_path, cls.__name__, **kwargs)
-
-    # ------------------------------------------------------------------ forward
     def forward(self, hidden_states: Tensor, timestep: Tensor, encoder_hidden_states: Tensor,
                 encoder_hidden_states_image: Tensor | None = None, return_dict: bool = True,
                 attention_kwargs: dict | None = None, *, hand_mask: Tensor | None = None,
                 face_mask: Tensor | None = None, id_embedding: Tensor | None = None):
         """Wan's forward, plus: ``hand_mask`` / ``face_mask`` (B, F', 1, h, w) per *latent* frame (any h, w; resized
         to the patch grid), ``id_embedding`` (B, id_embed_dim). Without them the added branches add nothing."""
-        b, _, f, h, w = hidden_states.shape  # (B, C, F', H', W') latents
-        p_t, p_h, p_w = self.config.patch_size
-        ctx = _WanContext(grid=(f // p_t, h // p_h, w // p_w))
-        mask = union_mask(hand_mask, face_mask) if self.region_blocks is not None else None
-        if mask is not None:
-            if mask.ndim != 5 or tuple(mask.shape[:3]) != (b, ctx.grid[0], 1):
-                raise ValueError(f"hand_mask / face_mask must be ({b}, {ctx.grid[0]}, 1, h, w) — one per latent "
-                                 f"frame after temporal patching — got {tuple(mask.shape)}")
-            ctx.region_mask = mask.flatten(0, 1).to(hidden_states.dtype)  # (B·F', 1, h_m, w_m)
-        if id_embedding is not None and self.id_projector is not None:
-            tokens = self.id_projector(id_embedding.to(hidden_states.dtype))  # (B, T, D)
-            ctx.id_tokens = tokens.repeat_interleave(ctx.grid[0], dim=0)  # (B·F', T, D)
-        self._context = ctx
-        try:
-            return super().forward(hidden_states, timestep, encoder_hidden_states, encoder_hidden_states_image,
-                                   return_dict=return_dict, attention_kwargs=attention_kwargs)
-        finally:
-            self._context = None
+        return self._forward_with_context(
+            hidden_states, hand_mask, face_mask, id_embedding,
+            lambda: super(InterAnimateWanTransformer, self).forward(
+                hidden_states, timestep, encoder_hidden_states, encoder_hidden_states_image,
+                return_dict=return_dict, attention_kwargs=attention_kwargs))
 
-    def _add_branches(self, key: str, module: nn.Module, args: tuple, kwargs: dict, output: Tensor):
-        ctx = self._context
-        if ctx is None or (ctx.region_mask is None and ctx.id_tokens is None):
-            return None
-        tokens = args[0] if args else kwargs["hidden_states"]  # (B, F'·h'·w', D): the block's input
-        f, h, w = ctx.grid
-        frames = rearrange(tokens, "b (f h w) d -> (b f) d h w", f=f, h=h, w=w)  # (B·F', D, h', w')
-        extra = None
-        if ctx.region_mask is not None:
-            latents = self.interaction_latents
-            extra = self.region_blocks[key](frames, latents.spatial, latents.temporal, ctx.mask_at((h, w)), f)
-        if ctx.id_tokens is not None:
-            h_id = self.id_blocks[key](frames, ctx.id_tokens)  # (B·F', D, h', w')
-            extra = h_id if extra is None else extra + h_id
-        extra = rearrange(extra, "(b f) d h w -> b (f h w) d", f=f)  # (B, F'·h'·w', D)
-        return output + extra.to(output.dtype)
+
+class InterAnimateWanAnimateTransformer(InterAnimateWanMixin, WanAnimateTransformer3DModel):
+    r"""Wan2.2-Animate's transformer (pose patches added to the video tokens, a face motion adapter after blocks
+    0, k, 2k, …) with InterAnimate's modules after blocks k-1, 2k-1, …. Arguments: as
+    ``WanAnimateTransformer3DModel``, then InterAnimate's (see :class:`InterAnimateWanTransformer`).
+
+    Latent frames: Wan-Animate's video has the reference image's latent as frame 0 (F' = T + 1), so the masks are
+    (B, T + 1, 1, h, w), the reference frame's first."""
+
+    _base = WanAnimateTransformer3DModel
+
+    @register_to_config
+    def __init__(
+        self,
+        patch_size: tuple[int, ...] = (1, 2, 2),
+        num_attention_heads: int = 40,
+        attention_head_dim: int = 128,
+        in_channels: int | None = 36,
+        latent_channels: int | None = 16,
+        out_channels: int | None = 16,
+        text_dim: int = 4096,
+        freq_dim: int = 256,
+        ffn_dim: int = 13824,
+        num_layers: int = 40,
+        cross_attn_norm: bool = True,
+        qk_norm: str | None = "rms_norm_across_heads",
+        eps: float = 1e-6,
+        image_dim: int | None = 1280,
+        added_kv_proj_dim: int | None = None,
+        rope_max_seq_len: int = 1024,
+        pos_embed_seq_len: int | None = None,
+        motion_encoder_channel_sizes: dict[str, int] | None = None,
+        motion_encoder_size: int = 512,
+        motion_style_dim: int = 512,
+        motion_dim: int = 20,
+        motion_encoder_dim: int = 512,
+        face_encoder_hidden_dim: int = 1024,
+        face_encoder_num_heads: int = 4,
+        inject_face_latents_blocks: int = 5,
+        motion_encoder_batch_size: int = 8,
+        # InterAnimate
+        use_ris: bool = True,
+        use_quantize: bool = True,
+        region_every: int = 5,
+        n_spatial_latents: int = 512,
+        n_temporal_latents: int = 512,
+        latent_dim: int = 1024,
+        tau: float = 0.1,
+        branch_dim: int = 128,
+        branch_head_dim: int = 64,
+        mixer_alpha: float = 0.5,
+        use_id: bool = True,
+        id_embed_dim: int = 512,
+        num_id_tokens: int = 4,
+    ):
+        super().__init__(
+            patch_size=patch_size, num_attention_heads=num_attention_heads, attention_head_dim=attention_head_dim,
+            in_channels=in_channels, latent_channels=latent_channels, out_channels=out_channels, text_dim=text_dim,
+            freq_dim=freq_dim, ffn_dim=ffn_dim, num_layers=num_layers, cross_attn_norm=cross_attn_norm,
+            qk_norm=qk_norm, eps=eps, image_dim=image_dim, added_kv_proj_dim=added_kv_proj_dim,
+            rope_max_seq_len=rope_max_seq_len, pos_embed_seq_len=pos_embed_seq_len,
+            motion_encoder_channel_sizes=motion_encoder_channel_sizes, motion_encoder_size=motion_encoder_size,
+            motion_style_dim=motion_style_dim, motion_dim=motion_dim, motion_encoder_dim=motion_encoder_dim,
+            face_encoder_hidden_dim=face_encoder_hidden_dim, face_encoder_num_heads=face_encoder_num_heads,
+            inject_face_latents_blocks=inject_face_latents_blocks,
+            motion_encoder_batch_size=motion_encoder_batch_size,
+        )
+        self._add_interanimate(use_ris, use_quantize, region_every, n_spatial_latents, n_temporal_latents,
+                               latent_dim, tau, branch_dim, branch_head_dim, mixer_alpha, use_id, id_embed_dim,
+                               num_id_tokens)
+
+    def forward(self, hidden_states: Tensor, timestep: Tensor, encoder_hidden_states: Tensor,
+                encoder_hidden_states_image: Tensor | None = None, pose_hidden_states: Tensor | None = None,
+                face_pixel_values: Tensor | None = None, motion_encode_batch_size: int | None = None,
+                return_dict: bool = True, attention_kwargs: dict | None = None, *, hand_mask: Tensor | None = None,
+                face_mask: Tensor | None = None, id_embedding: Tensor | None = None):
+        """Wan-Animate's forward, plus ``hand_mask`` / ``face_mask`` (B, T + 1, 1, h, w) and ``id_embedding``."""
+        return self._forward_with_context(
+            hidden_states, hand_mask, face_mask, id_embedding,
+            lambda: super(InterAnimateWanAnimateTransformer, self).forward(
+                hidden_states, timestep, encoder_hidden_states, encoder_hidden_states_image, pose_hidden_states,
+                face_pixel_values, motion_encode_batch_size, return_dict=return_dict,
+                attention_kwargs=attention_kwargs))

@@ -56,7 +56,30 @@ class ImageEncoderConfig:
 
 
 @dataclass
+class WanModelConfig:
+    """``model.backbone: wan``: Wan2.2-Animate's transformer with InterAnimate's modules (models/wan.py), trained with
+    Wan's flow-matching objective. Every folder is a diffusers one given by the user (nothing is downloaded); without
+    one the small random component of this size is built (tests, dry runs)."""
+    transformer: str = "wan-animate-tiny"  # named size (interanimate.models.wan_configs) or an InterAnimate Wan folder
+    overrides: dict = field(default_factory=dict)  # constructor arguments changed from the named size
+    base: str | None = None  # a WanAnimateTransformer3DModel folder (Wan2.2-Animate's transformer/) for the base
+    vae: str | None = None  # an AutoencoderKLWan folder (Wan2.2-Animate's vae/); None: a small random one
+    vae_base_dim: int = 16  # width of the small random VAE
+    image_encoder: str | None = None  # a CLIPVisionModel folder (image_encoder/); None: the small one (model.image_encoder)
+    text_encoder: str | None = None  # a UMT5EncoderModel folder (text_encoder/); None: zero text embeddings
+    tokenizer: str | None = None  # its tokenizer folder (tokenizer/)
+    prompt: str = "a person touches their face with their hand"  # the text condition of every clip
+    lora_rank: int = 0  # LoRA on the base's attention projections (0: none); trainable group "lora"
+    lora_alpha: float | None = None  # None: = lora_rank
+    lora_targets: list[str] = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"])
+    flow_shift: float = 5.0  # Wan's timestep shift (sigma' = s·sigma / (1 + (s - 1)·sigma)); 480p: 3, 720p: 5
+    max_sequence_length: int = 512  # text tokens (Wan's)
+
+
+@dataclass
 class ModelConfig:
+    backbone: str = "svd"  # svd: the paper's SVD UNet (``unet`` …); wan: Wan2.2-Animate's DiT (``wan``)
+    wan: WanModelConfig = field(default_factory=WanModelConfig)
     unet: str = "tiny"  # named config of interanimate.models (tiny, small, svd-xt) or a folder to load
     unet_overrides: dict = field(default_factory=dict)  # constructor arguments changed from the named config
     svd_unet: str | None = None  # SVD ``unet/`` folder whose weights initialise the base UNet
@@ -151,6 +174,9 @@ class TrainConfig:
         _check_choice("loss.weight_masks", self.loss.weight_masks, ("annotation", "keypoints"))
         _check_choice("model.vae.kind", self.model.vae.kind, ("temporal", "kl2d", "pca"))
         _check_choice("optim.name", self.optim.name, OPTIMIZERS)
+        _check_choice("model.backbone", self.model.backbone, ("svd", "wan"))
+        if self.model.backbone == "wan":
+            self._check_wan()
         for key in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every", "log_every",
                     "validation_steps", "checkpoints_keep"):
             if getattr(self, key) < 1:
@@ -172,12 +198,33 @@ class TrainConfig:
             _check_synth(self.data.synth)
         if self.model.init_from is not None:
             self._apply_init_from()
-        unknown = sorted(set(self.trainable) - set(PARAMETER_GROUPS))
+        groups = WAN_PARAMETER_GROUPS if self.model.backbone == "wan" else PARAMETER_GROUPS
+        unknown = sorted(set(self.trainable) - set(groups))
         if unknown:
-            raise ConfigError(f"trainable: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
-        unknown = sorted(set(self.optim.group_lr) - set(PARAMETER_GROUPS))
+            raise ConfigError(f"trainable: unknown group(s) {unknown} for model.backbone {self.model.backbone}; "
+                              f"known: {sorted(groups)}")
+        unknown = sorted(set(self.optim.group_lr) - set(groups))
         if unknown:
-            raise ConfigError(f"optim.group_lr: unknown group(s) {unknown}; known: {sorted(PARAMETER_GROUPS)}")
+            raise ConfigError(f"optim.group_lr: unknown group(s) {unknown}; known: {sorted(groups)}")
+
+    def _check_wan(self) -> None:
+        wan = self.model.wan
+        if self.data.num_frames % 4 != 1:
+            raise ConfigError(f"data.num_frames: Wan's VAE takes 4k + 1 frames (5, 17, 77, 81, …), got "
+                              f"{self.data.num_frames}")
+        if self.residual_to_reference or self.hand_prior_strength != 1.0:
+            raise ConfigError("residual_to_reference and hand_prior_strength are options of the SVD backbone")
+        if self.model.init_from or self.model.svd_unet:
+            raise ConfigError("model.init_from / model.svd_unet name SVD folders; with model.backbone: wan use "
+                              "model.wan.transformer (an InterAnimate Wan folder) or model.wan.base")
+        if wan.lora_rank < 0:
+            raise ConfigError(f"model.wan.lora_rank: must be >= 0, got {wan.lora_rank}")
+        if "lora" in self.trainable and wan.lora_rank == 0:
+            raise ConfigError("trainable: lora needs model.wan.lora_rank > 0")
+        if wan.flow_shift <= 0:
+            raise ConfigError(f"model.wan.flow_shift: must be > 0, got {wan.flow_shift}")
+        if (wan.text_encoder is None) != (wan.tokenizer is None):
+            raise ConfigError("model.wan.text_encoder and model.wan.tokenizer are given together")
 
     def _apply_init_from(self) -> None:
         """``model.init_from`` names the pipeline folder whose components the run starts from."""
@@ -230,6 +277,17 @@ PARAMETER_GROUPS = {
     "region": "the region attention blocks (maps, cross-attentions, mixers)",
     "id_preserver": "the ID preserver (projection and identity cross-attention)",
     "image_encoder": "the image encoder (only sensible for the small one trained here)",
+}
+
+
+# With ``model.backbone: wan``.
+WAN_PARAMETER_GROUPS = {
+    "transformer": "the whole Wan base (blocks, embeddings, Wan-Animate's streams)",
+    "lora": "LoRA on the base blocks' attention projections (model.wan.lora_rank)",
+    "wan_animate": "Wan-Animate's pose patch embedding, motion encoder, face encoder and face adapters",
+    "interaction_latents": PARAMETER_GROUPS["interaction_latents"],
+    "region": PARAMETER_GROUPS["region"],
+    "id_preserver": PARAMETER_GROUPS["id_preserver"],
 }
 
 
