@@ -93,6 +93,18 @@ PIPELINE_COMPONENTS = {"unet": "config.json", "vae": "config.json", "image_encod
                        "scheduler": "scheduler_config.json"}
 
 
+WAN_PIPELINE = "InterAnimateWanPipeline"  # model_index.json's _class_name of the Wan backbone's pipeline
+
+
+def default_size(folder: str | os.PathLike, index: dict) -> tuple[int, int]:
+    """(H, W) a pipeline folder generates at by default: the Wan pipeline's height and width, else its VAE's
+    ``sample_size`` (square)."""
+    if index.get("_class_name") == WAN_PIPELINE:
+        return int(index.get("height", 480)), int(index.get("width", 832))
+    side = int(read_json_file(Path(folder) / "vae" / "config.json").get("sample_size", 64))
+    return side, side
+
+
 def check_pipeline_folder(folder: str | os.PathLike, option: str = "--model") -> dict:
     """A pipeline folder: model_index.json and every component it names, checked as above. Returns the index."""
     folder = Path(folder)
@@ -109,7 +121,9 @@ def check_pipeline_folder(folder: str | os.PathLike, option: str = "--model") ->
             continue  # a component saved as None
         config_name = PIPELINE_COMPONENTS.get(name, "config.json")
         check_component_folder(folder / name, config_name, needs_weights=name != "scheduler")
-    missing = [name for name in ("unet", "vae", "scheduler") if name not in index]
+    required = ("transformer", "vae", "scheduler") if index.get("_class_name") == WAN_PIPELINE else \
+        ("unet", "vae", "scheduler")
+    missing = [name for name in required if name not in index]
     if missing:
         raise UserError(f"{index_path}: names no {', '.join(missing)} component")
     return index

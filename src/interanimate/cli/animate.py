@@ -158,7 +158,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
     from interanimate import validation
     from interanimate.errors import UserError
     from interanimate.models.first_stage import downsampling_factor
-    from interanimate.model_folders import check_pipeline_folder, read_json_file
+    from interanimate.model_folders import WAN_PIPELINE, check_pipeline_folder, default_size, read_json_file
     from interanimate.pipelines.driving import read_identity_file
 
     for path in output_paths(args.out, bool(args.class_code or args.text)):
@@ -200,7 +200,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
 
         check_model_folder(args.motion_model, "--motion-model")
     vae = read_json_file(model_dir / "vae" / "config.json")
-    size = args.size or (vae.get("sample_size", 64),) * 2
+    size = args.size or default_size(model_dir, index)
     validation.check_video_memory(args.frames, *size)
     args.placement = placement_from_args(args)  # a GPU-only option without a GPU: one line, before loading
     check_gpu_memory(args.placement, model_dir, args.frames, *size)
@@ -209,6 +209,8 @@ def check_inputs(args: argparse.Namespace) -> Path:
         multiple = downsampling_factor(vae) * 2 ** max(levels - 1, 0)
         if size[0] % multiple or size[1] % multiple:
             raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of {multiple}")
+    if index.get("_class_name") == WAN_PIPELINE and (size[0] % 16 or size[1] % 16):
+        raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of 16 (Wan's VAE and patches)")
     if args.hand_prior_strength not in (None, 1.0):
         unet = read_json_file(model_dir / "unet" / "config.json") if (model_dir / "unet").is_dir() else {}
         if not unet.get("hand_map_channels", 0):
@@ -229,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     image = _read_reference(args.reference)  # (H, W, 3)
     pipe = load_pipeline(model_dir, args.placement)
     print(f"model: {args.placement.describe()}")
-    size = args.size or (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
+    size = args.size or pipe.default_size()
 
     # 2. the reference framed on its face (or whole), the driving motion, then onto the reference's face (or as is)
     framing = args.framing if args.framing != "auto" else ("face" if args.retarget == "auto" else "full")

@@ -90,7 +90,7 @@ class ClipMaker:
         self.placement = recipe_placement(recipe.generation, device)
         self.pipe = load_pipeline(context.model_dir, self.placement)
         self.pipe.set_progress_bar_config(disable=True)
-        size = recipe.generation.size or (self.pipe.vae.config.sample_size,) * 2
+        size = recipe.generation.size or self.pipe.default_size()
         self.size = (int(size[0]), int(size[1]))
         self.inputs = ClipInputs(context, self.size)
         from interanimate.annotate.identity import DlibEmbedder

@@ -38,9 +38,9 @@ WAN_CONFIGS: dict[str, WanConfig] = {
                  motion_encoder_size=32, motion_style_dim=16, motion_dim=8, motion_encoder_dim=16,
                  face_encoder_hidden_dim=32, face_encoder_num_heads=2, inject_face_latents_blocks=2),
         interanimate=dict(WAN_INTERANIMATE_DEFAULTS, region_every=2, n_spatial_latents=8, n_temporal_latents=8,
-                          latent_dim=16, branch_dim=16, branch_head_dim=8, id_embed_dim=512, num_id_tokens=2),
+                          latent_dim=16, branch_dim=16, branch_head_dim=8, id_embed_dim=128, num_id_tokens=2),
         notes="CPU tests: 4 blocks of width 32; image_dim 32 = the small image encoder's hidden size; "
-              "id_embed_dim 512 = SynthHF's identity vectors.",
+              "id_embed_dim 128 = SynthHF's identity vectors.",
     ),
     "wan-animate-1.3b": WanConfig(
         name="wan-animate-1.3b",

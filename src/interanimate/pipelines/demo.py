@@ -88,7 +88,7 @@ def run_demo(out_dir: Path, model_dir: Path, classes: list[str], frames: int = 1
     placement = placement or Placement()
     pipe = load_pipeline(model_dir, placement)
     pipe.set_progress_bar_config(disable=True)
-    size = (pipe.vae.config.sample_size, pipe.vae.config.sample_size)
+    size = pipe.default_size()
     timings["load_model_s"] = time.perf_counter() - start
     if tile_size == "model":
         tile_size = int(pipe.config.get("window", frames))  # the clip length the model was trained on

@@ -238,14 +238,19 @@ def animate_motions(pipe, references: list, motions: list[DrivingMotion], size: 
                            for v in identities])  # (B, D)
     seeds = list(seeds) if seeds is not None else [0] * len(motions)
     start = time.perf_counter()
-    latents = pipe(torch.stack(list(references)), torch.stack([c["pose_frames"] for c in conds]),
-                   hand_mask=torch.stack([c["hand_mask"] for c in conds]),
-                   face_mask=torch.stack([c["face_mask"] for c in conds]), id_embedding=ids,
-                   num_inference_steps=steps, max_guidance_scale=guidance,
-                   generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
-                   hand_prior_strength=hand_prior_strength, output_type="latent").frames  # (B, F, C, h, w)
+    # the Wan pipeline decodes each segment as it goes (the next one continues from its frames): frames come out
+    segments = getattr(pipe, "decodes_segments", False)
+    out = pipe(torch.stack(list(references)), torch.stack([c["pose_frames"] for c in conds]),
+               hand_mask=torch.stack([c["hand_mask"] for c in conds]),
+               face_mask=torch.stack([c["face_mask"] for c in conds]), id_embedding=ids,
+               num_inference_steps=steps, max_guidance_scale=guidance,
+               generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
+               hand_prior_strength=hand_prior_strength, output_type="pt" if segments else "latent").frames
     decoding = time.perf_counter()
-    frames = pipe.decode_latents(latents, decode_chunk).clamp(-1, 1).float().cpu()  # (B, F, 3, H, W)
+    if segments:
+        frames = out.clamp(-1, 1).float().cpu()  # (B, F, 3, H, W)
+    else:
+        frames = pipe.decode_latents(out, decode_chunk).clamp(-1, 1).float().cpu()  # (B, F, 3, H, W)
     if timings is not None:
         timings["denoise"] = timings.get("denoise", 0.0) + decoding - start
         timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - decoding

@@ -128,6 +128,11 @@ class InterAnimatePipeline(DiffusionPipeline):
                 return int(self.unet.config[key])
         return None
 
+    def default_size(self) -> tuple[int, int]:
+        """(H, W) to generate at when the caller names none: the VAE's ``sample_size``, square."""
+        side = int(self.vae.config.get("sample_size", 64))
+        return side, side
+
     def takes_hand_map(self) -> bool:
         """Whether the UNet's pose encoder takes the dense hand shape map after the skeleton (``hand_map_channels``):
         draw the pose frames with ``conditions_from_keypoints(..., hand_map=pipe.takes_hand_map())``."""

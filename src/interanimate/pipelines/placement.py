@@ -176,8 +176,13 @@ def place(pipe, placement: Placement):
 
 
 def load_pipeline(model_dir: str | os.PathLike, placement: Placement):
-    """The InterAnimate pipeline of ``model_dir`` (diffusers format, loaded strictly) in ``placement.dtype``, placed."""
+    """The InterAnimate pipeline of ``model_dir`` (diffusers format, loaded strictly) in ``placement.dtype``, placed:
+    ``InterAnimatePipeline`` (the SVD UNet) or ``InterAnimateWanPipeline``, as its model_index.json names."""
+    from interanimate.model_folders import WAN_PIPELINE, read_json_file
     from interanimate.pipelines.pipeline import InterAnimatePipeline
 
-    pipe = InterAnimatePipeline.from_pretrained(model_dir, torch_dtype=placement.torch_dtype)
+    cls = InterAnimatePipeline
+    if read_json_file(Path(model_dir) / "model_index.json").get("_class_name") == WAN_PIPELINE:
+        from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline as cls
+    pipe = cls.from_pretrained(model_dir, torch_dtype=placement.torch_dtype)
     return place(pipe, placement)

@@ -62,6 +62,9 @@ def unet_config(cfg: ModelConfig) -> dict:
     named size's)."""
     from interanimate.models import InterAnimateUNet
 
+    if cfg.backbone == "wan":  # the Wan transformer's (same option names: use_id, id_embed_dim, …)
+        from interanimate.training.wan_backbone import transformer_config
+        return transformer_config(cfg)
     if Path(cfg.unet).is_dir():
         return {**InterAnimateUNet.load_config(cfg.unet), **folder_overrides(cfg)}
     return unet_kwargs(cfg)

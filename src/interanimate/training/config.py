@@ -72,6 +72,7 @@ class WanModelConfig:
     lora_rank: int = 0  # LoRA on the base's attention projections (0: none); trainable group "lora"
     lora_alpha: float | None = None  # None: = lora_rank
     lora_targets: list[str] = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"])
+    hand_map: bool = False  # the dense hand shape map drawn into the pose video (the hand-quality work's guidance)
     flow_shift: float = 5.0  # Wan's timestep shift (sigma' = s·sigma / (1 + (s - 1)·sigma)); 480p: 3, 720p: 5
     max_sequence_length: int = 512  # text tokens (Wan's)
 
@@ -107,7 +108,7 @@ class LossConfig:
 class ConditioningConfig:
     drop_all: float = 0.1  # probability that a batch trains unconditionally (image, latents and pose all dropped)
     drop_image: float = 0.05  # extra per-sample drop of the image embedding alone
-    drop_latents: float = 0.05  # extra per-sample drop of the reference latent alone
+    drop_latents: float = 0.05  # extra per-sample drop of the reference latent alone (Wan backbone: the face video)
     # per-sample drop of the identity vector to zeros, so that "no identity" (a portrait without a detectable face,
     # or `--identity-from none`) is a condition the model was trained on, as StableAnimator feeds zeros then
     drop_identity: float = 0.1

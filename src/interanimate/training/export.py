@@ -82,6 +82,9 @@ def training_pipeline(trainer, unet=None, image_encoder=None):
     unwrap = trainer.accelerator.unwrap_model
     image_encoder = unwrap(trainer.image_encoder) if image_encoder is None else image_encoder
     unet = unwrap(trainer.unet) if unet is None else unet
+    if trainer.config.model.backbone == "wan":
+        from interanimate.training.wan_backbone import training_pipeline as wan_pipeline
+        return wan_pipeline(trainer, unet, image_encoder)
     pipe = InterAnimatePipeline(vae=trainer.vae, image_encoder=image_encoder, unet=unet,
                                 scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                 residual_to_reference=trainer.config.residual_to_reference,

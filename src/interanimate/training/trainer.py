@@ -2,7 +2,8 @@
 
 ``Trainer(config).train(resume="latest")`` runs: ``build_models`` (first stage, UNet, parameter groups, EMA),
 ``build_data`` (InterHF clips: a random reference frame + a 16-frame clip), then ``training_step`` per batch
-(SVD's EDM/v-prediction objective with the region-amplified loss and λ·orthogonality loss, CFG conditioning
+(SVD's EDM/v-prediction objective — or Wan's flow matching, ``model.backbone: wan``, training/wan_backbone.py —
+with the region-amplified loss and λ·orthogonality loss, CFG conditioning
 dropout, reference noise augmentation), with ``save`` (atomic checkpoints every N steps) and ``validate`` (preview
 grids from held-out identities). The same command runs under ``torchrun``/``accelerate launch`` on several
 processes; each process draws its own share of every global batch.
@@ -36,7 +37,7 @@ from interanimate.training.build import build_image_encoder, build_optimizer, bu
 from interanimate.training.config import TrainConfig, check_placeholders, config_to_dict
 from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
-from interanimate.training import export
+from interanimate.training import export, wan_backbone
 from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
 from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
@@ -104,7 +105,8 @@ class Trainer:
                     raise UserError(f"data.synth: {err}") from None
             self.accelerator.wait_for_everyone()
         size = tuple(cfg.size) if cfg.size else None
-        hand_map = bool(unet_config(self.config.model).get("hand_map_channels", 0))  # the pose encoder takes it
+        hand_map = (self.config.model.wan.hand_map if self.config.model.backbone == "wan"  # the pose encoder takes it
+                    else bool(unet_config(self.config.model).get("hand_map_channels", 0)))
         if self.config.hand_prior_strength < 1.0 and not hand_map:
             raise UserError(f"hand_prior_strength: {self.config.hand_prior_strength} needs a UNet that takes the hand "
                             "shape map (model.unet_overrides.hand_map_channels)")
@@ -157,12 +159,15 @@ class Trainer:
     def build_models(self) -> None:
         cfg = self.config.model
         torch.manual_seed(self.config.seed)  # the same initial weights on every process and every run
-        self.vae = self._build_vae()
-        # seeded again: the weights built next must not depend on whether the first stage was fitted, trained or
-        # loaded from the output folder (training it draws random numbers, loading it does not)
-        torch.manual_seed(self.config.seed)
-        self.image_encoder = build_image_encoder(self.config.model)
-        self.unet = build_unet(self.config.model)
+        if cfg.backbone == "wan":  # the Wan-Animate transformer, Wan's VAE, the text condition
+            wan_backbone.build_networks(self)
+        else:
+            self.vae = self._build_vae()
+            # seeded again: the weights built next must not depend on whether the first stage was fitted, trained or
+            # loaded from the output folder (training it draws random numbers, loading it does not)
+            torch.manual_seed(self.config.seed)
+            self.image_encoder = build_image_encoder(self.config.model)
+            self.unet = build_unet(self.config.model)
         self.vae.requires_grad_(False).to(self.device).eval()
         self.image_encoder.to(self.device)
         self.unet.to(self.device)
@@ -191,7 +196,8 @@ class Trainer:
         self.ema = None  # built by prepare, on the parameters the run trains (under FSDP their shards)
         n_train = sum(p.numel() for _, p in self.trainable_named)
         n_all = sum(p.numel() for p in self.unet.parameters()) + sum(p.numel() for p in self.image_encoder.parameters())
-        self.log(f"model: unet {cfg.unet}, {n_all / 1e6:.2f}M parameters, {n_train / 1e6:.2f}M trainable "
+        name = f"wan transformer {cfg.wan.transformer}" if cfg.backbone == "wan" else f"unet {cfg.unet}"
+        self.log(f"model: {name}, {n_all / 1e6:.2f}M parameters, {n_train / 1e6:.2f}M trainable "
                  f"({', '.join(f'{k}: {sum(p.numel() for _, p in v) / 1e6:.2f}M' for k, v in groups.items())})")
 
     def _first_stage_dir(self) -> Path:
@@ -258,6 +264,8 @@ class Trainer:
         """The configured trainable groups, as named parameters (names prefixed ``unet.`` / ``image_encoder.``)."""
         from interanimate.models import trainable_parameter_groups
 
+        if self.config.model.backbone == "wan":
+            return wan_backbone.parameter_groups(self)
         unet_groups = trainable_parameter_groups(self.unet, named=True)
         available = {
             "unet": unet_groups["unet"],
@@ -302,6 +310,8 @@ class Trainer:
         from interanimate import losses
         from interanimate.models import conditioning as conditions
 
+        if self.config.model.backbone == "wan":
+            return wan_backbone.training_step(self, batch, generator, shared)
         cfg, cond = self.config, self.config.conditioning
         dev = self.device
         frames = batch["frames"].to(dev)  # (B, F, 3, H, W)

@@ -1,0 +1,248 @@
+"""``model.backbone: wan``: what the trainer builds and computes differently for the Wan-Animate transformer — the
+networks (Wan's VAE, the image encoder, the text condition, the InterAnimate Wan transformer with optional LoRA), the
+parameter groups, one training step (Wan's flow matching with the region-amplified and orthogonality terms) and the
+pipeline that previews and exports it. Everything else (data order, accumulation, clipping, EMA, checkpoints, resume,
+logs, FSDP/DDP wrapping) is the trainer's, unchanged.
+
+The transformer is held as ``trainer.unet`` (the trainer's name for "the denoiser") so that ``prepare``, checkpoints
+and the EMA need no second code path; its parameters are named ``unet.*`` in checkpoints for the same reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from interanimate.errors import UserError
+from interanimate.training.config import ModelConfig
+
+WAN_ANIMATE_PREFIXES = ("pose_patch_embedding.", "motion_encoder.", "face_encoder.", "face_adapter.")
+MODULE_PREFIXES = {"interaction_latents": ("interaction_latents.",), "region": ("region_blocks.",),
+                   "id_preserver": ("id_projector.", "id_blocks.")}
+
+
+def transformer_config(cfg: ModelConfig) -> dict:
+    """Constructor arguments of the transformer ``model.wan`` builds (a folder's config, or the named size's with
+    ``overrides``)."""
+    from interanimate.models.wan import InterAnimateWanAnimateTransformer
+    from interanimate.models.wan_configs import get_wan_config
+
+    wan = cfg.wan
+    if Path(wan.transformer).is_dir():
+        if wan.overrides:
+            raise UserError(f"model.wan.overrides cannot change the transformer loaded from {wan.transformer}")
+        return dict(InterAnimateWanAnimateTransformer.load_config(wan.transformer))
+    try:
+        kwargs = get_wan_config(wan.transformer).to_kwargs()
+    except KeyError as err:
+        raise UserError(f"model.wan.transformer: {err.args[0]}") from None
+    unknown = sorted(set(wan.overrides) - set(kwargs))
+    if unknown:
+        raise UserError(f"model.wan.overrides: unknown argument(s) {unknown}")
+    return {**kwargs, **wan.overrides}
+
+
+def build_transformer(cfg: ModelConfig):
+    """The InterAnimate Wan-Animate transformer: a saved folder (strictly), or the named size — wrapping the weights
+    of a diffusers Wan-Animate folder (``model.wan.base``) when given — then LoRA when ``lora_rank`` > 0."""
+    from diffusers import WanAnimateTransformer3DModel
+
+    from interanimate.models.loading import strict_load
+    from interanimate.models.wan import WAN_INTERANIMATE_DEFAULTS, InterAnimateWanAnimateTransformer
+
+    wan = cfg.wan
+    kwargs = transformer_config(cfg)
+    if Path(wan.transformer).is_dir():
+        model = InterAnimateWanAnimateTransformer.from_pretrained(wan.transformer, torch_dtype=torch.float32)
+    elif wan.base:
+        base = strict_load(WanAnimateTransformer3DModel.from_pretrained, wan.base, "WanAnimateTransformer3DModel",
+                           torch_dtype=torch.float32)
+        base_kwargs = {k: v for k, v in kwargs.items() if k not in WAN_INTERANIMATE_DEFAULTS}
+        differs = sorted(k for k, v in base_kwargs.items() if _plain(base.config.get(k)) != _plain(v))
+        if differs:
+            raise UserError(f"model.wan.base: {wan.base} is not a {wan.transformer} (differs in {differs[:4]}); "
+                            "name its size in model.wan.transformer")
+        model = InterAnimateWanAnimateTransformer.from_wan(
+            base, **{k: v for k, v in kwargs.items() if k in WAN_INTERANIMATE_DEFAULTS})
+    else:
+        model = InterAnimateWanAnimateTransformer(**kwargs)
+    if wan.lora_rank > 0:
+        from interanimate.models.wan_lora import add_base_lora
+        add_base_lora(model, wan.lora_rank, wan.lora_alpha, tuple(wan.lora_targets))
+    return model
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else (dict(value) if isinstance(value, dict) else value)
+
+
+def build_vae(cfg: ModelConfig):
+    """Wan's VAE from ``model.wan.vae`` (strictly), else a small random ``AutoencoderKLWan`` (stride 4×8×8, 16
+    latent channels, as Wan's)."""
+    from diffusers import AutoencoderKLWan
+
+    from interanimate.models.loading import strict_load
+    if cfg.wan.vae:
+        return strict_load(AutoencoderKLWan.from_pretrained, cfg.wan.vae, "AutoencoderKLWan", torch_dtype=torch.float32)
+    return AutoencoderKLWan(base_dim=cfg.wan.vae_base_dim, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])
+
+
+def build_image_encoder(cfg: ModelConfig, image_dim: int | None):
+    """CLIP's vision tower from ``model.wan.image_encoder`` (Wan's ViT-H), else the small one; its hidden size must
+    be the transformer's ``image_dim`` (the tokens go in unprojected)."""
+    from interanimate.models.first_stage import build_small_image_encoder
+
+    if cfg.wan.image_encoder:
+        from transformers import CLIPVisionModel
+
+        from interanimate.models.loading import strict_load
+        encoder = strict_load(CLIPVisionModel.from_pretrained, cfg.wan.image_encoder, "CLIPVisionModel",
+                              dtype=torch.float32)
+    else:
+        enc = cfg.image_encoder
+        encoder = build_small_image_encoder(enc.hidden_size, enc.hidden_size, enc.num_hidden_layers,
+                                            enc.num_attention_heads, enc.image_size, enc.patch_size)
+    if image_dim is not None and encoder.config.hidden_size != image_dim:
+        raise UserError(f"the image encoder's hidden size is {encoder.config.hidden_size} but the transformer's "
+                        f"image_dim is {image_dim}; set model.image_encoder.hidden_size: {image_dim} or "
+                        "model.wan.overrides.image_dim")
+    return encoder
+
+
+@torch.no_grad()
+def encode_prompt(text_encoder, tokenizer, prompt: str, max_length: int, text_dim: int) -> Tensor:
+    """(1, L, text_dim) embeddings of ``prompt`` as Wan's pipelines compute them (UMT5, padded with zeros to
+    ``max_length``); without a text encoder, (1, 1, text_dim) zeros: Wan's empty condition."""
+    if text_encoder is None:
+        return torch.zeros(1, 1, text_dim)
+    tokens = tokenizer([prompt], padding="max_length", max_length=max_length, truncation=True,
+                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    device = next(text_encoder.parameters()).device
+    hidden = text_encoder(tokens.input_ids.to(device), tokens.attention_mask.to(device)).last_hidden_state
+    length = int(tokens.attention_mask.sum())
+    out = torch.zeros(1, max_length, hidden.shape[-1], device=device, dtype=hidden.dtype)
+    out[:, :length] = hidden[:, :length]  # Wan zeroes the padding positions
+    return out
+
+
+def load_text_encoder(cfg: ModelConfig):
+    """(UMT5 encoder, tokenizer) from their folders, or (None, None)."""
+    if not cfg.wan.text_encoder:
+        return None, None
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    from interanimate.models.loading import strict_load
+    encoder = strict_load(UMT5EncoderModel.from_pretrained, cfg.wan.text_encoder, "UMT5EncoderModel",
+                          dtype=torch.float32)
+    return encoder, AutoTokenizer.from_pretrained(cfg.wan.tokenizer)
+
+
+# ----------------------------------------------------------------------------------------------- trainer hooks
+def build_networks(trainer) -> None:
+    """Set ``trainer.vae``, ``trainer.image_encoder``, ``trainer.unet`` (the transformer) and ``trainer.text``."""
+    cfg = trainer.config.model
+    trainer.vae = build_vae(cfg)
+    torch.manual_seed(trainer.config.seed)  # the weights built next do not depend on how the VAE was obtained
+    kwargs = transformer_config(cfg)
+    trainer.image_encoder = build_image_encoder(cfg, kwargs.get("image_dim"))
+    trainer.text_encoder, trainer.tokenizer = load_text_encoder(cfg)
+    trainer.text = encode_prompt(trainer.text_encoder, trainer.tokenizer, cfg.wan.prompt,
+                                 cfg.wan.max_sequence_length, int(kwargs["text_dim"])).to(trainer.device)
+    trainer.unet = build_transformer(cfg)
+
+
+def parameter_groups(trainer) -> dict[str, list[tuple[str, Tensor]]]:
+    """The configured trainable groups of the Wan transformer (names prefixed ``unet.``)."""
+    named = list(trainer.unet.named_parameters())
+    lora = [(n, p) for n, p in named if "lora_" in n]
+    modules = {g: [(n, p) for n, p in named if n.startswith(prefixes)] for g, prefixes in MODULE_PREFIXES.items()}
+    added = {id(p) for group in modules.values() for _, p in group} | {id(p) for _, p in lora}
+    available = {
+        "transformer": [(n, p) for n, p in named if id(p) not in added],
+        "lora": lora,
+        "wan_animate": [(n, p) for n, p in named if n.startswith(WAN_ANIMATE_PREFIXES) and "lora_" not in n],
+        **modules,
+    }
+    chosen, seen = {}, set()
+    for group in trainer.config.trainable:
+        picked = [("unet." + n, p) for n, p in available[group] if id(p) not in seen]
+        seen.update(id(p) for _, p in picked)
+        chosen[group] = picked
+    return chosen
+
+
+def training_step(trainer, batch: dict, generator: torch.Generator,
+                  shared: torch.Generator | None = None) -> dict[str, Tensor]:
+    """One micro-batch of Wan flow matching: the clip's latents behind the reference's, the conditions built by
+    :func:`interanimate.models.wan_conditioning.build_wan_conditions` (as the pipeline builds them), CFG drops."""
+    from interanimate.losses import flow_matching_loss, sample_flow_sigmas
+    from interanimate.models import wan_conditioning as wc
+
+    cfg, cond = trainer.config, trainer.config.conditioning
+    dev = trainer.device
+    frames = batch["frames"].to(dev)  # (B, F, 3, H, W)
+    reference = batch["reference"].to(dev)  # (B, 3, H, W)
+    b = frames.shape[0]
+    face_mask = batch["face_mask"].to(dev)
+    config = trainer.accelerator.unwrap_model(trainer.unet).config
+    image_size = trainer.accelerator.unwrap_model(trainer.image_encoder).config.image_size
+    with torch.no_grad():
+        latents = torch.cat([wc.encode_video(trainer.vae, reference.unsqueeze(1)),
+                             wc.encode_video(trainer.vae, frames)], dim=2)  # (B, 16, T' + 1, h, w)
+    conditions = wc.build_wan_conditions(
+        trainer.vae, trainer.image_encoder, reference, batch["pose"].to(dev), trainer.text, face_frames=frames,
+        hand_mask=batch["hand_mask"].to(dev), face_mask=face_mask,
+        id_embedding=batch["identity_embedding"].to(dev), face_size=int(config.motion_encoder_size),
+        image_size=image_size)
+    drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
+    keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
+    keep_face = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
+    keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
+    conditions = conditions.dropped(keep_image, keep_face, keep_identity)
+    if drop_all:
+        conditions = conditions.unconditional()
+    weights = ("hand_silhouette", "face_silhouette") if cfg.loss.weight_masks == "annotation" else \
+        ("hand_mask", "face_mask")
+    sigma = sample_flow_sigmas(b, generator, cfg.model.wan.flow_shift, dev)  # (B,)
+    noise = torch.randn(latents.shape, generator=generator).to(dev)  # (B, 16, T' + 1, h, w)
+    with trainer.autocast():
+        loss, logs = flow_matching_loss(
+            trainer.unet, latents, sigma, noise, conditions,
+            loss_hand_mask=wc.token_frame_masks(batch[weights[0]].to(dev)),
+            loss_face_mask=wc.token_frame_masks(batch[weights[1]].to(dev)),
+            alpha_hand=cfg.loss.alpha_hand, alpha_face=cfg.loss.alpha_face,
+            orthogonality_weight=cfg.loss.orthogonality_weight,
+            orthogonality_model=trainer.accelerator.unwrap_model(trainer.unet))
+    return {"loss": loss, "loss_diff": logs["loss_diff"], "loss_orth": logs["loss_orth"]}
+
+
+def training_pipeline(trainer, transformer, image_encoder):
+    """The models being trained as an ``InterAnimateWanPipeline`` (LoRA merged into a copy: the exported
+    transformer is a plain InterAnimate Wan folder, loaded strictly)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
+
+    if trainer.config.model.wan.lora_rank > 0:
+        from interanimate.models.wan_lora import has_lora, merged_copy
+        if has_lora(transformer):
+            transformer = merged_copy(transformer)
+    pipe = InterAnimateWanPipeline(
+        transformer=transformer, vae=trainer.vae, image_encoder=image_encoder,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=trainer.config.model.wan.flow_shift),
+        text_encoder=trainer.text_encoder, tokenizer=trainer.tokenizer, prompt=trainer.config.model.wan.prompt,
+        segment_frames=trainer.config.data.num_frames, height=_size(trainer)[0],
+        width=_size(trainer)[1],
+        hand_map=trainer.config.model.wan.hand_map)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _size(trainer) -> tuple[int, int]:
+    """The exported pipeline's default (H, W): the training size, else the first training clip's."""
+    if trainer.config.data.size:
+        return tuple(trainer.config.data.size)
+    return tuple(trainer.train_set[0]["frames"].shape[-2:])
