@@ -63,6 +63,15 @@ def test_train_tiny_runs_as_shipped(tmp_path):
     assert (tmp_path / "run" / "final" / "model_index.json").is_file()
 
 
+def test_train_wan_tiny_runs_as_shipped(tmp_path):
+    _train("train_wan_tiny.yaml",
+           f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",  # not into the checkout
+           "max_steps=2")  # 20 steps: half a minute more
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]
+    index = (tmp_path / "run" / "final" / "model_index.json").read_text()
+    assert "InterAnimateWanPipeline" in index
+
+
 def test_train_small_runs_all_stages_as_shipped(tmp_path):
     """Stage 1, stage 2 resumed from it, stage 3 from stage 2's export (``make train-small``)."""
     common = (f"output_dir={tmp_path / 'run'}", f"data.root={tmp_path / 'data'}",  # not into the checkout

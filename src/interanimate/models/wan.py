@@ -13,8 +13,9 @@ project's own (:mod:`interanimate.models.region_attention`, :mod:`interanimate.m
 (B, F'·h'·w', D) are viewed as frames (B·F', D, h', w') for them, F' latent frames of h'×w' patches. Their output
 projections start at zero, so at initialisation the model *is* the diffusers model (tested to 1e-6).
 
-Per-call conditioning (the hand ∪ face mask per latent frame, identity tokens) lives in a context held on the instance
-for the duration of ``forward`` only: Wan's ``attention_kwargs`` do not reach the blocks. The state dict is Wan's plus
+Per-call conditioning (the hand ∪ face mask per latent frame, identity tokens) lives in a context set on the instance
+by each ``forward`` (Wan's ``attention_kwargs`` do not reach the blocks) and kept until the next one, so that the
+hooks see it again when gradient checkpointing recomputes a block in the backward pass. The state dict is Wan's plus
 new keys under ``interaction_latents.``, ``region_blocks.``, ``id_projector.`` and ``id_blocks.``.
 """
 
@@ -128,11 +129,11 @@ class InterAnimateWanMixin:
         if id_embedding is not None and self.id_projector is not None:
             tokens = self.id_projector(id_embedding.to(hidden_states.dtype))  # (B, T, D)
             ctx.id_tokens = tokens.repeat_interleave(ctx.grid[0], dim=0)  # (B·F', T, D)
+        # kept after the call: under gradient checkpointing the hooks run again in the backward pass (the blocks'
+        # recomputation) and must see this call's masks and identity. So a backward belongs to the latest forward —
+        # the trainer's order; two checkpointed forwards before one backward are not supported.
         self._context = ctx
-        try:
-            return run()
-        finally:
-            self._context = None
+        return run()
 
     def _add_branches(self, key: str, module: nn.Module, args: tuple, kwargs: dict, output: Tensor):
         ctx = self._context

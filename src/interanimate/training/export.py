@@ -49,6 +49,8 @@ def gathered_copy(module: nn.Module, is_main: bool, device=None) -> nn.Module | 
     cls = plain_class(module)
     with init_empty_weights():  # parameters on the meta device (buffers real); the gathered tensors are assigned
         plain = cls.from_config(module.config) if issubclass(cls, ConfigMixin) else cls(module.config)
+        for name, adapter in getattr(module, "peft_config", {}).items():  # LoRA (the Wan backbone): the same layers
+            plain.add_adapter(copy.deepcopy(adapter), adapter_name=name)
     plain.load_state_dict(state, strict=True, assign=True)
     return plain.eval().to(device or "cpu")
 
