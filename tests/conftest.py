@@ -33,6 +33,37 @@ def save_tiny_pipeline():
 
     return save
 
+
+@pytest.fixture(scope="session")
+def tiny_wan_pipeline():
+    """``build(size, segment_frames=5, overlap_frames=1)``: a random tiny InterAnimateWanPipeline (the
+    ``wan-animate-tiny`` transformer, with its region branches' outputs randomised so that they act, a small Wan VAE,
+    a 1-layer CLIP tower) standing in for a trained Wan model."""
+    def build(size: int, segment_frames: int = 5, overlap_frames: int = 1):
+        import torch
+        from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
+
+        from interanimate.models.first_stage import build_small_image_encoder
+        from interanimate.models.wan_configs import build_wan
+        from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
+
+        torch.manual_seed(0)
+        transformer = build_wan("wan-animate-tiny").eval()
+        with torch.no_grad():
+            for block in transformer.region_blocks.values():
+                torch.nn.init.normal_(block.proj_out.weight, std=0.2)
+        vae = AutoencoderKLWan(base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
+                               temperal_downsample=[False, True, True]).eval()
+        encoder = build_small_image_encoder(32, 32, 1, 2, 32, 8).eval()
+        pipe = InterAnimateWanPipeline(transformer, vae, encoder, FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                       prompt="a hand touches the face", segment_frames=segment_frames,
+                                       overlap_frames=overlap_frames, height=size, width=size)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    return build
+
+
 def _huge_png(path: Path, width: int, height: int) -> Path:
     """A PNG of a few bytes whose header says ``width`` × ``height`` (a decompression bomb's header: the data need
     not be there, nothing may decode it)."""

@@ -105,6 +105,15 @@ def default_size(folder: str | os.PathLike, index: dict) -> tuple[int, int]:
     return side, side
 
 
+def denoiser_config(folder: str | os.PathLike) -> dict:
+    """The config of a pipeline folder's denoiser: ``unet/`` (the SVD backbone) or ``transformer/`` (Wan's) — where
+    ``id_embed_dim``, ``use_id`` and ``hand_map_channels`` are read from."""
+    folder = Path(folder)
+    index = read_json_file(folder / "model_index.json") if (folder / "model_index.json").is_file() else {}
+    name = "transformer" if index.get("_class_name") == WAN_PIPELINE else "unet"
+    return read_json_file(folder / name / "config.json")
+
+
 def check_pipeline_folder(folder: str | os.PathLike, option: str = "--model") -> dict:
     """A pipeline folder: model_index.json and every component it names, checked as above. Returns the index."""
     folder = Path(folder)

@@ -280,3 +280,16 @@ def test_the_benchmark_reads_a_finished_set(finished):
         assert clip.species == f"{row['model_name']}@{row['model_sha256'][:12]}, {row['steps']} steps"
         assert clip.identity == f"synthhf:{seed}:{100_000 + int(row['identity'].split('-')[1])}"
 
+
+
+def test_a_wan_model_generates_a_set_unchanged(write_recipe, tiny_wan_pipeline, tmp_path):
+    """The engine takes a Wan-backbone pipeline folder as it takes the SVD one (``load_pipeline`` dispatches on
+    model_index.json): clips of the recipe's frame count, labelled, watermarked."""
+    model = tmp_path / "wan"
+    tiny_wan_pipeline(32).save_pretrained(model)
+    recipe = write_recipe(**{"generation.model": str(model), "clips_per_class": 1, "classes": ["LH-NP", "RH-EB"]})
+    out = tmp_path / "set"
+    assert main(["dataset", "generate", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    rows = manifest_rows(out)
+    assert len(rows) == 2 and all(r["frames"] == 4 and r["height"] == r["width"] == 32 for r in rows)
+    assert main(["verify-watermark", str(out / rows[0]["video_path"])]) == 0

@@ -7,34 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from interanimate.cli import main
 from interanimate.models import wan_conditioning as wc
-from interanimate.models.first_stage import build_small_image_encoder
 from interanimate.models.loading import StrictLoadError
-from interanimate.models.wan_configs import build_wan
 from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
 
 SIZE = 48
-
-
-def _pipeline(segment_frames=5, overlap=1):
-    torch.manual_seed(0)
-    transformer = build_wan("wan-animate-tiny").eval()
-    with torch.no_grad():  # trained-looking branches: they must change what is sampled
-        for block in transformer.region_blocks.values():
-            torch.nn.init.normal_(block.proj_out.weight, std=0.2)
-    vae = AutoencoderKLWan(base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
-                           temperal_downsample=[False, True, True]).eval()
-    encoder = build_small_image_encoder(32, 32, 1, 2, 32, 8).eval()
-    pipe = InterAnimateWanPipeline(transformer, vae, encoder, FlowMatchEulerDiscreteScheduler(shift=3.0),
-                                   prompt="a hand touches the face", segment_frames=segment_frames,
-                                   overlap_frames=overlap, height=SIZE, width=SIZE)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _inputs(frames=7):
@@ -83,8 +64,8 @@ def test_the_face_video_is_cropped_around_the_face_and_the_hand_map_joins_the_po
     assert drawn.shape == (1, 5, 3, 8, 8) and drawn[..., 2:4, 2:4].eq(0.5).all() and drawn[..., 5:, 5:].eq(-1).all()
 
 
-def test_segments_continue_from_the_previous_frames(monkeypatch):
-    pipe = _pipeline()
+def test_segments_continue_from_the_previous_frames(monkeypatch, tiny_wan_pipeline):
+    pipe = tiny_wan_pipeline(SIZE)
     seen = []
     build = wc.build_wan_conditions
 
@@ -100,8 +81,8 @@ def test_segments_continue_from_the_previous_frames(monkeypatch):
     assert seen == [None, 1, 1]  # 12 frames = 5 + 4 + 4 (segments of 5 overlapping by 1; the tail padded, cut)
 
 
-def test_sampling_is_seeded_and_conditioned_and_survives_save_and_strict_load(tmp_path):
-    pipe = _pipeline()
+def test_sampling_is_seeded_and_conditioned_and_survives_save_and_strict_load(tmp_path, tiny_wan_pipeline):
+    pipe = tiny_wan_pipeline(SIZE)
     reference, pose, hand, face = _inputs()
     ident = torch.randn(1, 128)
 
@@ -129,8 +110,8 @@ def test_sampling_is_seeded_and_conditioned_and_survives_save_and_strict_load(tm
         InterAnimateWanPipeline.from_pretrained(tmp_path / "m")
 
 
-def test_animate_picks_the_wan_pipeline_from_model_index(tmp_path, capsys):
-    _pipeline().save_pretrained(tmp_path / "m")
+def test_animate_picks_the_wan_pipeline_from_model_index(tmp_path, capsys, tiny_wan_pipeline):
+    tiny_wan_pipeline(SIZE).save_pretrained(tmp_path / "m")
     Image.fromarray(np.full((SIZE, SIZE, 3), 128, np.uint8)).save(tmp_path / "ref.png")
     out = tmp_path / "out.mp4"
     code = main(["animate", "--reference", str(tmp_path / "ref.png"), "--synth-class", "LH-NP", "--out", str(out),

@@ -158,7 +158,8 @@ def check_inputs(args: argparse.Namespace) -> Path:
     from interanimate import validation
     from interanimate.errors import UserError
     from interanimate.models.first_stage import downsampling_factor
-    from interanimate.model_folders import WAN_PIPELINE, check_pipeline_folder, default_size, read_json_file
+    from interanimate.model_folders import (WAN_PIPELINE, check_pipeline_folder, default_size, denoiser_config,
+                                            read_json_file)
     from interanimate.pipelines.driving import read_identity_file
 
     for path in output_paths(args.out, bool(args.class_code or args.text)):
@@ -212,8 +213,7 @@ def check_inputs(args: argparse.Namespace) -> Path:
     if index.get("_class_name") == WAN_PIPELINE and (size[0] % 16 or size[1] % 16):
         raise UserError(f"--size {size[0]}x{size[1]}: this model needs multiples of 16 (Wan's VAE and patches)")
     if args.hand_prior_strength not in (None, 1.0):
-        unet = read_json_file(model_dir / "unet" / "config.json") if (model_dir / "unet").is_dir() else {}
-        if not unet.get("hand_map_channels", 0):
+        if not denoiser_config(model_dir).get("hand_map_channels", 0):
             raise UserError(f"--hand-prior-strength {args.hand_prior_strength}: the model in {model_dir} does not "
                             "take the hand shape map the prior is drawn from; leave it out")
     return model_dir

@@ -72,14 +72,14 @@ def _model_dirs(recipe: DatasetRecipe) -> tuple[Path, Path | None]:
 def _check_identity_width(recipe: DatasetRecipe, model_dir: Path) -> None:
     """The identity source gives vectors of the width the model takes (before anything is planned or written)."""
     from interanimate.annotate.identity import ARCFACE_DIM, DLIB_DIM
-    from interanimate.model_folders import read_json_file
+    from interanimate.model_folders import denoiser_config
 
     source = recipe.generation.identity
     widths = {"dlib": DLIB_DIM, "arcface": ARCFACE_DIM}
     if source not in widths:
         return
-    unet = read_json_file(model_dir / "unet" / "config.json")
-    takes = unet.get("id_embed_dim") if unet.get("use_id", True) else None
+    denoiser = denoiser_config(model_dir)
+    takes = denoiser.get("id_embed_dim") if denoiser.get("use_id", True) else None
     if takes is not None and int(takes) != widths[source]:
         other = [name for name, width in widths.items() if width == int(takes)]
         raise UserError(f"generation.identity {source} gives {widths[source]}-d vectors but the model takes "
