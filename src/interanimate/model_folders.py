@@ -90,7 +90,8 @@ def check_component_folder(folder: str | os.PathLike, config_name: str = "config
 
 
 PIPELINE_COMPONENTS = {"unet": "config.json", "vae": "config.json", "image_encoder": "config.json",
-                       "scheduler": "scheduler_config.json"}
+                       "scheduler": "scheduler_config.json", "tokenizer": "tokenizer_config.json"}
+UNWEIGHTED = ("scheduler", "tokenizer")  # components without a weights file
 
 
 WAN_PIPELINE = "InterAnimateWanPipeline"  # model_index.json's _class_name of the Wan backbone's pipeline
@@ -129,7 +130,7 @@ def check_pipeline_folder(folder: str | os.PathLike, option: str = "--model") ->
         if len(entry) != 2 or entry[0] is None:
             continue  # a component saved as None
         config_name = PIPELINE_COMPONENTS.get(name, "config.json")
-        check_component_folder(folder / name, config_name, needs_weights=name != "scheduler")
+        check_component_folder(folder / name, config_name, needs_weights=name not in UNWEIGHTED)
     required = ("transformer", "vae", "scheduler") if index.get("_class_name") == WAN_PIPELINE else \
         ("unet", "vae", "scheduler")
     missing = [name for name in required if name not in index]

@@ -98,3 +98,59 @@ def test_killed_run_resumes_to_the_uninterrupted_one_and_exports_a_strict_pipeli
 def test_the_wan_config_is_checked_at_load(tiny_data, tiny_config_dict, tmp_path, changes, message):
     with pytest.raises(ConfigError, match=message):
         _config(tiny_data, tiny_config_dict, tmp_path, **changes)
+
+
+def _user_folders(root):
+    """Tiny stand-ins of the user's Wan2.2-Animate diffusers folders: transformer/, vae/, image_encoder/ (CLIP
+    vision), text_encoder/ (UMT5) and tokenizer/."""
+    from diffusers import AutoencoderKLWan
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import CLIPVisionConfig, CLIPVisionModel, PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+
+    from interanimate.models.wan_configs import build_wan_base
+
+    torch.manual_seed(1)
+    build_wan_base("wan-animate-tiny").save_pretrained(root / "transformer")
+    AutoencoderKLWan(base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
+                     temperal_downsample=[False, True, True]).save_pretrained(root / "vae")
+    CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                     image_size=32, patch_size=8)).save_pretrained(root / "image_encoder")
+    UMT5EncoderModel(UMT5Config(vocab_size=64, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2)) \
+        .save_pretrained(root / "text_encoder")
+    words = "a person touches their face with hand <pad> </s> <unk>".split()
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>") \
+        .save_pretrained(root / "tokenizer")
+    return {f"model.wan.{k}": str(root / k) for k in ("vae", "image_encoder", "text_encoder", "tokenizer")} | \
+        {"model.wan.base": str(root / "transformer")}
+
+
+def test_the_users_wan_folders_are_loaded_strictly_and_travel_with_the_export(tiny_data, tiny_config_dict, tmp_path):
+    from diffusers import WanAnimateTransformer3DModel
+
+    from interanimate.errors import UserError
+    from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
+
+    folders = _user_folders(tmp_path / "wan")
+    cfg = _config(tiny_data, tiny_config_dict, tmp_path / "run", max_steps=1, checkpoint_every=1, **folders)
+    trainer = Trainer(cfg)
+    trainer.train()
+    base = WanAnimateTransformer3DModel.from_pretrained(tmp_path / "wan" / "transformer").state_dict()
+    pipe = InterAnimateWanPipeline.from_pretrained(tmp_path / "run" / "final")
+    exported = pipe.transformer.state_dict()
+    frozen = [k for k in base if not k.startswith(("pose_patch_embedding.", "motion_encoder.", "face_encoder.",
+                                                    "face_adapter."))]
+    assert any(".attn1.to_q." in k for k in frozen)
+    # the base's weights are the user's (LoRA merged into the attention projections; everything else untouched)
+    untouched = [k for k in frozen if not any(t in k for t in (".to_q.", ".to_k.", ".to_v.", ".to_out.0."))]
+    assert untouched and all(torch.equal(base[k], exported[k]) for k in untouched)
+    assert type(pipe.text_encoder).__name__ == "UMT5EncoderModel" and pipe.tokenizer is not None
+    text = pipe.text_condition("cpu")
+    assert text.shape == (1, 512, 32) and text[0, :3].abs().sum() > 0 and text[0, 20:].abs().sum() == 0
+    assert type(pipe.image_encoder).__name__ == "CLIPVisionModel"
+    # a base of another size than model.wan.transformer names: one line
+    other = _config(tiny_data, tiny_config_dict, tmp_path / "run2", **{**folders, "model.wan.overrides":
+                                                                          {"id_embed_dim": 16, "ffn_dim": 96}})
+    with pytest.raises(UserError, match="is not a wan-animate-tiny"):
+        Trainer(other).build_models()

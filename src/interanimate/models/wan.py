@@ -59,6 +59,22 @@ class _WanContext:
         return self._masks[size]
 
 
+class _ContextSlot:
+    """Holds the latest call's context; a copy (``deepcopy``, pickling) starts empty — the context holds tensors of
+    that call's graph, which are neither copyable nor part of the model."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value: _WanContext | None = None
+
+    def __deepcopy__(self, memo) -> "_ContextSlot":
+        return _ContextSlot()
+
+    def __reduce__(self):
+        return (_ContextSlot, ())
+
+
 class InterAnimateWanMixin:
     """What both InterAnimate Wan classes add to their diffusers parent (``_base``): the modules, the hooks, loading
     from a plain Wan model, strict loading, and the per-call context."""
@@ -71,7 +87,7 @@ class InterAnimateWanMixin:
         num_layers = self.config.num_layers
         if not 1 <= region_every <= num_layers:
             raise ValueError(f"region_every must be in [1, num_layers={num_layers}], got {region_every}")
-        self._context: _WanContext | None = None
+        self._context = _ContextSlot()
         width = self.config.num_attention_heads * self.config.attention_head_dim
         keys = [str(i) for i in range(region_every - 1, num_layers, region_every)]  # block indices, as strings
         self.interaction_latents = InteractionLatents(n_spatial_latents, n_temporal_latents, latent_dim) \
@@ -132,11 +148,11 @@ class InterAnimateWanMixin:
         # kept after the call: under gradient checkpointing the hooks run again in the backward pass (the blocks'
         # recomputation) and must see this call's masks and identity. So a backward belongs to the latest forward —
         # the trainer's order; two checkpointed forwards before one backward are not supported.
-        self._context = ctx
+        self._context.value = ctx
         return run()
 
     def _add_branches(self, key: str, module: nn.Module, args: tuple, kwargs: dict, output: Tensor):
-        ctx = self._context
+        ctx = self._context.value
         if ctx is None or (ctx.region_mask is None and ctx.id_tokens is None):
             return None
         tokens = args[0] if args else kwargs["hidden_states"]  # (B, F'·h'·w', D): the block's input
