@@ -14,7 +14,7 @@ optimizer step and the EMA update. ``LiveMemory`` (a TorchDispatchMode, the idea
 ``torch.distributed._tools.mem_tracker.MemTracker``) adds up the bytes of every live tensor storage after every op,
 by kind (weights, gradients, activations, optimizer state, EMA); its peak is what ``torch.cuda.max_memory_allocated``
 would report for that step. ``--check`` runs the same tracer against a measured CPU peak of the same step, and the
-inference tracer against the measured peak of each inference call. The tracer lives in ``memory_tracing.py``.
+inference tracer against the measured peak of each inference call. The tracer lives in ``interanimate.utils.memory``.
 The models are SVD-XT 1.1's: the svd-xt UNet (1,524.6 M + 24.55 M), its AutoencoderKLTemporalDecoder (97.7 M) and the
 CLIP ViT-H/14 image tower (632.1 M), random weights built on the meta device.
 

@@ -120,3 +120,29 @@ def test_gradient_checkpointing_recomputes_the_branches_with_this_calls_masks():
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and any(k.startswith("region_blocks.") for k in grads[0])
     assert all(torch.allclose(grads[0][k], grads[1][k], atol=1e-6, rtol=1e-4) for k in grads[0])
+
+
+def test_the_wan_animate_variant_equals_diffusers_wan_animate_at_initialisation():
+    from interanimate.models.wan import InterAnimateWanAnimateTransformer
+    from interanimate.models.wan_configs import build_wan_base, get_wan_config
+
+    torch.manual_seed(0)
+    base = build_wan_base("wan-animate-tiny").eval()
+    model = InterAnimateWanAnimateTransformer.from_wan(base, **get_wan_config("wan-animate-tiny").interanimate).eval()
+    g = torch.Generator().manual_seed(0)
+    args = dict(hidden_states=torch.randn(2, 36, 3, 8, 8, generator=g), timestep=torch.tensor([20.0, 700.0]),
+                encoder_hidden_states=torch.randn(2, 4, 32, generator=g),
+                encoder_hidden_states_image=torch.randn(2, 6, 32, generator=g),
+                pose_hidden_states=torch.randn(2, 16, 2, 8, 8, generator=g),
+                face_pixel_values=torch.randn(2, 3, 5, 32, 32, generator=g))
+    extra = dict(hand_mask=(torch.rand(2, 3, 1, 16, 16, generator=g) > 0.6).float(),
+                 face_mask=(torch.rand(2, 3, 1, 16, 16, generator=g) > 0.4).float(),
+                 id_embedding=torch.randn(2, 128, generator=g))
+    with torch.no_grad():
+        want = base(**args).sample
+        got = model(**args, **extra).sample
+    assert got.shape == (2, 16, 3, 8, 8)
+    assert (got - want).abs().max().item() <= 1e-6
+    assert sorted(model.region_blocks) == ["1", "3"]  # region_every 2 of 4 blocks; the face adapter after 0 and 2
+    with pytest.raises(TypeError, match="takes a WanAnimateTransformer3DModel"):
+        InterAnimateWanAnimateTransformer.from_wan(WanTransformer3DModel(**TINY))

@@ -154,3 +154,32 @@ def test_the_users_wan_folders_are_loaded_strictly_and_travel_with_the_export(ti
                                                                           {"id_embed_dim": 16, "ffn_dim": 96}})
     with pytest.raises(UserError, match="is not a wan-animate-tiny"):
         Trainer(other).build_models()
+
+
+def test_a_bf16_base_with_fp32_trained_modules_trains_samples_and_exports(tiny_data, tiny_config_dict, tmp_path):
+    """What mixed precision does on a GPU (``cast_frozen``; CPU runs stay fp32): the frozen base in bf16, LoRA and
+    the added modules fp32; a step under autocast, a preview of the mixed model, an export that loads."""
+    from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
+    from interanimate.training import wan_backbone
+
+    trainer = Trainer(_config(tiny_data, tiny_config_dict, tmp_path))
+    trainer.build_data()
+    trainer.build_models()
+    wan_backbone.cast_frozen(trainer, torch.bfloat16)
+    dtypes = {n: p.dtype for n, p in trainer.unet.named_parameters()}
+    assert dtypes["blocks.0.attn1.to_q.base_layer.weight"] == torch.bfloat16
+    assert all(dtypes[n.removeprefix("unet.")] == torch.float32 for n, _ in trainer.trainable_named)
+    before = {n: p.detach().clone() for n, p in trainer.trainable_named}
+    parts = trainer.training_step(collate([trainer.train_set[0]]), step_generator(0, 0, 0))
+    parts["loss"].backward()
+    trainer.optimizer.step()
+    assert torch.isfinite(parts["loss"]) and any(not torch.equal(before[n], p) for n, p in trainer.trainable_named)
+    trainer.residual_scale = 1.0
+    item = trainer.val_set[0]
+    preview = trainer.pipeline()(item["reference"], item["pose"], hand_mask=item["hand_mask"][None],
+                                 face_mask=item["face_mask"][None], num_inference_steps=1).frames
+    assert preview.shape == (1, 5, 3, 32, 32) and torch.isfinite(preview).all()
+    trainer.ema = None
+    trainer.export(tmp_path / "export")
+    pipe = InterAnimateWanPipeline.from_pretrained(tmp_path / "export", torch_dtype=torch.float32)
+    assert {p.dtype for p in pipe.transformer.parameters()} == {torch.float32}

@@ -7,7 +7,8 @@ The same command runs on one process or several::
     accelerate launch --config_file launch/ddp_8gpu.yaml -m interanimate train --config configs/train_svd_xt.yaml
 
 ``--dry-run`` checks a config on this machine first: the model at its full width with random weights, one training
-step on the CPU at a small size (``interanimate.training.dry_run``).
+step on the CPU at a small size (``interanimate.training.dry_run``); with ``model.backbone: wan`` the transformer's
+parameter counts and the traced memory plan per GPU, no step (``interanimate.training.wan_memory``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
         validation.output_dir(args.export, "--export")
     config = load_config(args.config, args.overrides)
     validation.output_dir(Path(config.output_dir), "output_dir")
+    if args.dry_run and config.model.backbone == "wan":  # parameters and the traced memory plan; no step at 14B
+        from interanimate.training.wan_memory import wan_dry_run
+
+        for line in wan_dry_run(config):
+            print(line, flush=True)
+        return 0
     if args.dry_run:
         from interanimate.training.dry_run import dry_run
 

@@ -115,6 +115,22 @@ def image_tokens(image_encoder, images: Tensor, image_size: int | None = None) -
     return image_encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
 
 
+@torch.no_grad()
+def encode_prompt(text_encoder, tokenizer, prompt: str, max_length: int, text_dim: int) -> Tensor:
+    """(1, L, text_dim) embeddings of ``prompt`` as Wan's pipelines compute them (UMT5, padded with zeros to
+    ``max_length``); without a text encoder, (1, 1, text_dim) zeros: Wan's empty condition."""
+    if text_encoder is None:
+        return torch.zeros(1, 1, text_dim)
+    tokens = tokenizer([prompt], padding="max_length", max_length=max_length, truncation=True,
+                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    device = next(text_encoder.parameters()).device
+    hidden = text_encoder(tokens.input_ids.to(device), tokens.attention_mask.to(device)).last_hidden_state
+    length = int(tokens.attention_mask.sum())
+    out = torch.zeros(1, max_length, hidden.shape[-1], device=device, dtype=hidden.dtype)
+    out[:, :length] = hidden[:, :length]  # Wan zeroes the padding positions
+    return out
+
+
 def add_hand_map(pose: Tensor) -> Tensor:
     """Pose frames (B, F, 3 + K, H, W) whose channels after the skeleton's three are the dense hand shape map
     (:mod:`interanimate.keypoints.hand_map`) -> (B, F, 3, H, W): the map drawn into the rendering (where it covers a

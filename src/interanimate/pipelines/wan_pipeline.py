@@ -16,6 +16,7 @@ the small ``CLIPVisionModelWithProjection`` trained here), ``scheduler``, and op
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -121,9 +122,7 @@ class InterAnimateWanPipeline(DiffusionPipeline):
 
     def text_condition(self, device) -> Tensor:
         """(1, L, text_dim): the prompt through UMT5, or zeros without a text encoder."""
-        from interanimate.training.wan_backbone import encode_prompt
-
-        return encode_prompt(self.text_encoder, self.tokenizer, self.config.prompt, 512,
+        return wc.encode_prompt(self.text_encoder, self.tokenizer, self.config.prompt, 512,
                              int(self.transformer.config.text_dim)).to(device)
 
     # ---------------------------------------------------------------- sampling
@@ -211,16 +210,22 @@ class InterAnimateWanPipeline(DiffusionPipeline):
         """One segment: Euler flow-matching steps from noise over T' + 1 token frames, decoded without frame 0."""
         h, w = size
         shape = (1, 16, wc.latent_frame_count(seg) + 1, h // 8, w // 8)
+        # a transformer holding several dtypes (a bf16 base with fp32 trained modules, as training keeps them) runs
+        # under autocast in its base's dtype
+        mixed = len({p.dtype for p in self.transformer.parameters()}) > 1
+        amp = torch.autocast(device.type, dtype=dtype) if mixed else contextlib.nullcontext()
         latents = torch.cat([randn_tensor(shape, generator=g, device=device, dtype=torch.float32) for g in gens])
         uncond = cond.unconditional() if guidance > 1.0 else None
         self.scheduler.set_timesteps(steps, device=device)
         for i, t in enumerate(self.scheduler.timesteps):
             timestep = t.expand(b).to(dtype)
-            pred = self.transformer(timestep=timestep, return_dict=False, **cond.model_kwargs(latents.to(dtype)))[0]
-            if uncond is not None:
-                pred_u = self.transformer(timestep=timestep, return_dict=False,
-                                          **uncond.model_kwargs(latents.to(dtype)))[0]
-                pred = pred_u + guidance * (pred - pred_u)
+            with amp:
+                pred = self.transformer(timestep=timestep, return_dict=False,
+                                        **cond.model_kwargs(latents.to(dtype)))[0]
+                if uncond is not None:
+                    pred_u = self.transformer(timestep=timestep, return_dict=False,
+                                              **uncond.model_kwargs(latents.to(dtype)))[0]
+                    pred = pred_u + guidance * (pred - pred_u)
             latents = self.scheduler.step(pred.float(), t, latents, return_dict=False)[0]
             if callback is not None:
                 callback(self, i, t, {"latents": latents})

@@ -73,6 +73,10 @@ class WanModelConfig:
     lora_alpha: float | None = None  # None: = lora_rank
     lora_targets: list[str] = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"])
     hand_map: bool = False  # the dense hand shape map drawn into the pose video (the hand-quality work's guidance)
+    # what Wan-Animate's face stream sees in training: "reference" (CHOSEN: the portrait's face repeated, what it sees
+    # when animating from keypoints or a class) or "clip" (Wan-Animate's: the clip's own face crops, which show the
+    # fingers' contact — for users who always drive with a video of the same person's face)
+    face_video: str = "reference"
     flow_shift: float = 5.0  # Wan's timestep shift (sigma' = s·sigma / (1 + (s - 1)·sigma)); 480p: 3, 720p: 5
     max_sequence_length: int = 512  # text tokens (Wan's)
 
@@ -222,6 +226,7 @@ class TrainConfig:
             raise ConfigError(f"model.wan.lora_rank: must be >= 0, got {wan.lora_rank}")
         if "lora" in self.trainable and wan.lora_rank == 0:
             raise ConfigError("trainable: lora needs model.wan.lora_rank > 0")
+        _check_choice("model.wan.face_video", wan.face_video, ("reference", "clip"))
         if wan.flow_shift <= 0:
             raise ConfigError(f"model.wan.flow_shift: must be > 0, got {wan.flow_shift}")
         if (wan.text_encoder is None) != (wan.tokenizer is None):

@@ -76,8 +76,9 @@ def whole_models(models: dict[str, nn.Module], is_main: bool, ema=None, trainabl
 
 
 # ------------------------------------------------------------------------------------------ the trainer's views
-def training_pipeline(trainer, unet=None, image_encoder=None):
-    """The models being trained (or whole copies of them), as an ``InterAnimatePipeline`` (current weights)."""
+def training_pipeline(trainer, unet=None, image_encoder=None, merged: bool = False):
+    """The models being trained (or whole copies of them), as an ``InterAnimatePipeline`` (current weights); with
+    the Wan backbone an ``InterAnimateWanPipeline`` (``merged``: LoRA merged into a copy, for the export)."""
     from diffusers import EulerDiscreteScheduler
 
     from interanimate.pipelines.pipeline import InterAnimatePipeline, svd_scheduler_config
@@ -86,7 +87,7 @@ def training_pipeline(trainer, unet=None, image_encoder=None):
     unet = unwrap(trainer.unet) if unet is None else unet
     if trainer.config.model.backbone == "wan":
         from interanimate.training.wan_backbone import training_pipeline as wan_pipeline
-        return wan_pipeline(trainer, unet, image_encoder)
+        return wan_pipeline(trainer, unet, image_encoder, merged)
     pipe = InterAnimatePipeline(vae=trainer.vae, image_encoder=image_encoder, unet=unet,
                                 scheduler=EulerDiscreteScheduler(**svd_scheduler_config()),
                                 residual_to_reference=trainer.config.residual_to_reference,
@@ -143,7 +144,7 @@ def export(trainer, folder: str | os.PathLike | None = None, dtype: torch.dtype 
     folder = Path(folder or trainer.output_dir / FINAL_DIR)
     with trainer_whole_models(trainer, ema=True) as whole:
         if whole is not None:
-            pipe = training_pipeline(trainer, whole["unet"], whole["image_encoder"])
+            pipe = training_pipeline(trainer, whole["unet"], whole["image_encoder"], merged=True)
             pipe = copy.deepcopy(pipe).to(dtype=dtype) if dtype != torch.float32 else pipe
             save_pretrained_atomic(pipe, folder)
             trainer.log(f"pipeline written to {folder}")

@@ -38,6 +38,8 @@ from interanimate.training.config import TrainConfig, check_placeholders, config
 from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
 from interanimate.training import export, wan_backbone
+
+WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
 from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
@@ -186,6 +188,8 @@ class Trainer:
         self.trainable_named = [(n, p) for named in groups.values() for n, p in named]
         if not self.trainable_named:
             raise UserError(f"trainable: {self.config.trainable} selects no parameters of this model")
+        if cfg.backbone == "wan" and self.accelerator.mixed_precision in ("bf16", "fp16"):
+            wan_backbone.cast_frozen(self, WEIGHT_DTYPES[self.accelerator.mixed_precision])
         self.unet.train()
         self.image_encoder.train("image_encoder" in self.config.trainable)
         o = self.config.optim

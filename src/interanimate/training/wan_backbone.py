@@ -112,46 +112,47 @@ def build_image_encoder(cfg: ModelConfig, image_dim: int | None):
     return encoder
 
 
-@torch.no_grad()
-def encode_prompt(text_encoder, tokenizer, prompt: str, max_length: int, text_dim: int) -> Tensor:
-    """(1, L, text_dim) embeddings of ``prompt`` as Wan's pipelines compute them (UMT5, padded with zeros to
-    ``max_length``); without a text encoder, (1, 1, text_dim) zeros: Wan's empty condition."""
-    if text_encoder is None:
-        return torch.zeros(1, 1, text_dim)
-    tokens = tokenizer([prompt], padding="max_length", max_length=max_length, truncation=True,
-                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
-    device = next(text_encoder.parameters()).device
-    hidden = text_encoder(tokens.input_ids.to(device), tokens.attention_mask.to(device)).last_hidden_state
-    length = int(tokens.attention_mask.sum())
-    out = torch.zeros(1, max_length, hidden.shape[-1], device=device, dtype=hidden.dtype)
-    out[:, :length] = hidden[:, :length]  # Wan zeroes the padding positions
-    return out
-
-
-def load_text_encoder(cfg: ModelConfig):
-    """(UMT5 encoder, tokenizer) from their folders, or (None, None)."""
+def load_text_encoder(cfg: ModelConfig, dtype: torch.dtype = torch.float32):
+    """(UMT5 encoder, tokenizer) from their folders, or (None, None). It stays on the CPU: the prompt is fixed and
+    encoded once (UMT5-XXL is 5.7 B parameters; in ``dtype``)."""
     if not cfg.wan.text_encoder:
         return None, None
     from transformers import AutoTokenizer, UMT5EncoderModel
 
     from interanimate.models.loading import strict_load
-    encoder = strict_load(UMT5EncoderModel.from_pretrained, cfg.wan.text_encoder, "UMT5EncoderModel",
-                          dtype=torch.float32)
+    encoder = strict_load(UMT5EncoderModel.from_pretrained, cfg.wan.text_encoder, "UMT5EncoderModel", dtype=dtype)
     return encoder, AutoTokenizer.from_pretrained(cfg.wan.tokenizer)
 
 
 # ----------------------------------------------------------------------------------------------- trainer hooks
 def build_networks(trainer) -> None:
     """Set ``trainer.vae``, ``trainer.image_encoder``, ``trainer.unet`` (the transformer) and ``trainer.text``."""
+    from interanimate.models import wan_conditioning as wc
+
     cfg = trainer.config.model
     trainer.vae = build_vae(cfg)
     torch.manual_seed(trainer.config.seed)  # the weights built next do not depend on how the VAE was obtained
     kwargs = transformer_config(cfg)
     trainer.image_encoder = build_image_encoder(cfg, kwargs.get("image_dim"))
-    trainer.text_encoder, trainer.tokenizer = load_text_encoder(cfg)
-    trainer.text = encode_prompt(trainer.text_encoder, trainer.tokenizer, cfg.wan.prompt,
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(trainer.accelerator.mixed_precision, torch.float32)
+    trainer.text_encoder, trainer.tokenizer = load_text_encoder(cfg, low)
+    trainer.text = wc.encode_prompt(trainer.text_encoder, trainer.tokenizer, cfg.wan.prompt,
                                  cfg.wan.max_sequence_length, int(kwargs["text_dim"])).to(trainer.device)
     trainer.unet = build_transformer(cfg)
+
+
+def cast_frozen(trainer, dtype: torch.dtype) -> None:
+    """Under bf16/fp16 mixed precision (GPUs only; CPU runs stay fp32): the frozen weights — the Wan base under
+    LoRA, the VAE, a frozen image encoder — held in ``dtype``, the trainable ones kept fp32 (masters for AdamW and the
+    EMA). Halves what a 17 B base takes on every GPU (DDP) or in every shard (FSDP2, which needs one dtype only among
+    the trainable parameters of a block)."""
+    modules = [trainer.unet, trainer.vae] + ([] if "image_encoder" in trainer.config.trainable
+                                             else [trainer.image_encoder])
+    with torch.no_grad():
+        for module in modules:
+            for t in [*module.parameters(), *module.buffers()]:
+                if t.is_floating_point() and not t.requires_grad:
+                    t.data = t.data.to(dtype)
 
 
 def parameter_groups(trainer) -> dict[str, list[tuple[str, Tensor]]]:
@@ -193,7 +194,8 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
         latents = torch.cat([wc.encode_video(trainer.vae, reference.unsqueeze(1)),
                              wc.encode_video(trainer.vae, frames)], dim=2)  # (B, 16, T' + 1, h, w)
     conditions = wc.build_wan_conditions(
-        trainer.vae, trainer.image_encoder, reference, batch["pose"].to(dev), trainer.text, face_frames=frames,
+        trainer.vae, trainer.image_encoder, reference, batch["pose"].to(dev), trainer.text,
+        face_frames=frames if cfg.model.wan.face_video == "clip" else None,
         hand_mask=batch["hand_mask"].to(dev), face_mask=face_mask,
         id_embedding=batch["identity_embedding"].to(dev), face_size=int(config.motion_encoder_size),
         image_size=image_size)
@@ -219,14 +221,17 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
     return {"loss": loss, "loss_diff": logs["loss_diff"], "loss_orth": logs["loss_orth"]}
 
 
-def training_pipeline(trainer, transformer, image_encoder):
-    """The models being trained as an ``InterAnimateWanPipeline`` (LoRA merged into a copy: the exported
-    transformer is a plain InterAnimate Wan folder, loaded strictly)."""
+def training_pipeline(trainer, transformer, image_encoder, merged: bool = False):
+    """The models being trained as an ``InterAnimateWanPipeline``. ``merged`` (the export): LoRA merged into a copy,
+    so that the exported transformer is a plain InterAnimate Wan folder, loaded strictly (the copy is made where the
+    transformer is: under DDP on the main GPU, under FSDP on the CPU the gathered weights are on); previews sample
+    the adapted model as it is. A bf16 base with fp32 trained modules (``cast_frozen``) is saved as it is held and
+    sampled under autocast (the pipeline)."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     from interanimate.pipelines.wan_pipeline import InterAnimateWanPipeline
 
-    if trainer.config.model.wan.lora_rank > 0:
+    if merged and trainer.config.model.wan.lora_rank > 0:
         from interanimate.models.wan_lora import has_lora, merged_copy
         if has_lora(transformer):
             transformer = merged_copy(transformer)

@@ -282,7 +282,11 @@ def _render(tasks: list[_Task], workers: int | None, progress: bool, done: int, 
             _render_and_write(task)
             bar.update()
     else:
-        with mp.get_context("fork").Pool(workers, initializer=_die_with_parent) as pool:
+        # spawn, not fork: a forked worker inherits the state of every thread of a process that already runs torch,
+        # OpenMP and tqdm's monitor thread, and was once seen deadlocked in a futex before its first clip (the run
+        # then waited forever). A spawned worker is a fresh interpreter whose parent is still this process, so
+        # PR_SET_PDEATHSIG (``_die_with_parent``) keeps killing it with the run.
+        with mp.get_context("spawn").Pool(workers, initializer=_die_with_parent) as pool:
             for _ in pool.imap(_render_and_write, tasks, chunksize=4):
                 bar.update()
     bar.close()
