@@ -156,3 +156,17 @@ def test_gpu_step_script_runs_help():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "wan_gpu_step.py"), "--help"],
                          capture_output=True, text=True, check=True)
     assert "wan-animate-1.3b" in out.stdout and "--frames" in out.stdout
+
+
+def test_a_config_that_fits_runs_one_real_step_in_its_dry_run(tmp_path):
+    """configs/train_wan_tiny.yaml: small enough for this machine, so the dry run steps the trainer's own code and
+    plans at the config's own size."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["train", "--config", str(ROOT / "configs" / "train_wan_tiny.yaml"), "--dry-run",
+                     "--set", f"output_dir={tmp_path / 'run'}", "--set", f"data.root={tmp_path / 'data'}"])
+    text = out.getvalue()
+    assert code == 0 and not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
+    loss = re.search(r"one training step on this CPU .*: loss ([\d.]+)", text)
+    assert loss and 0 < float(loss.group(1)) < 100, text
+    assert "config 32x32    DDP" in text and "480p" not in text
