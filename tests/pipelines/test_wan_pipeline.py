@@ -123,3 +123,13 @@ def test_animate_picks_the_wan_pipeline_from_model_index(tmp_path, capsys, tiny_
     assert main(["animate", "--reference", str(tmp_path / "ref.png"), "--synth-class", "LH-NP", "--out",
                  str(tmp_path / "o2.mp4"), "--model", str(tmp_path / "m"), "--size", "40x40"]) == 2
     assert not (tmp_path / "o2.mp4").exists()
+
+
+def test_the_demo_runs_a_wan_model(tmp_path, tiny_wan_pipeline):
+    from interanimate.pipelines.demo import run_demo
+
+    tiny_wan_pipeline(32).save_pretrained(tmp_path / "m")
+    report = run_demo(tmp_path / "out", tmp_path / "m", ["LH-NP", "RH-EB"], frames=6, steps=1, batch_size=2,
+                      identity="none", progress=False, hands=False)
+    assert (tmp_path / "out" / "preview.png").is_file() and len(list((tmp_path / "out" / "videos").glob("*.mp4"))) == 2
+    assert report["steps"] == 1

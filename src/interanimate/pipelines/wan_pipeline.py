@@ -117,6 +117,12 @@ class InterAnimateWanPipeline(DiffusionPipeline):
     def takes_hand_prior(self) -> bool:
         return False
 
+    def sampler_start(self, num_inference_steps: int, hand_prior_strength: float | None = None) -> tuple[float, int]:
+        """(1, the steps run per segment): the Wan pipeline always samples from pure noise (no hand prior)."""
+        if hand_prior_strength not in (None, 1.0):
+            raise ValueError("hand_prior_strength: the Wan pipeline has no hand prior")
+        return 1.0, int(num_inference_steps)
+
     def default_size(self) -> tuple[int, int]:
         return int(self.config.height), int(self.config.width)
 

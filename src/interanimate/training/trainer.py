@@ -43,8 +43,9 @@ WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
 from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
-from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, list_checkpoints, lr_factor,
-                                         resolve_resume, shared_step_generator, step_generator)
+from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, conditioning_drops,
+                                         list_checkpoints, lr_factor, resolve_resume, shared_step_generator,
+                                         step_generator)
 from interanimate.utils.io import save_pretrained_atomic
 
 
@@ -351,10 +352,7 @@ class Trainer:
                     self.residual_scale if cfg.residual_to_reference else None,
                     clean if cfg.residual_to_reference else None)  # (B, F, C, h, w)
         # conditioning dropout: the batch dropped whole as the sampler's unconditional pass, or per sample
-        drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
-        keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
-        keep_latents = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
-        keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
+        drop_all, keep_image, keep_latents, keep_identity = conditioning_drops(cond, b, generator, shared, dev)
         unet_cond = unet_cond.dropped(keep_image, keep_latents, keep_identity)
         if drop_all:
             unet_cond = unet_cond.unconditional()

@@ -157,8 +157,10 @@ def cast_frozen(trainer, dtype: torch.dtype) -> None:
 
 def parameter_groups(trainer) -> dict[str, list[tuple[str, Tensor]]]:
     """The configured trainable groups of the Wan transformer (names prefixed ``unet.``)."""
+    from interanimate.models.wan_lora import lora_named_parameters
+
     named = list(trainer.unet.named_parameters())
-    lora = [(n, p) for n, p in named if "lora_" in n]
+    lora = lora_named_parameters(trainer.unet)
     modules = {g: [(n, p) for n, p in named if n.startswith(prefixes)] for g, prefixes in MODULE_PREFIXES.items()}
     added = {id(p) for group in modules.values() for _, p in group} | {id(p) for _, p in lora}
     available = {
@@ -181,6 +183,7 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
     :func:`interanimate.models.wan_conditioning.build_wan_conditions` (as the pipeline builds them), CFG drops."""
     from interanimate.losses import flow_matching_loss, sample_flow_sigmas
     from interanimate.models import wan_conditioning as wc
+    from interanimate.training.state import conditioning_drops
 
     cfg, cond = trainer.config, trainer.config.conditioning
     dev = trainer.device
@@ -199,10 +202,7 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
         hand_mask=batch["hand_mask"].to(dev), face_mask=face_mask,
         id_embedding=batch["identity_embedding"].to(dev), face_size=int(config.motion_encoder_size),
         image_size=image_size)
-    drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
-    keep_image = (torch.rand(b, generator=generator) >= cond.drop_image).float().to(dev)  # (B,)
-    keep_face = (torch.rand(b, generator=generator) >= cond.drop_latents).float().to(dev)  # (B,)
-    keep_identity = (torch.rand(b, generator=generator) >= cond.drop_identity).float().to(dev)  # (B,)
+    drop_all, keep_image, keep_face, keep_identity = conditioning_drops(cond, b, generator, shared, dev)
     conditions = conditions.dropped(keep_image, keep_face, keep_identity)
     if drop_all:
         conditions = conditions.unconditional()
