@@ -183,3 +183,19 @@ def test_a_bf16_base_with_fp32_trained_modules_trains_samples_and_exports(tiny_d
     trainer.export(tmp_path / "export")
     pipe = InterAnimateWanPipeline.from_pretrained(tmp_path / "export", torch_dtype=torch.float32)
     assert {p.dtype for p in pipe.transformer.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("key", ["base", "vae", "image_encoder", "text_encoder", "tokenizer"])
+def test_a_missing_or_empty_wan_folder_is_one_line_before_anything_is_written(tiny_data, tiny_config_dict, tmp_path,
+                                                                               key):
+    from interanimate.errors import UserError
+
+    (tmp_path / "empty").mkdir()
+    for path, message in ((tmp_path / "nowhere", "no such folder"), (tmp_path / "empty", "missing")):
+        changes = {f"model.wan.{key}": str(path)}
+        if key in ("text_encoder", "tokenizer"):  # given together
+            changes = {"model.wan.text_encoder": str(path), "model.wan.tokenizer": str(path)}
+        cfg = _config(tiny_data, tiny_config_dict, tmp_path / "run", **changes)
+        with pytest.raises(UserError, match=f"model.wan.*{message}"):
+            Trainer(cfg).train()
+        assert not (tmp_path / "run").exists()

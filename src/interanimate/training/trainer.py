@@ -130,6 +130,8 @@ class Trainer:
 
         cfg = self.config.data
         root = Path(cfg.root)
+        if self.config.model.backbone == "wan":
+            wan_backbone.check_folders(self.config.model)
         if self.config.model.init_from is not None:
             from interanimate.model_folders import check_pipeline_folder
             check_pipeline_folder(Path(self.config.model.init_from), "model.init_from")

@@ -44,6 +44,27 @@ def transformer_config(cfg: ModelConfig) -> dict:
     return {**kwargs, **wan.overrides}
 
 
+def check_folders(cfg: ModelConfig) -> None:
+    """Every folder ``model.wan`` names exists and holds a whole diffusers/transformers component — one line each,
+    before any data is rendered or anything written."""
+    from interanimate.model_folders import check_component_folder
+
+    wan = cfg.wan
+    named = {"transformer": wan.transformer if Path(wan.transformer).is_dir() else None, "base": wan.base,
+             "vae": wan.vae, "image_encoder": wan.image_encoder, "text_encoder": wan.text_encoder,
+             "tokenizer": wan.tokenizer}
+    for key, path in named.items():
+        if path is None:
+            continue
+        if not Path(path).is_dir():
+            raise UserError(f"model.wan.{key} {path}: no such folder")
+        try:
+            check_component_folder(path, "tokenizer_config.json" if key == "tokenizer" else "config.json",
+                                   needs_weights=key != "tokenizer")
+        except UserError as err:
+            raise UserError(f"model.wan.{key}: {err}") from None
+
+
 def build_transformer(cfg: ModelConfig):
     """The InterAnimate Wan-Animate transformer: a saved folder (strictly), or the named size — wrapping the weights
     of a diffusers Wan-Animate folder (``model.wan.base``) when given — then LoRA when ``lora_rank`` > 0."""
