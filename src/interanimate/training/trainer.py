@@ -38,8 +38,6 @@ from interanimate.training.config import TrainConfig, check_placeholders, config
 from interanimate.models.first_stage import PatchPCAAutoencoder, build_small_vae, load_vae
 from interanimate.training.first_stage import latent_scaling_factor, train_vae
 from interanimate.training import export, wan_backbone
-
-WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
 from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
@@ -47,6 +45,8 @@ from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, L
                                          list_checkpoints, lr_factor, resolve_resume, shared_step_generator,
                                          step_generator)
 from interanimate.utils.io import save_pretrained_atomic
+
+WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # mixed precision → the frozen Wan weights' dtype
 
 
 # ----------------------------------------------------------------------------------------------- the trainer
