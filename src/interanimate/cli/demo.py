@@ -59,14 +59,14 @@ def run(args: argparse.Namespace) -> int:
 
     validation.output_dir(args.out, "--out")
     model_dir = args.model or bundled_model_dir()
-    check_pipeline_folder(model_dir, "--model")  # before anything is written
+    index = check_pipeline_folder(model_dir, "--model")  # before anything is written
     placement = placement_from_args(args)
     from interanimate.pipelines.demo import DEMO_SETTINGS
     from interanimate.pipelines.placement import check_gpu_memory
-    from interanimate.model_folders import read_json_file
+    from interanimate.model_folders import default_size
 
-    side = read_json_file(model_dir / "vae" / "config.json").get("sample_size", 64)
-    check_gpu_memory(placement, model_dir, DEMO_SETTINGS["batch_size"] * 16, side, side)  # a batch of 16-frame clips
+    height, width = default_size(model_dir, index)
+    check_gpu_memory(placement, model_dir, DEMO_SETTINGS["batch_size"] * 16, height, width)  # a batch of 16-frame clips
 
     if not args.skip_preview:
         from interanimate.data.synth import write_preview
