@@ -35,17 +35,23 @@ def shared_step_generator(seed: int, step: int, stream: int = 0) -> torch.Genera
     return torch.Generator().manual_seed(int(sequence.generate_state(1)[0]))
 
 
-def conditioning_drops(cond, batch: int, generator: torch.Generator, shared: torch.Generator | None,
-                       device) -> tuple[bool, Tensor, Tensor, Tensor]:
-    """A step's classifier-free-guidance dropout draws, in one order for every backbone: whether the whole batch
-    trains unconditionally (from ``shared``, equal on every process; default ``generator``), then per sample (B,)
-    keep flags (1 keep, 0 drop) of the image condition, the second condition (the SVD reference latent; Wan's face
-    video) and the identity. ``cond``: the run's ``ConditioningConfig``."""
+def drop_conditions(conditions, cond, batch: int, generator: torch.Generator, shared: torch.Generator | None,
+                    device):
+    """A step's classifier-free-guidance dropout, in one order for every backbone: whether the whole batch trains
+    unconditionally (drawn from ``shared``, equal on every process; default ``generator``), then per sample the image
+    condition, the second one (the SVD reference latent; Wan's face video) and the identity. ``conditions``: the
+    backbone's conditions (``UNetConditions`` / ``WanConditions``: ``dropped`` and ``unconditional``); ``cond``: the
+    run's ``ConditioningConfig``."""
     drop_all = bool(torch.rand(1, generator=shared if shared is not None else generator) < cond.drop_all)
     keep_image = (torch.rand(batch, generator=generator) >= cond.drop_image).float().to(device)  # (B,)
     keep_second = (torch.rand(batch, generator=generator) >= cond.drop_latents).float().to(device)  # (B,)
     keep_identity = (torch.rand(batch, generator=generator) >= cond.drop_identity).float().to(device)  # (B,)
-    return drop_all, keep_image, keep_second, keep_identity
+    conditions = conditions.dropped(keep_image, keep_second, keep_identity)
+    return conditions.unconditional() if drop_all else conditions
+
+
+# the batch keys of the masks weighting the region loss, by ``loss.weight_masks``
+LOSS_MASK_KEYS = {"annotation": ("hand_silhouette", "face_silhouette"), "keypoints": ("hand_mask", "face_mask")}
 
 
 def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:

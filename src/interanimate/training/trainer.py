@@ -41,9 +41,9 @@ from interanimate.training import export, wan_backbone
 from interanimate.training.checkpoint import load_checkpoint, remove_temporaries, save_checkpoint
 from interanimate.training.logs import RunLogs
 from interanimate.training.sampling import StepBatchSampler, StepData, collate, short_clips
-from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, conditioning_drops,
-                                         list_checkpoints, lr_factor, resolve_resume, shared_step_generator,
-                                         step_generator)
+from interanimate.training.state import (CHECKPOINT_DIR, EMA, FIRST_STAGE_DIR, LOG_DIR, LOSS_MASK_KEYS,
+                                         drop_conditions, list_checkpoints, lr_factor, resolve_resume,
+                                         shared_step_generator, step_generator)
 from interanimate.utils.io import save_pretrained_atomic
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # mixed precision → the frozen Wan weights' dtype
@@ -354,12 +354,8 @@ class Trainer:
                     self.residual_scale if cfg.residual_to_reference else None,
                     clean if cfg.residual_to_reference else None)  # (B, F, C, h, w)
         # conditioning dropout: the batch dropped whole as the sampler's unconditional pass, or per sample
-        drop_all, keep_image, keep_latents, keep_identity = conditioning_drops(cond, b, generator, shared, dev)
-        unet_cond = unet_cond.dropped(keep_image, keep_latents, keep_identity)
-        if drop_all:
-            unet_cond = unet_cond.unconditional()
-        weights = ("hand_silhouette", "face_silhouette") if cfg.loss.weight_masks == "annotation" else \
-            ("hand_mask", "face_mask")
+        unet_cond = drop_conditions(unet_cond, cond, b, generator, shared, dev)
+        weights = LOSS_MASK_KEYS[cfg.loss.weight_masks]
 
         sigma = losses.sample_sigmas(b, generator=generator, p_mean=cfg.loss.p_mean, p_std=cfg.loss.p_std,
                                      device=dev)  # (B,)

@@ -204,7 +204,7 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
     :func:`interanimate.models.wan_conditioning.build_wan_conditions` (as the pipeline builds them), CFG drops."""
     from interanimate.losses import flow_matching_loss, sample_flow_sigmas
     from interanimate.models import wan_conditioning as wc
-    from interanimate.training.state import conditioning_drops
+    from interanimate.training.state import LOSS_MASK_KEYS, drop_conditions
 
     cfg, cond = trainer.config, trainer.config.conditioning
     dev = trainer.device
@@ -223,12 +223,8 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
         hand_mask=batch["hand_mask"].to(dev), face_mask=face_mask,
         id_embedding=batch["identity_embedding"].to(dev), face_size=int(config.motion_encoder_size),
         image_size=image_size)
-    drop_all, keep_image, keep_face, keep_identity = conditioning_drops(cond, b, generator, shared, dev)
-    conditions = conditions.dropped(keep_image, keep_face, keep_identity)
-    if drop_all:
-        conditions = conditions.unconditional()
-    weights = ("hand_silhouette", "face_silhouette") if cfg.loss.weight_masks == "annotation" else \
-        ("hand_mask", "face_mask")
+    conditions = drop_conditions(conditions, cond, b, generator, shared, dev)
+    weights = LOSS_MASK_KEYS[cfg.loss.weight_masks]
     sigma = sample_flow_sigmas(b, generator, cfg.model.wan.flow_shift, dev)  # (B,)
     noise = torch.randn(latents.shape, generator=generator).to(dev)  # (B, 16, T' + 1, h, w)
     with trainer.autocast():
