@@ -8,6 +8,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 # the tracer and the resident-memory counters live in the package (the Wan memory plan uses them too)
+from interanimate.models.first_stage import CLIP_VIT_H
 from interanimate.utils.memory import GiB, LiveMemory, fake_module, reset_peak, rss_status
 
 __all__ = ["GiB", "LiveMemory", "SVD_CLIP", "SVD_VAE", "count", "fake_module", "reset_peak", "rss_status", "svd_models"]
@@ -16,8 +17,7 @@ __all__ = ["GiB", "LiveMemory", "SVD_CLIP", "SVD_VAE", "count", "fake_module", "
 SVD_VAE = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
                block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=768,
                scaling_factor=0.18215, force_upcast=True)
-SVD_CLIP = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
-                image_size=224, projection_dim=1024, hidden_act="gelu")
+SVD_CLIP = CLIP_VIT_H
 
 
 # ------------------------------------------------------------------------------------------ fake models

@@ -150,6 +150,12 @@ class PatchPCAAutoencoder(ModelMixin, ConfigMixin):
         return self
 
 
+# The CLIP ViT-H/14 vision tower SVD-XT 1.1 and Wan2.x take (their image_encoder/config.json), for plans built
+# on the meta device
+CLIP_VIT_H = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
+                  image_size=224, projection_dim=1024, hidden_act="gelu")
+
+
 def build_small_image_encoder(projection_dim: int, hidden_size: int = 64, num_hidden_layers: int = 2,
                               num_attention_heads: int = 4, image_size: int = 64, patch_size: int = 8):
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection

@@ -43,7 +43,22 @@ WAN_INTERANIMATE_DEFAULTS = dict(
     latent_dim=1024, tau=0.1, branch_dim=128, branch_head_dim=64, mixer_alpha=0.5,
     use_id=True, id_embed_dim=512, num_id_tokens=4,
 )
-NEW_KEY_PREFIXES = ("interaction_latents.", "region_blocks.", "id_projector.", "id_blocks.")
+# InterAnimate's modules by trainable group (as ``unet.MODULE_GROUPS``), and Wan-Animate's own streams
+MODULE_GROUPS = {"interaction_latents": ("interaction_latents.",), "region": ("region_blocks.",),
+                 "id_preserver": ("id_projector.", "id_blocks.")}
+NEW_KEY_PREFIXES = tuple(p for prefixes in MODULE_GROUPS.values() for p in prefixes)
+WAN_ANIMATE_PREFIXES = ("pose_patch_embedding.", "motion_encoder.", "face_encoder.", "face_adapter.")
+
+
+def parameter_group_names(names) -> dict[str, set[str]]:
+    """Parameter names of each trainable group of an InterAnimate Wan model (training config's
+    ``WAN_PARAMETER_GROUPS``): ``transformer`` (the whole base, Wan-Animate's streams included), ``lora``,
+    ``wan_animate`` and InterAnimate's modules (``MODULE_GROUPS``)."""
+    names = list(names)
+    lora = {n for n in names if "lora_" in n}
+    base = {n for n in names if n not in lora and not n.startswith(NEW_KEY_PREFIXES)}
+    return {"transformer": base, "lora": lora, "wan_animate": {n for n in base if n.startswith(WAN_ANIMATE_PREFIXES)},
+            **{g: {n for n in names if n.startswith(prefixes)} for g, prefixes in MODULE_GROUPS.items()}}
 
 
 @dataclass

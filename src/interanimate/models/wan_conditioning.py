@@ -19,6 +19,7 @@ stay, as in Wan-Animate.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 
 import torch
@@ -57,6 +58,19 @@ def decode_latents(vae, latents: Tensor) -> Tensor:
     mean, std = _stats(vae, latents)
     video = vae.decode((latents * std + mean).to(vae.dtype)).sample  # (B, 3, F, H, W)
     return video.transpose(1, 2).clamp(-1, 1)
+
+
+_BLANK_SEGMENTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vae -> {shape key: latents}
+
+
+def blank_segment_latents(vae, frames: int, size: tuple[int, int], device) -> Tensor:
+    """Normalised latents (1, C, T', h, w) of a segment where no frame is given (every pixel 0), as the I2V channels
+    hold them: a constant of the VAE and the shape, encoded once per VAE (it was a full VAE pass every step)."""
+    key = (frames, *size, vae.dtype, str(device))
+    cache = _BLANK_SEGMENTS.setdefault(vae, {})
+    if key not in cache:
+        cache[key] = encode_video(vae, torch.zeros(1, frames, 3, *size, device=device, dtype=vae.dtype))
+    return cache[key]
 
 
 def i2v_mask(batch: int, latent_frames: int, size: tuple[int, int], known: int, device, dtype) -> Tensor:
@@ -207,11 +221,13 @@ def build_wan_conditions(vae, image_encoder, reference: Tensor, pose: Tensor, te
     with torch.no_grad():
         ref_latents = encode_video(vae, reference.unsqueeze(1))  # (B, 16, 1, h', w')
         size = tuple(ref_latents.shape[-2:])
-        given = torch.zeros(b, f, 3, h, w, device=reference.device, dtype=reference.dtype)  # the segment's frames
         known = 0 if previous is None else previous.shape[1]
-        if known:
+        if known:  # the segment's frames: the previous segment's last ones, zeros after them
+            given = torch.zeros(b, f, 3, h, w, device=reference.device, dtype=reference.dtype)
             given[:, :known] = previous.to(given.dtype)
-        seg_latents = encode_video(vae, given)  # (B, 16, T', h', w')
+            seg_latents = encode_video(vae, given)  # (B, 16, T', h', w')
+        else:
+            seg_latents = blank_segment_latents(vae, f, (h, w), reference.device).expand(b, -1, -1, -1, -1)
         dev, dt = ref_latents.device, ref_latents.dtype
         ref_part = torch.cat([i2v_mask(b, 1, size, 1, dev, dt), ref_latents], dim=1)  # (B, 20, 1, h', w')
         seg_part = torch.cat([i2v_mask(b, t_lat, size, known, dev, dt), seg_latents], dim=1)  # (B, 20, T', h', w')

@@ -31,7 +31,7 @@ def _require_peft():
     return peft
 
 
-def _target_pattern(targets: Sequence[str]) -> str:
+def target_pattern(targets: Sequence[str]) -> str:
     """A regex that ``re.fullmatch``-es the names of the base blocks' attention layers ending in one of ``targets``
     (PEFT matches a string ``target_modules`` against full module names)."""
     names = "|".join(re.escape(t) for t in targets)
@@ -48,7 +48,7 @@ def add_base_lora(model: nn.Module, rank: int, alpha: float | None = None,
     targets = (targets,) if isinstance(targets, str) else tuple(targets)
     if not targets or any(not t for t in targets):
         raise ValueError(f"LoRA targets must be non-empty names, got {targets}")
-    pattern = _target_pattern(targets)
+    pattern = target_pattern(targets)
     matched = [(name, module) for name, module in model.named_modules() if re.fullmatch(pattern, name)]
     not_linear = [name for name, module in matched  # a layer already wrapped by PEFT counts as its base layer
                   if not isinstance(getattr(module, "base_layer", module), nn.Linear)]

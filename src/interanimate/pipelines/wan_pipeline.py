@@ -49,6 +49,7 @@ class InterAnimateWanPipeline(DiffusionPipeline):
         # prompt: the text condition; segment_frames: the clip length it was trained on; overlap_frames: frames a
         # segment takes from the previous one; height, width: the default size; hand_map: the pose frames carry the
         # dense hand shape map (drawn into the pose video). All saved in model_index.json.
+        self._text_cache: dict = {}  # text_condition's
         self.register_to_config(prompt=str(prompt), segment_frames=int(segment_frames),
                                 overlap_frames=int(overlap_frames), height=int(height), width=int(width),
                                 hand_map=bool(hand_map))
@@ -127,9 +128,14 @@ class InterAnimateWanPipeline(DiffusionPipeline):
         return int(self.config.height), int(self.config.width)
 
     def text_condition(self, device) -> Tensor:
-        """(1, L, text_dim): the prompt through UMT5, or zeros without a text encoder."""
-        return wc.encode_prompt(self.text_encoder, self.tokenizer, self.config.prompt, 512,
-                             int(self.transformer.config.text_dim)).to(device)
+        """(1, L, text_dim): the prompt through UMT5, or zeros without a text encoder — encoded once per pipeline
+        and device (the prompt is fixed; UMT5-XXL is 5.7 B parameters), not on every call."""
+        key = (id(self.text_encoder), str(device))
+        if self._text_cache.get("key") != key:
+            text = wc.encode_prompt(self.text_encoder, self.tokenizer, self.config.prompt, 512,
+                                    int(self.transformer.config.text_dim))
+            self._text_cache = {"key": key, "text": text.to(device)}
+        return self._text_cache["text"]
 
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()

@@ -291,12 +291,10 @@ def _cast_weights(module: torch.nn.Module, dtype: torch.dtype) -> None:
 
 
 def peak_rss_gib() -> float | None:
-    """This process's peak resident memory (VmHWM) in GiB."""
+    """This process's peak resident memory (VmHWM) in GiB (None where /proc has no such field)."""
+    from interanimate.utils.memory import rss_status
+
     try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024 / GiB
-    except OSError:
+        return rss_status("VmHWM") / GiB
+    except (OSError, RuntimeError):
         return None
-    return None

@@ -18,10 +18,6 @@ from torch import Tensor
 from interanimate.errors import UserError
 from interanimate.training.config import ModelConfig
 
-WAN_ANIMATE_PREFIXES = ("pose_patch_embedding.", "motion_encoder.", "face_encoder.", "face_adapter.")
-MODULE_PREFIXES = {"interaction_latents": ("interaction_latents.",), "region": ("region_blocks.",),
-                   "id_preserver": ("id_projector.", "id_blocks.")}
-
 
 def transformer_config(cfg: ModelConfig) -> dict:
     """Constructor arguments of the transformer ``model.wan`` builds (a folder's config, or the named size's with
@@ -177,19 +173,13 @@ def cast_frozen(trainer, dtype: torch.dtype) -> None:
 
 
 def parameter_groups(trainer) -> dict[str, list[tuple[str, Tensor]]]:
-    """The configured trainable groups of the Wan transformer (names prefixed ``unet.``)."""
-    from interanimate.models.wan_lora import lora_named_parameters
+    """The configured trainable groups of the Wan transformer (names prefixed ``unet.``), in ``named_parameters``
+    order; a parameter is in the first group that names it."""
+    from interanimate.models.wan import parameter_group_names
 
     named = list(trainer.unet.named_parameters())
-    lora = lora_named_parameters(trainer.unet)
-    modules = {g: [(n, p) for n, p in named if n.startswith(prefixes)] for g, prefixes in MODULE_PREFIXES.items()}
-    added = {id(p) for group in modules.values() for _, p in group} | {id(p) for _, p in lora}
-    available = {
-        "transformer": [(n, p) for n, p in named if id(p) not in added],
-        "lora": lora,
-        "wan_animate": [(n, p) for n, p in named if n.startswith(WAN_ANIMATE_PREFIXES) and "lora_" not in n],
-        **modules,
-    }
+    members = parameter_group_names(n for n, _ in named)
+    available = {group: [(n, p) for n, p in named if n in names] for group, names in members.items()}
     chosen, seen = {}, set()
     for group in trainer.config.trainable:
         picked = [("unet." + n, p) for n, p in available[group] if id(p) not in seen]
@@ -214,15 +204,15 @@ def training_step(trainer, batch: dict, generator: torch.Generator,
     face_mask = batch["face_mask"].to(dev)
     config = trainer.accelerator.unwrap_model(trainer.unet).config
     image_size = trainer.accelerator.unwrap_model(trainer.image_encoder).config.image_size
-    with torch.no_grad():
-        latents = torch.cat([wc.encode_video(trainer.vae, reference.unsqueeze(1)),
-                             wc.encode_video(trainer.vae, frames)], dim=2)  # (B, 16, T' + 1, h, w)
     conditions = wc.build_wan_conditions(
         trainer.vae, trainer.image_encoder, reference, batch["pose"].to(dev), trainer.text,
         face_frames=frames if cfg.model.wan.face_video == "clip" else None,
         hand_mask=batch["hand_mask"].to(dev), face_mask=face_mask,
         id_embedding=batch["identity_embedding"].to(dev), face_size=int(config.motion_encoder_size),
         image_size=image_size)
+    with torch.no_grad():  # the reference's latent is the one the conditions hold (I2V channels 4:20 of frame 0)
+        latents = torch.cat([conditions.reference[:, 4:, :1], wc.encode_video(trainer.vae, frames)],
+                            dim=2)  # (B, 16, T' + 1, h, w)
     conditions = drop_conditions(conditions, cond, b, generator, shared, dev)
     weights = LOSS_MASK_KEYS[cfg.loss.weight_masks]
     sigma = sample_flow_sigmas(b, generator, cfg.model.wan.flow_shift, dev)  # (B,)
@@ -252,12 +242,12 @@ def training_pipeline(trainer, transformer, image_encoder, merged: bool = False)
         from interanimate.models.wan_lora import has_lora, merged_copy
         if has_lora(transformer):
             transformer = merged_copy(transformer)
+    height, width = _size(trainer)
     pipe = InterAnimateWanPipeline(
         transformer=transformer, vae=trainer.vae, image_encoder=image_encoder,
         scheduler=FlowMatchEulerDiscreteScheduler(shift=trainer.config.model.wan.flow_shift),
         text_encoder=trainer.text_encoder, tokenizer=trainer.tokenizer, prompt=trainer.config.model.wan.prompt,
-        segment_frames=trainer.config.data.num_frames, height=_size(trainer)[0],
-        width=_size(trainer)[1],
+        segment_frames=trainer.config.data.num_frames, height=height, width=width,
         hand_map=trainer.config.model.wan.hand_map)
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -41,9 +41,8 @@ SIZES = {"480p": (480, 832), "720p": (720, 1280)}  # (height, width), Wan's
 # launch/fsdp_wan_8gpu.yaml: fsdp_transformer_layer_cls_to_wrap
 FSDP_WRAPPED = ("WanTransformerBlock", "WanAnimateFaceBlockCrossAttention", "RegionAttentionBlock", "IDCrossAttention")
 # Wan2.2-Animate-14B's frozen encoders (Wan-AI/Wan2.2-Animate-14B-Diffusers: vae/, image_encoder/, text_encoder/
-# config.json): AutoencoderKLWan's defaults are Wan2.1's VAE; CLIP ViT-H/14; UMT5-XXL's encoder.
-CLIP_VIT_H = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32,
-                  patch_size=14, image_size=224, projection_dim=1024, hidden_act="gelu")
+# config.json): AutoencoderKLWan's defaults are Wan2.1's VAE; CLIP ViT-H/14 (models.first_stage.CLIP_VIT_H);
+# UMT5-XXL's encoder.
 UMT5_XXL = dict(d_model=4096, d_ff=10240, d_kv=64, num_heads=64, num_layers=24, vocab_size=256384,
                 feed_forward_proj="gated-gelu", is_encoder_decoder=False)
 PUBLISHED = [
@@ -58,7 +57,9 @@ PUBLISHED = [
 # ------------------------------------------------------------------------------------------ the traced step
 def latent_grid(frames: int, size: tuple[int, int]) -> tuple[int, int, int]:
     """(T', h, w): latent frames of a ``frames``-frame segment (Wan's VAE: stride 4×8×8) and latent height, width."""
-    return (frames - 1) // 4 + 1, size[0] // 8, size[1] // 8
+    from interanimate.models.wan_conditioning import latent_frame_count
+
+    return latent_frame_count(frames), size[0] // 8, size[1] // 8
 
 
 def token_count(frames: int, size: tuple[int, int], patch=(1, 2, 2)) -> int:
@@ -221,6 +222,7 @@ def encoder_parameters(config: TrainConfig) -> dict[str, int]:
         if wan.vae:
             models["VAE"] = AutoencoderKLWan()
         if wan.image_encoder:
+            from interanimate.models.first_stage import CLIP_VIT_H
             models["CLIP ViT-H"] = CLIPVisionModel(CLIPVisionConfig(**CLIP_VIT_H))
         if wan.text_encoder:
             models["UMT5-XXL"] = UMT5EncoderModel(UMT5Config(**UMT5_XXL))

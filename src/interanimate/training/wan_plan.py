@@ -16,22 +16,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from interanimate.models.wan import MODULE_GROUPS, WAN_ANIMATE_PREFIXES, parameter_group_names
 from interanimate.training.config import TrainConfig
 
 GiB = 2 ** 30
-# Parts of the Wan-Animate base, by parameter-name prefix (everything else of the base: "other")
+# Parts of the Wan-Animate base the report lists, by parameter-name prefix (everything else of the base: "other")
 BASE_PARTS = {
     "blocks": ("blocks.",),
-    "pose_patch_embedding": ("pose_patch_embedding.",),
-    "motion_encoder": ("motion_encoder.",),
-    "face_encoder": ("face_encoder.",),
-    "face_adapter": ("face_adapter.",),
+    **{prefix.rstrip("."): (prefix,) for prefix in WAN_ANIMATE_PREFIXES},
     "embeddings": ("patch_embedding.", "condition_embedder.", "rope."),
 }
-WAN_ANIMATE_PARTS = ("pose_patch_embedding", "motion_encoder", "face_encoder", "face_adapter")
-# InterAnimate's modules, by trainable group
-MODULE_GROUPS = {"interaction_latents": ("interaction_latents.",), "region": ("region_blocks.",),
-                 "id_preserver": ("id_projector.", "id_blocks.")}
 
 
 def meta_transformer(config: TrainConfig, device: str = "meta", **overrides):
@@ -51,7 +45,9 @@ def meta_transformer(config: TrainConfig, device: str = "meta", **overrides):
 def lora_layers(model: nn.Module, targets: Sequence[str]) -> list[tuple[str, int, int]]:
     """(name, in_features, out_features) of the Linear layers LoRA wraps: ``blocks.N.attn1|attn2.<target>`` of the
     base blocks (never the face adapter's or InterAnimate's own ``to_q``-like layers)."""
-    pattern = re.compile(r"blocks\.\d+\.attn[12]\.(?:" + "|".join(re.escape(t) for t in targets) + ")")
+    from interanimate.models.wan_lora import target_pattern
+
+    pattern = re.compile(target_pattern(targets))
     return [(name, m.in_features, m.out_features) for name, m in model.named_modules()
             if isinstance(m, nn.Linear) and pattern.fullmatch(name)]
 
@@ -87,19 +83,9 @@ class WanCounts:
         return self.total - self.trainable_total
 
 
-def group_members(names: Sequence[str]) -> dict[str, set[str]]:
-    """Parameter names of each trainable group (config.WAN_PARAMETER_GROUPS); "transformer" holds "wan_animate"."""
-    lora = {n for n in names if "lora_" in n}
-    module_prefixes = tuple(p for prefixes in MODULE_GROUPS.values() for p in prefixes)
-    base = {n for n in names if n not in lora and not n.startswith(module_prefixes)}
-    animate = tuple(p for part in WAN_ANIMATE_PARTS for p in BASE_PARTS[part])
-    return {"transformer": base, "lora": lora, "wan_animate": {n for n in base if n.startswith(animate)},
-            **{g: {n for n in names if n.startswith(prefixes)} for g, prefixes in MODULE_GROUPS.items()}}
-
-
 def trainable_names(model: nn.Module, groups: Sequence[str]) -> set[str]:
     """Names of the parameters of ``model`` that the trainable ``groups`` name."""
-    members = group_members([n for n, _ in model.named_parameters()])
+    members = parameter_group_names(n for n, _ in model.named_parameters())
     return set().union(*(members[g] for g in groups))
 
 
@@ -109,7 +95,7 @@ def count_parameters(config: TrainConfig, model: nn.Module | None = None) -> Wan
     model = meta_transformer(config) if model is None else model
     wan = config.model.wan
     sizes = {n: p.numel() for n, p in model.named_parameters() if "lora_" not in n}
-    members = group_members(list(sizes))
+    members = parameter_group_names(sizes)
     known = tuple(p for prefixes in BASE_PARTS.values() for p in prefixes)
     parts = {part: sum(sizes[n] for n in members["transformer"] if n.startswith(prefixes))
              for part, prefixes in BASE_PARTS.items()}
